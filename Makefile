@@ -1,0 +1,49 @@
+# circlearn: two commands do all set-up on a fresh machine.
+#   make test   create .venv if needed, install (CPU torch pin first), run every test and notebook
+#   make demo   same install, then the main job: the paper's fig-embeddings experiment, quick scale
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_PIN ?= torch==2.13.0
+CONSTRAINTS := .ci/constraints.txt
+STAMP := $(VENV)/.circlearn-installed
+export MPLBACKEND ?= Agg
+
+.PHONY: install test unit notebooks demo lab bench lint clean-notebooks check-notebooks-clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# Install the CPU torch pin only when no torch is present (a CUDA build a user installed stays).
+$(STAMP): $(PY) pyproject.toml $(CONSTRAINTS)
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_PIN)
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,notebooks]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+unit: $(STAMP)
+	$(PY) -m pytest tests --doctest-modules circlearn -q -p no:cacheprovider --durations=10
+
+notebooks: $(STAMP)
+	$(PY) -m pytest notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=120 \
+		-q -p no:cacheprovider --durations=10
+
+test: unit notebooks
+
+demo: $(STAMP)
+	$(VENV)/bin/circlearn experiment fig-embeddings --scale quick --out runs/demo
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run --out benchmarks/results
+
+lint: $(STAMP)
+	$(PIP) install -q ruff
+	$(VENV)/bin/ruff check circlearn tests benchmarks

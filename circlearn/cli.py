@@ -1,0 +1,94 @@
+"""The ``circlearn`` command line: a thin layer over the library.
+
+Each sub-command lives next to the code it drives and exposes two functions::
+
+    configure_parser(parser: argparse.ArgumentParser) -> None
+    run(args: argparse.Namespace) -> int
+
+``COMMANDS`` maps the command name to ``(module, one-line help)``; modules are imported only
+when their command runs, so ``circlearn --help`` stays fast.
+
+User errors (bad paths, inconsistent sizes, corrupt files) are raised by the library as
+``ValueError``/``FileNotFoundError``/``PermissionError``; here they become one line on stderr
+and exit code 2, without a traceback. Set ``CIRCLEARN_DEBUG=1`` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+__all__ = ["COMMANDS", "build_parser", "main", "add_alias_option"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("circlearn.train_cli", "train a model (resumes when the run directory exists)"),
+    "eval": ("circlearn.train_cli", "evaluate a checkpoint (or follow new ones)"),
+    "predict": ("circlearn.train_cli", "write Kaggle-format top-20 predictions"),
+    "export": ("circlearn.train_cli", "export a trained model to a deployable artifact"),
+    "experiment": ("circlearn.experiments", "run one of the paper's experiments"),
+    "bench": ("benchmarks.run", "run the benchmark suite"),
+    "data": ("circlearn.data.cli", "synthesize or inspect YouTube-8M-format files"),
+}
+
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, KeyError)
+
+
+def add_alias_option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    """Add ``--kebab-name`` with the starter code's ``--snake_name`` as an alias.
+
+    >>> p = argparse.ArgumentParser()
+    >>> add_alias_option(p, "train-dir", default=None)
+    >>> p.parse_args(["--train_dir", "runs/x"]).train_dir
+    'runs/x'
+    """
+    flags = [f"--{name}"]
+    snake = name.replace("-", "_")
+    if snake != name:
+        flags.append(f"--{snake}")
+    parser.add_argument(*flags, **kwargs)
+
+
+def _command_module(name: str):
+    module_name, _ = COMMANDS[name]
+    return importlib.import_module(module_name)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="circlearn",
+        description="Compact video classification with circulant matrices.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    # Only the chosen command's module is imported (keeps --help and start-up fast).
+    wanted = None
+    if argv:
+        wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:
+            module = _command_module(name)
+            configure = getattr(module, f"configure_{name}_parser", None) or module.configure_parser
+            configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    module = _command_module(args.command)
+    runner = getattr(module, f"run_{args.command}", None) or module.run
+    try:
+        return int(runner(args) or 0)
+    except USER_ERRORS as exc:
+        if os.environ.get("CIRCLEARN_DEBUG"):
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"circlearn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"circlearn {args.command}: interrupted", file=sys.stderr)
+        return 130
