@@ -1,0 +1,1 @@
+"""circlearn benchmarks: speed, memory and throughput, measured side by side (see common.py)."""

@@ -1,0 +1,1 @@
+"""YouTube-8M data: TFRecord I/O, schemas, datasets and loaders, frame sampling, synthetic data."""
