@@ -1,0 +1,82 @@
+"""circlearn.nn.functional against circlearn.reference and scipy's dense circulant."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from conftest import tol
+from numpy.testing import assert_allclose
+
+from circlearn import reference as ref
+from circlearn.nn import functional as F
+
+SIZES = [1, 2, 3, 13, 64, 1000, 1024]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n", SIZES)
+def test_circulant_matmul_equals_dense_and_reference(n, dtype, rng, device):
+    c = rng.standard_normal(n)
+    x = rng.standard_normal((4, n))
+    expected = x @ scipy.linalg.circulant(c).T
+    assert_allclose(ref.circulant_matvec(c, x), expected, atol=1e-10)
+    got = F.circulant_matmul(torch.tensor(x, dtype=dtype, device=device),
+                             torch.tensor(c, dtype=dtype, device=device))
+    assert got.dtype == dtype
+    assert_allclose(got.cpu().double().numpy(), expected, **tol(dtype, n))
+
+
+@pytest.mark.parametrize("n", [1, 3, 13, 64])
+def test_diag_circulant_matmul(n, rng):
+    c, d, x = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal((3, n))
+    got = F.diag_circulant_matmul(*(torch.tensor(a) for a in (x, c, d)))
+    assert_allclose(got.numpy(), x @ ref.diag_circulant(c, d).T, atol=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("with_d", [True, False])
+@pytest.mark.parametrize("n_in,n_out", [(7, 3), (3, 7), (13, 13), (1024, 8192), (1152, 8192),
+                                        (8192, 512)])
+def test_block_circulant_matmul_equals_reference(n_in, n_out, with_d, k, rng):
+    blocks = ref.num_blocks(n_in, n_out)
+    cs = rng.standard_normal((blocks, k, n_in)) / np.sqrt(n_in)
+    ds = rng.standard_normal((blocks, k, n_in)) if with_d else None
+    x = rng.standard_normal((2, n_in))
+    expected = ref.rectangular_matvec(cs, ds, x, n_out)
+    got = F.block_circulant_matmul(torch.tensor(x), torch.tensor(cs),
+                                   None if ds is None else torch.tensor(ds), n_out)
+    assert got.shape == (2, n_out)
+    assert_allclose(got.numpy(), expected, **tol(torch.float64))
+
+
+# k > 1 multiplies dense n x n factors (O(n^3)), so only small maps get chains.
+@pytest.mark.parametrize("n_in,n_out,k", [(7, 3, 1), (3, 7, 1), (5, 5, 1), (1024, 8192, 1),
+                                          (7, 3, 2), (3, 7, 2), (5, 5, 3)])
+def test_circulant_dense_equals_reference_matrix(n_in, n_out, k, rng):
+    blocks = ref.num_blocks(n_in, n_out)
+    cs, ds = rng.standard_normal((blocks, k, n_in)), rng.standard_normal((blocks, k, n_in))
+    W = F.circulant_dense(torch.tensor(cs), torch.tensor(ds), n_out)
+    assert_allclose(W.numpy(), ref.rectangular_matrix(cs, ds, n_out), atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("n", [13, 64])  # 13: not a power of two (cuFFT's half-precision rule)
+def test_half_inputs_compute_in_float32_and_return_input_dtype(n, dtype, rng, device):
+    c = torch.tensor(rng.standard_normal(n), dtype=torch.float32, device=device) / n ** 0.5
+    x = torch.tensor(rng.standard_normal((4, n)), dtype=torch.float32, device=device)
+    y = F.circulant_matmul(x.to(dtype), c)
+    assert y.dtype == dtype
+    expected = F.circulant_matmul(x.to(dtype).float(), c)
+    torch.testing.assert_close(y.float(), expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: F.circulant_matmul(torch.ones(3), torch.ones(4)), r"\(\.\.\., 4\)"),
+    (lambda: F.circulant_matmul(torch.ones(0), torch.ones(0)), "n = 0"),
+    (lambda: F.block_circulant_matmul(torch.ones(4), torch.ones(1, 1, 4), None, 9), "blocks"),
+    (lambda: F.block_circulant_matmul(torch.ones(4), torch.ones(1, 4), None, 4), "shape"),
+    (lambda: F.diag_circulant_matmul(torch.ones(4), torch.ones(4), torch.ones(3)), "d must"),
+])
+def test_bad_shapes_raise(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
