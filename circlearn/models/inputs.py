@@ -1,0 +1,52 @@
+"""Model inputs: dequantization and the per-frame joint L2 normalization (``paper.md`` §3.1).
+
+YouTube-8M stores features as bytes ``q ∈ {0, …, 255}``; the starter code's
+``utils.Dequantize(feat, max=2, min=-2)`` (``yt8m.md`` §1.6) maps them back as::
+
+    f = q · (max − min) / 255 + (max − min) / 512 + min  =  q · 4/255 − 1.9921875
+
+(the half-bin offset ``range/512`` is the reference's and is kept). Then every frame's
+*concatenated* vector (rgb 1024 + audio 128, not each stream separately) is L2-normalized
+(``tf.nn.l2_normalize`` semantics), and frames that are padding are zero — in the reference,
+padding is appended after dequantization, so it is zero, not ``dequantize(0)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from circlearn.nn.pooling import l2_normalize
+
+__all__ = ["QUANT_MIN", "QUANT_MAX", "dequantize", "prepare_frames"]
+
+QUANT_MIN = -2.0
+QUANT_MAX = 2.0
+
+
+def dequantize(q: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Bytes → floats: ``q · (max − min)/255 + (max − min)/512 + min`` with ``min, max = -2, 2``.
+
+    >>> dequantize(torch.tensor([0, 255], dtype=torch.uint8))
+    tensor([-1.9922,  2.0078])
+    """
+    scale = (QUANT_MAX - QUANT_MIN) / 255.0
+    bias = (QUANT_MAX - QUANT_MIN) / 512.0 + QUANT_MIN
+    return q.to(dtype or torch.get_default_dtype()) * scale + bias
+
+
+def prepare_frames(frames: torch.Tensor, real: torch.Tensor | None = None,
+                   dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Dequantize ``uint8`` input (floats pass through), zero non-``real`` frames, L2-normalize.
+
+    Shape:
+        frames ``(..., D)`` uint8 or float, real ``(...)`` bool or None → ``(..., D)`` float.
+    """
+    if frames.dtype == torch.uint8:
+        x = dequantize(frames, dtype)
+    elif frames.is_floating_point():
+        x = frames if dtype is None else frames.to(dtype)
+    else:
+        raise ValueError(f"frames must be uint8 (quantized) or floating point, got {frames.dtype}")
+    if real is not None:
+        x = x * real.unsqueeze(-1).to(x.dtype)  # padding → 0
+    return l2_normalize(x, dim=-1)

@@ -1,0 +1,212 @@
+r"""``VideoClassifier``: the paper's video models composed from a :class:`ModelConfig`.
+
+Frame-level model (``config.pooling`` set; ``paper.md`` §3)::
+
+    frames (B, T, D) uint8|float ─ dequantize, zero padding, L2-normalize each frame (joint D)
+      ─ split into streams (feature_sizes, in order); for each used stream s:
+          pooled_s = mean over n_bagging bags of pool_s(iterations frames sampled with
+                     replacement among the real frames)           (training / "random")
+                   = pool_s(all real frames)                       (eval_sampling = "all")
+          h_s = ReLU6(BN(FC_s(pooled_s)))                          (hidden_size, no FC bias)
+      ─ concat[h_s] ─ classifier (MoE or logistic) ─ [Context Gating] ─ probabilities (B, V)
+
+Video-level model (``pooling=None``, the starter code's ``logistic`` / ``moe``)::
+
+    features (B, D) float ─ L2-normalize ─ used streams ─ classifier ─ [CG] ─ probabilities
+
+Initializations (``paper.md`` §2.4): dense FC ``N(0, 1/hidden)``, circulant FC ``c, d ~
+N(0, 1/hidden)``; dense DBoF ``N(0, 1/F)``, circulant DBoF ``N(0, 1/K_c)``; dense MoE
+Xavier-uniform; circulant MoE gates ``N(0, 1/(V(M+1)))``, experts ``N(0, 1/(VM))`` with bias
+``1/sqrt(VM)``; context gating ``N(0, 1/V)``. Batch norm: ``momentum=0.001, eps=1e-3``.
+Bagging calls each pooling module once per bag, so its batch norm sees each bag's statistics
+and updates its running averages ``n_bagging`` times per step, as the paper's code does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+from circlearn.data.sampling import gather_frames, sample_frame_indices
+from circlearn.models.config import ModelConfig
+from circlearn.models.inputs import prepare_frames
+from circlearn.models.layers import make_linear
+from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExperts
+from circlearn.nn.pooling import DBoF, NetFV, NetVLAD, batch_norm
+
+__all__ = ["VideoClassifier"]
+
+
+class _StreamFC(nn.Module):
+    """``ReLU6(BN(x W))``: the FC after each stream's pooling (``make_fc``)."""
+
+    def __init__(self, layer: nn.Module, size: int, device, dtype):
+        super().__init__()
+        self.linear = layer
+        self.bn = batch_norm(size, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(self.bn(self.linear(x)), 0.0, 6.0)  # (B, hidden)
+
+
+class VideoClassifier(nn.Module):
+    """A DBoF / NetVLAD / NetFV (or video-level) classifier returning probabilities.
+
+    Args:
+        config: the model's :class:`ModelConfig`.
+        device, dtype: where and in which dtype to allocate (``"meta"`` builds without memory).
+
+    Shape:
+        frame level: frames ``(B, T, D_total)`` uint8 or float, num_frames ``(B,)`` integer
+        (default: ``T`` each) → ``(B, num_classes)``; video level: ``(B, D_total)`` float →
+        ``(B, num_classes)``.
+    """
+
+    def __init__(self, config: ModelConfig, *, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
+        self.config = cfg = config
+        self.dtype = dtype or torch.get_default_dtype()
+        kw = {"device": device, "dtype": dtype}
+        sizes = dict(zip(cfg.feature_names, cfg.feature_sizes))
+        signs = itertools.count(cfg.sign_seed)  # one seed per sign-diagonal layer
+        self.pooling = nn.ModuleDict()
+        self.fc = nn.ModuleDict()
+        if cfg.frame_level:
+            for name, k in zip(cfg.streams, cfg.cluster_sizes):
+                f = sizes[name]
+                self.pooling[name] = self._make_pooling(f, k, next(signs), kw)
+                out = self.pooling[name].output_size
+                layer = make_linear(cfg.fc, out, cfg.hidden_size, bias=False,
+                                    std=1 / math.sqrt(cfg.hidden_size), n_factors=cfg.n_factors,
+                                    sign_seed=next(signs), **kw)
+                self.fc[name] = _StreamFC(layer, cfg.hidden_size, device, dtype)
+            width = cfg.hidden_size * len(cfg.streams)
+        else:
+            width = sum(sizes[name] for name in cfg.streams)
+        self.classifier = self._make_classifier(width, next(signs), kw)
+        self.context_gating = (ContextGating(cfg.num_classes, cfg.context_gating_batch_norm, **kw)
+                               if cfg.context_gating else None)
+
+    def _make_pooling(self, f: int, k: int, sign_seed: int, kw: dict) -> nn.Module:
+        cfg = self.config
+        if cfg.pooling == "dbof":
+            std = 1 / math.sqrt(f) if cfg.embedding == "dense" else 1 / math.sqrt(k)
+            proj = make_linear(cfg.embedding, f, k, bias=False, std=std, n_factors=cfg.n_factors,
+                               sign_seed=sign_seed, **kw)
+            return DBoF(f, k, cfg.dbof_pooling, proj, **kw)
+        proj = make_linear(cfg.embedding, f, k, bias=False, std=1 / math.sqrt(f),
+                           n_factors=cfg.n_factors, sign_seed=sign_seed, **kw)
+        return (NetVLAD if cfg.pooling == "netvlad" else NetFV)(f, k, proj, **kw)
+
+    def _make_classifier(self, width: int, sign_seed: int, kw: dict) -> nn.Module:
+        cfg = self.config
+        v, m = cfg.num_classes, cfg.num_mixtures
+        dense = cfg.classifier_layer == "dense"
+        if cfg.classifier == "logistic":
+            layer = None if dense else make_linear(
+                cfg.classifier_layer, width, v, bias=True, std=1 / math.sqrt(v),
+                n_factors=cfg.n_factors, sign_seed=sign_seed, **kw)
+            return LogisticClassifier(width, v, layer, l2=cfg.l2 if dense else 0.0, **kw)
+        gates = experts = None
+        if not dense:  # Circulant_MoeModel: no L2 (paper.md §3.5)
+            gates = make_linear(cfg.classifier_layer, width, v * (m + 1), bias=False,
+                                std=1 / math.sqrt(v * (m + 1)), n_factors=cfg.n_factors,
+                                sign_seed=sign_seed, **kw)
+            experts = make_linear(cfg.classifier_layer, width, v * m, bias=True,
+                                  std=1 / math.sqrt(v * m), n_factors=cfg.n_factors,
+                                  sign_seed=sign_seed + 1, **kw)
+        return MixtureOfExperts(width, v, m, gates, experts, l2=cfg.l2 if dense else 0.0, **kw)
+
+    # ----------------------------------------------------------------------------- forward
+    def forward(self, frames: torch.Tensor, num_frames: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Probabilities ``(B, num_classes)``; ``generator`` drives the frame sampling."""
+        cfg = self.config
+        if not cfg.frame_level:
+            return self._forward_video_level(frames)
+        if frames.dim() != 3:
+            raise ValueError(f"frames must have shape (B, T, D), got {tuple(frames.shape)}")
+        b, t, d = frames.shape
+        if d != cfg.input_size:
+            raise ValueError(f"frames have D={d} features but feature_sizes "
+                             f"{cfg.feature_sizes} sum to {cfg.input_size}")
+        if t == 0:
+            raise ValueError("frames must hold at least one (possibly padded) frame, got T = 0")
+        num_frames = self._check_num_frames(num_frames, b, t, frames.device)
+        slices = cfg.stream_slices()
+        sampling = "random" if self.training else cfg.eval_sampling
+        pooled = {}
+        if sampling == "random":
+            if generator is None and not self.training:
+                generator = torch.Generator().manual_seed(cfg.eval_seed)
+            idx = sample_frame_indices(num_frames, cfg.iterations, cfg.n_bagging,
+                                       generator)  # (B, bags, it)
+            real = idx < num_frames.view(b, 1, 1)  # False only for 0-frame videos
+            x = prepare_frames(gather_frames(frames, idx), real, self.dtype)  # (B, bags, it, D)
+            for name, pool in self.pooling.items():
+                xs = x[..., slices[name]]  # (B, bags, it, F)
+                bags = [pool(xs[:, j]) for j in range(cfg.n_bagging)]  # n_bagging × (B, E)
+                pooled[name] = torch.stack(bags, dim=1).mean(dim=1)  # (B, E)
+        else:
+            real = torch.arange(t, device=frames.device).view(1, t) < num_frames.view(b, 1)
+            x = prepare_frames(frames, real, self.dtype)  # (B, T, D)
+            for name, pool in self.pooling.items():
+                pooled[name] = pool(x[..., slices[name]], num_frames)  # (B, E)
+        h = torch.cat([self.fc[name](pooled[name]) for name in self.pooling], dim=1)
+        return self._classify(h)  # (B, V)
+
+    def _forward_video_level(self, features: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        if features.dim() != 2 or features.shape[1] != cfg.input_size:
+            raise ValueError(f"video-level features must have shape (B, {cfg.input_size}) "
+                             f"(feature_sizes {cfg.feature_sizes}), got {tuple(features.shape)}")
+        if not features.is_floating_point():
+            raise ValueError(f"video-level features must be floating point, got {features.dtype}")
+        x = prepare_frames(features, None, self.dtype)  # (B, D)
+        slices = cfg.stream_slices()
+        x = torch.cat([x[:, slices[name]] for name in cfg.streams], dim=1)  # (B, D_used)
+        return self._classify(x)
+
+    def _classify(self, h: torch.Tensor) -> torch.Tensor:
+        p = self.classifier(h)  # (B, V)
+        return self.context_gating(p) if self.context_gating is not None else p
+
+    @staticmethod
+    def _check_num_frames(num_frames, b: int, t: int, device) -> torch.Tensor:
+        if num_frames is None:
+            return torch.full((b,), t, dtype=torch.int64, device=device)
+        num_frames = torch.as_tensor(num_frames, device=device)
+        if num_frames.shape != (b,) or num_frames.is_floating_point():
+            raise ValueError(f"num_frames must be an integer tensor of shape ({b},), got "
+                             f"{num_frames.dtype} {tuple(num_frames.shape)}")
+        num_frames = num_frames.to(torch.int64)
+        if b and (int(num_frames.min()) < 0 or int(num_frames.max()) > t):
+            raise ValueError(f"num_frames must lie in [0, T={t}], got min "
+                             f"{int(num_frames.min())}, max {int(num_frames.max())}")
+        return num_frames
+
+    # ----------------------------------------------------------------------------- extras
+    def regularization_loss(self) -> torch.Tensor:
+        """The L2 terms the training loop adds: the classifier's ``l2 · ½‖W‖²`` (dense only)."""
+        return self.classifier.regularization_loss()
+
+    def size_report(self) -> list[dict]:
+        """Trainable parameters and bytes (fp32, fp16) per component, plus a total row.
+
+        Components: ``pooling.<stream>``, ``fc.<stream>``, ``classifier``, ``context_gating``.
+        ``buffers`` counts stored non-trainable values (batch-norm statistics, sign diagonals).
+        """
+        from circlearn.models.size import size_report
+
+        return size_report(self)
+
+    def extra_repr(self) -> str:
+        cfg = self.config
+        return (f"pooling={cfg.pooling}, streams={cfg.streams}, embedding={cfg.embedding}, "
+                f"fc={cfg.fc}, classifier={cfg.classifier}/{cfg.classifier_layer}, "
+                f"classes={cfg.num_classes}")
