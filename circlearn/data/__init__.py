@@ -1,1 +1,16 @@
-"""YouTube-8M data: TFRecord I/O, schemas, datasets and loaders, frame sampling, synthetic data."""
+"""YouTube-8M data: TFRecord I/O, schemas, datasets and loaders, frame sampling, synthetic data.
+
+Modules: ``tfrecord`` (framing, CRC-32C), ``protowire`` (Example/SequenceExample wire format),
+``yt8m`` (schemas, readers/writers, (de)quantisation), ``files`` (patterns, record indexes),
+``datasets`` (sharded, resumable loaders), ``batch`` (the batch format and device-side input
+preparation), ``sampling`` (frame sampling, half videos), ``synth`` (synthetic YouTube-8M),
+``samples`` (the bundled ``data_samples/``), ``inspect`` and ``cli`` (``circlearn data``).
+"""
+
+from .tfrecord import CorruptRecordError, read_records, write_records
+from .yt8m import (VideoExample, dequantize, quantize, read_frame_examples, read_video_examples,
+                   write_frame_examples, write_video_examples)
+
+__all__ = ["CorruptRecordError", "read_records", "write_records", "VideoExample", "dequantize",
+           "quantize", "read_frame_examples", "read_video_examples", "write_frame_examples",
+           "write_video_examples"]
