@@ -247,8 +247,9 @@ class YT8MDataset(torch.utils.data.IterableDataset):
 class YT8MLoader:
     """A DataLoader over :class:`YT8MDataset` that knows its position.
 
-    Iterating runs one epoch (continuing a loaded position); ``state_dict()`` records the
-    epoch and the number of batches already returned, ``load_state_dict()`` restores them.
+    Iterating runs (the rest of) one epoch: a loop that stops early and a new ``for`` loop
+    continues the same epoch with the next batch. ``state_dict()`` records the epoch and the
+    number of batches already returned, ``load_state_dict()`` restores them.
     """
 
     def __init__(self, files, config: LoaderConfig | None = None, *, num_workers: int = 0,
