@@ -159,6 +159,14 @@ def test_uint8_input_is_dequantized_inside(sampling, gen):
                                **F64)
 
 
+def test_input_follows_the_parameter_dtype(gen):
+    m = small("dbof").float().eval()
+    q = frames_uint8(gen)
+    p32 = m(q, NUM_FRAMES)
+    assert p32.dtype == torch.float32
+    torch.testing.assert_close(p32, m.double()(q, NUM_FRAMES).float(), **F32)
+
+
 def test_dequantize_matches_the_data_module(gen):
     yt8m = pytest.importorskip("circlearn.data.yt8m")
     q = torch.arange(256, dtype=torch.uint8)

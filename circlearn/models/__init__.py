@@ -2,7 +2,8 @@
 
 Contract (used by training, experiments, the CLI and notebooks)::
 
-    from circlearn.models import VideoClassifier, ModelConfig, from_preset, PRESETS, count_parameters
+    from circlearn.models import (VideoClassifier, ModelConfig, from_preset, PRESETS,
+                                  count_parameters)
 
     model = from_preset("dbof-fc-circulant", cluster_sizes=(256, 128), num_classes=100)
     probs = model(frames, num_frames)          # frame level: (B, T, D) uint8|float, (B,) → (B, V)

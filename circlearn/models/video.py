@@ -70,7 +70,6 @@ class VideoClassifier(nn.Module):
         if not isinstance(config, ModelConfig):
             raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
         self.config = cfg = config
-        self.dtype = dtype or torch.get_default_dtype()
         kw = {"device": device, "dtype": dtype}
         sizes = dict(zip(cfg.feature_names, cfg.feature_sizes))
         signs = itertools.count(cfg.sign_seed)  # one seed per sign-diagonal layer
@@ -122,6 +121,11 @@ class VideoClassifier(nn.Module):
                                   sign_seed=sign_seed + 1, **kw)
         return MixtureOfExperts(width, v, m, gates, experts, l2=cfg.l2 if dense else 0.0, **kw)
 
+    @property
+    def param_dtype(self) -> torch.dtype:
+        """Floating dtype of the parameters: inputs are dequantized / cast to it."""
+        return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
     # ----------------------------------------------------------------------------- forward
     def forward(self, frames: torch.Tensor, num_frames: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -140,6 +144,7 @@ class VideoClassifier(nn.Module):
         num_frames = self._check_num_frames(num_frames, b, t, frames.device)
         slices = cfg.stream_slices()
         sampling = "random" if self.training else cfg.eval_sampling
+        dtype = self.param_dtype
         pooled = {}
         if sampling == "random":
             if generator is None and not self.training:
@@ -147,14 +152,14 @@ class VideoClassifier(nn.Module):
             idx = sample_frame_indices(num_frames, cfg.iterations, cfg.n_bagging,
                                        generator)  # (B, bags, it)
             real = idx < num_frames.view(b, 1, 1)  # False only for 0-frame videos
-            x = prepare_frames(gather_frames(frames, idx), real, self.dtype)  # (B, bags, it, D)
+            x = prepare_frames(gather_frames(frames, idx), real, dtype)  # (B, bags, it, D)
             for name, pool in self.pooling.items():
                 xs = x[..., slices[name]]  # (B, bags, it, F)
                 bags = [pool(xs[:, j]) for j in range(cfg.n_bagging)]  # n_bagging × (B, E)
                 pooled[name] = torch.stack(bags, dim=1).mean(dim=1)  # (B, E)
         else:
             real = torch.arange(t, device=frames.device).view(1, t) < num_frames.view(b, 1)
-            x = prepare_frames(frames, real, self.dtype)  # (B, T, D)
+            x = prepare_frames(frames, real, dtype)  # (B, T, D)
             for name, pool in self.pooling.items():
                 pooled[name] = pool(x[..., slices[name]], num_frames)  # (B, E)
         h = torch.cat([self.fc[name](pooled[name]) for name in self.pooling], dim=1)
@@ -167,7 +172,7 @@ class VideoClassifier(nn.Module):
                              f"(feature_sizes {cfg.feature_sizes}), got {tuple(features.shape)}")
         if not features.is_floating_point():
             raise ValueError(f"video-level features must be floating point, got {features.dtype}")
-        x = prepare_frames(features, None, self.dtype)  # (B, D)
+        x = prepare_frames(features, None, self.param_dtype)  # (B, D)
         slices = cfg.stream_slices()
         x = torch.cat([x[:, slices[name]] for name in cfg.streams], dim=1)  # (B, D_used)
         return self._classify(x)
