@@ -1,0 +1,266 @@
+"""Per-batch work of the metrics: check the inputs, pick each video's top entries, and reduce
+what needs no pooling (Hit@1, PERR, positives per class).
+
+A batch of ``B`` videos and ``C`` classes becomes a :class:`BatchSummary` whose size is
+``O(B * k + C)``: the ``(B, C)`` arrays are read, never kept.
+
+Fast path (NumPy, CPU). The top ``kk = max(k, max labels per video) + 1`` entries of a row
+are found without sorting the row: the ``C`` columns are dealt into ``m = C // cs`` strided
+chunks (chunk ``j`` holds columns ``j, j + m, j + 2m, ...``; the last ``C - m * cs`` columns
+are always candidates). Whenever the rows are tie-free, the chunks that hold a row's top
+``kk`` are among the ``kk`` chunks with the largest maxima, and every other chunk's maximum is
+below the ``kk``-th value; rows where this check fails (ties) and rows with a tie that
+matters are recomputed by a stable full sort. On other devices ``torch.topk`` does the
+selection on the device; only ``(B, kk)`` arrays (and any tied rows) move to the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["BatchSummary", "summarize_batch", "check_top_k"]
+
+
+@dataclass
+class BatchSummary:
+    """What one batch contributes to every metric (``B`` videos, ``k`` entries kept per video).
+
+    scores (B, k) float, each row descending; classes (B, k) int class indices; labels (B, k)
+    bool; positives (C,) int64 positives per class over the **full** label matrix; hits (B,)
+    bool, is the top-1 class a positive; perr (B,) float64, per-video PERR (0 for no label).
+    """
+
+    scores: np.ndarray
+    classes: np.ndarray
+    labels: np.ndarray
+    positives: np.ndarray
+    hits: np.ndarray
+    perr: np.ndarray
+
+
+def check_top_k(top_k) -> int:
+    """Return ``top_k`` as an int, or raise ValueError unless it is a positive integer."""
+    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    return int(top_k)
+
+
+def _bad_label_error(values: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> ValueError:
+    bad = np.flatnonzero(values != 1)[0]
+    return ValueError(f"labels must be 0 or 1; found {values[bad].item()!r} at video {rows[bad]}, "
+                      f"class {cols[bad]}")
+
+
+def _nan_error(x) -> ValueError:
+    r, c = (int(v) for v in np.argwhere(np.isnan(np.asarray(x)))[0])
+    return ValueError(f"predictions contain NaN (first at video {r}, class {c})")
+
+
+def _label_positions(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every positive of the 0/1 matrix ``y`` (ValueError otherwise)."""
+    num_classes = y.shape[1]
+    if y.dtype == np.bool_:
+        flat = y.reshape(-1)
+        n8 = flat.size // 8 * 8
+        # Labels are sparse: scan 8 bytes at a time, expand only the nonzero words.
+        words = np.flatnonzero(flat[:n8].view(np.uint64))
+        pos = (words[:, None] * 8 + np.arange(8)).reshape(-1)
+        idx = np.concatenate([pos[flat[pos]], n8 + np.flatnonzero(flat[n8:])])
+        return np.divmod(idx, num_classes)
+    idx = np.flatnonzero(y)
+    values = y.reshape(-1)[idx]
+    rows, cols = np.divmod(idx, num_classes)
+    if not np.all(values == 1):
+        raise _bad_label_error(values, rows, cols)
+    return rows, cols
+
+
+def _chunked_top(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Top ``kk`` of every row of ``x`` (B, C), sorted descending, and a per-row flag telling
+    where the chunk bound could not prove the result exact. None when chunking does not pay."""
+    B, C = x.shape
+    cs = max(2, int(math.sqrt(C / kk)))
+    m = C // cs
+    if m < kk + 1 or kk * cs + (C - m * cs) > C // 2:
+        return None
+    cmax = x[:, :m * cs].reshape(B, cs, m).max(axis=1)  # (B, m); chunk j: columns j + m * i
+    if np.isnan(cmax).any() or np.isnan(x[:, m * cs:]).any():
+        raise _nan_error(x)
+    ranked = np.sort(cmax, axis=1)  # (B, m) ascending
+    lowest, bound = ranked[:, m - kk], ranked[:, m - kk - 1]  # kk-th, (kk+1)-th largest maxima
+    pick = cmax >= lowest[:, None]  # (B, m): the kk best chunks, unless maxima tie
+    odd = pick.sum(1) != kk
+    if odd.any():  # tied maxima: any kk chunks, the row is resolved by a full sort
+        pick[odd] = False
+        pick[odd, :kk] = True
+    chunks = np.nonzero(pick)[1].reshape(B, kk)
+    cand = (chunks[:, :, None] + m * np.arange(cs)).reshape(B, kk * cs)  # (B, kk * cs)
+    cand = np.concatenate([cand, np.broadcast_to(np.arange(m * cs, C), (B, C - m * cs))], 1)
+    values = x.reshape(-1)[cand + C * np.arange(B)[:, None]]  # (B, nc)
+    nc = cand.shape[1]
+    top = np.argpartition(values, nc - kk, axis=1)[:, nc - kk:]  # (B, kk) unsorted
+    top_values = np.take_along_axis(values, top, axis=1)
+    order = np.argsort(-top_values, axis=1)
+    v = np.take_along_axis(top_values, order, axis=1)
+    i = np.take_along_axis(np.take_along_axis(cand, top, axis=1), order, axis=1)
+    # Exact unless an unselected chunk may hold a value equal to the kk-th (ties only).
+    return v, i, odd | (bound >= v[:, -1])
+
+
+def _rows_as_numpy(x, rows: np.ndarray) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x[torch.as_tensor(rows, device=x.device)].cpu().numpy()
+    return x[rows]
+
+
+def _resolve_tied_rows(x, y, rows, L, kk, v, i, hits, perr) -> None:
+    """Recompute ``rows`` from full rows: a stable sort (lowest class first among equal scores)
+    gives the top entries, and PERR takes the expectation over the choice among tied scores."""
+    xf = _rows_as_numpy(x, rows)  # (b, C)
+    yf = _rows_as_numpy(y, rows) != 0  # (b, C)
+    order = np.argsort(-xf, axis=1, kind="stable")[:, :kk]  # (b, kk)
+    v[rows] = np.take_along_axis(xf, order, axis=1)
+    i[rows] = order
+    hits[rows] = yf[np.arange(len(rows)), order[:, 0]]
+    Lr = L[rows]
+    has = Lr > 0
+    t = np.where(has, v[rows, np.maximum(Lr - 1, 0)], np.inf)[:, None]  # L-th largest score
+    above = (xf > t).sum(1)
+    tied = xf == t
+    n_tied, pos_tied = tied.sum(1), (tied & yf).sum(1)
+    sure = (yf & (xf > np.maximum(t, 0))).sum(1)
+    share = np.where(t[:, 0] > 0, (Lr - above) * pos_tied / np.maximum(n_tied, 1), 0.0)
+    perr[rows] = np.where(has, (sure + share) / np.maximum(Lr, 1), 0.0)
+
+
+def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = None
+                    ) -> BatchSummary:
+    """Check one batch and reduce it to a :class:`BatchSummary` (see the module docstring).
+
+    ``backend``: ``"numpy"`` (CPU, chunked selection) or ``"torch"`` (``torch.topk`` where the
+    predictions live); None picks NumPy for arrays and CPU tensors, torch on other devices.
+    Both give the same summary.
+    """
+    k_req = check_top_k(top_k)
+    if backend not in (None, "numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy', 'torch' or None, got {backend!r}")
+    if backend == "torch" and not isinstance(predictions, torch.Tensor):
+        predictions = torch.from_numpy(np.asarray(predictions))
+    x, y = _as_arrays(predictions, labels, on_device=backend == "torch" or None)
+    B, C = x.shape
+    k = min(k_req, C)
+    on_device = isinstance(x, torch.Tensor)
+    if on_device:
+        L_t, pos_t = _device_label_counts(y)
+        L, positives = L_t.cpu().numpy(), pos_t.cpu().numpy()
+    else:
+        rows, cols = _label_positions(y)
+        L = np.bincount(rows, minlength=B)
+        positives = np.bincount(cols, minlength=C)
+    kk = min(C, max(k, int(L.max())) + 1)
+    if on_device:
+        if torch.isnan(x).any():
+            raise _nan_error(x.cpu())
+        vt, it = torch.topk(x, kk, dim=1)  # (B, kk) descending
+        labk = (y.gather(1, it) != 0).cpu().numpy()
+        v, i = vt.cpu().numpy(), it.cpu().numpy()
+        inexact = np.zeros(B, dtype=bool)
+    else:
+        top = _chunked_top(x, kk)
+        if top is None:
+            if np.isnan(x).any():
+                raise _nan_error(x)
+            v = np.zeros((B, kk), x.dtype)
+            i = np.zeros((B, kk), np.int64)
+            inexact = np.ones(B, dtype=bool)
+        else:
+            v, i, inexact = top
+        labk = y[np.arange(B)[:, None], i] != 0  # (B, kk)
+    hits = labk[:, 0].copy()
+    ranks = np.arange(kk)
+    perr = ((labk & (v > 0) & (ranks < L[:, None])).sum(1) / np.maximum(L, 1)).astype(np.float64)
+    # A tie matters at the top-1 place, at the k-th place and at each video's L-th place.
+    flag = inexact.copy()
+    if kk >= 2:
+        flag |= v[:, 0] == v[:, 1]
+    if k < kk:
+        flag |= v[:, k - 1] == v[:, k]
+    at = np.minimum(L, kk - 1)
+    flag |= (L > 0) & (L < kk) & (v[np.arange(B), np.maximum(at - 1, 0)] == v[np.arange(B), at])
+    tied_rows = np.flatnonzero(flag)
+    if tied_rows.size:
+        _resolve_tied_rows(x, y, tied_rows, L, kk, v, i, hits, perr)
+        labk[tied_rows] = _rows_as_numpy(y, tied_rows)[
+            np.arange(tied_rows.size)[:, None], i[tied_rows]] != 0
+    class_dtype = np.int16 if C <= np.iinfo(np.int16).max else np.int32
+    return BatchSummary(scores=np.ascontiguousarray(v[:, :k]),
+                        classes=i[:, :k].astype(class_dtype),
+                        labels=np.ascontiguousarray(labk[:, :k]),
+                        positives=positives.astype(np.int64),
+                        hits=hits, perr=perr)
+
+
+def _device_label_counts(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if y.dtype != torch.bool:
+        bad = (y * (1 - y) != 0) if y.is_floating_point() else ((y < 0) | (y > 1))
+        if bad.any():
+            r, c = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(f"labels must be 0 or 1; found {y[r, c].item()!r} at video {r}, "
+                             f"class {c}")
+    lab = y != 0
+    return lab.sum(1), lab.sum(0)
+
+
+def _as_arrays(predictions, labels, on_device: bool | None = None):
+    """Both inputs as 2-D arrays of one kind: NumPy unless predictions live on a non-CPU device
+    or ``on_device`` is True (then torch tensors there). ValueError on shapes, dtypes, emptiness."""
+    device = predictions.device if isinstance(predictions, torch.Tensor) else None
+    if on_device is None:
+        on_device = device is not None and device.type != "cpu"
+    if on_device:
+        x = predictions.detach()
+        if x.dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
+        elif not x.is_floating_point():
+            if x.is_complex():
+                raise ValueError(f"predictions must be real, got dtype {x.dtype}")
+            x = x.double()
+        y = torch.as_tensor(labels.detach() if isinstance(labels, torch.Tensor) else labels,
+                            device=device)
+        if y.is_complex():
+            raise ValueError(f"labels must be real 0/1 values, got dtype {y.dtype}")
+    else:
+        x = _to_numpy(predictions, "predictions")
+        y = _to_numpy(labels, "labels")
+        if x.dtype.kind in "biu":
+            x = x.astype(np.float64)
+        elif x.dtype == np.float16:
+            x = x.astype(np.float32)
+        elif x.dtype.kind != "f":
+            raise ValueError(f"predictions must be real numbers, got dtype {x.dtype}")
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"labels must be 0/1 numbers or booleans, got dtype {y.dtype}")
+        x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    if x.ndim != 2 or tuple(x.shape) != tuple(y.shape):
+        raise ValueError("predictions and labels must both have shape (videos, classes); got "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"empty input: predictions have shape {tuple(x.shape)}")
+    return x, y
+
+
+def _to_numpy(a, name: str) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        if a.dtype == torch.bfloat16:
+            a = a.float()
+        return a.numpy()
+    try:
+        return np.asarray(a)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} cannot be read as an array: {err}") from err
