@@ -88,7 +88,7 @@ def test_gradcheck_float64(shape, diagonal, k):
         state = dict(zip(names, params))
         return torch.func.functional_call(layer, state, (x,))
 
-    assert torch.autograd.gradcheck(fn, (x, *layer.parameters()))
+    assert torch.autograd.gradcheck(fn, (x, *layer.parameters()), fast_mode=True)
 
 
 def test_parameter_counts_follow_the_paper_rule():
@@ -197,3 +197,35 @@ def test_wrong_input_shape_names_shapes():
         CirculantLinear(8, 4)(torch.ones(2, 7))
     with pytest.raises(ValueError, match=r"\(out_features, in_features\)"):
         CirculantLinear.from_dense(torch.ones(3))
+
+
+def test_eval_spectrum_cache_is_invalidated_by_updates():
+    torch.manual_seed(0)
+    layer = CirculantLinear(32, 48).eval()
+    x = torch.randn(4, 32)
+    with torch.no_grad():
+        y0 = layer(x)
+        assert layer._spectrum_cache is not None
+        torch.testing.assert_close(y0, x @ layer.dense().T + layer.bias)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+    layer.train()
+    layer(x).pow(2).sum().backward()
+    opt.step()
+    layer.eval()
+    with torch.no_grad():
+        y1 = layer(x)
+    torch.testing.assert_close(y1, x @ layer.dense().T + layer.bias)
+    assert not torch.allclose(y0, y1)
+
+
+def test_torch_compile_traces_the_layer():
+    """Dynamo traces the custom autograd Function (aot_eager: no C++ toolchain needed)."""
+    torch.manual_seed(0)
+    layer = CirculantLinear(16, 40, diagonal="sign", sign_seed=2)
+    x = torch.randn(3, 16, requires_grad=True)
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=False)
+    y = compiled(x)
+    torch.testing.assert_close(y, layer(x))
+    gx_c, = torch.autograd.grad(y.sum(), x)
+    gx, = torch.autograd.grad(layer(x).sum(), x)
+    torch.testing.assert_close(gx_c, gx)

@@ -80,3 +80,44 @@ def test_half_inputs_compute_in_float32_and_return_input_dtype(n, dtype, rng, de
 def test_bad_shapes_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("chunk", [2**17, 7])  # 7: many chunks, ragged last chunk
+@pytest.mark.parametrize("with_d", [True, False])
+@pytest.mark.parametrize("n_in,n_out", [(7, 3), (3, 7), (13, 13), (64, 200), (1024, 8192)])
+def test_fast_path_equals_autograd_twin(n_in, n_out, with_d, chunk, monkeypatch):
+    """circulant_linear (hand-written backward) ≡ block_circulant_matmul (autograd)."""
+    monkeypatch.setattr(F, "CHUNK_ELEMENTS", chunk)
+    g = torch.Generator().manual_seed(0)
+    blocks = ref.num_blocks(n_in, n_out)
+    c = torch.randn(blocks, n_in, dtype=torch.float64, generator=g, requires_grad=True)
+    d = torch.randn(blocks, n_in, dtype=torch.float64, generator=g,
+                    requires_grad=True) if with_d else None
+    x = torch.randn(2, 5, n_in, dtype=torch.float64, generator=g, requires_grad=True)
+    gy = torch.randn(2, 5, n_out, dtype=torch.float64, generator=g)
+    inputs = [x, c] + ([d] if with_d else [])
+    fast = F.circulant_linear(x, c, d, n_out)
+    twin = F.block_circulant_matmul(x, c[:, None], None if d is None else d[:, None], n_out)
+    torch.testing.assert_close(fast, twin, **tol(torch.float64))
+    for a, b in zip(torch.autograd.grad(fast, inputs, gy), torch.autograd.grad(twin, inputs, gy)):
+        torch.testing.assert_close(a, b, **tol(torch.float64))
+
+
+@pytest.mark.parametrize("with_d", [True, False])
+def test_fast_path_gradcheck(with_d):
+    g = torch.Generator().manual_seed(1)
+    c = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    x = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    d = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    if with_d:
+        assert torch.autograd.gradcheck(lambda x, c, d: F.circulant_linear(x, c, d, 10), (x, c, d))
+    else:
+        assert torch.autograd.gradcheck(lambda x, c: F.circulant_linear(x, c, None, 10), (x, c))
+
+
+def test_fast_path_with_cached_spectrum(rng):
+    c = torch.tensor(rng.standard_normal((2, 16)))
+    x = torch.tensor(rng.standard_normal((3, 16)))
+    spec = F.circulant_spectrum(c)
+    torch.testing.assert_close(F.circulant_linear(x, c, None, 20, spectrum=spec),
+                               F.block_circulant_matmul(x, c[:, None], None, 20))

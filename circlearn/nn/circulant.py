@@ -128,10 +128,29 @@ class CirculantLinear(nn.Module):
                 nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
+        if self.n_factors == 1:
+            y = F.circulant_linear(x, self.c, self.d, self.out_features,
+                                   spectrum=self._cached_spectrum())  # (*, out)
+        else:  # factor chains use the autograd twin
+            y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y
+
+    def _cached_spectrum(self) -> torch.Tensor | None:
+        """``rfft(c)`` cached for inference (eval mode, no grad); None while training.
+
+        The cache key is ``c``'s version counter, storage and dtype, so an optimizer step,
+        ``load_state_dict`` or ``.to()`` invalidates it.
+        """
+        if self.training or torch.is_grad_enabled():
+            return None
+        key = (self.c._version, self.c.data_ptr(), self.c.dtype, self.c.device)
+        cache = getattr(self, "_spectrum_cache", None)
+        if cache is None or cache[0] != key:
+            cache = (key, F.circulant_spectrum(self.c.detach()[:, 0]))
+            self._spectrum_cache = cache
+        return cache[1]
 
     def dense(self) -> torch.Tensor:
         """The ``(out_features, in_features)`` weight this layer represents (differentiable)."""

@@ -1,0 +1,169 @@
+"""Layer benchmark: CirculantLinear vs nn.Linear vs the paper's complex-FFT formulation.
+
+Run ``python -m benchmarks.bench_layers`` (headline cases of the core issue) or with
+``--sweep`` for the n × batch grid of structured.md §5.5 (``--device cuda`` on a GPU,
+``--tf32`` to let the dense baseline use TF32). Results go to ``benchmarks/results/``.
+
+Every variant is checked against the others before it is timed, so a fast wrong answer
+cannot produce a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import torch
+from torch import nn
+
+from benchmarks.common import copy_bandwidth_gbs, machine_info, time_fn, write_results
+from circlearn.nn import CirculantLinear
+
+__all__ = ["PaperCirculant", "run", "layer_case"]
+
+
+class PaperCirculant(nn.Module):
+    """The paper's TF formulation in torch (``paper.md`` §2.1–2.3), the slow twin.
+
+    Per block: ``roll(real(ifft(fft(x·d) · fft(reverse(w)))), 1)`` on complex64, with ``w`` the
+    **first row**; blocks stacked and truncated. Built from a ``CirculantLinear`` so both
+    compute the same function (first row ``w = transpose_vector(c)``).
+    """
+
+    def __init__(self, layer: CirculantLinear) -> None:
+        super().__init__()
+        if layer.n_factors != 1:
+            raise ValueError("PaperCirculant mirrors one factor per block")
+        c = layer.c.detach()[:, 0]  # (blocks, n) first columns
+        w = torch.roll(c.flip(-1), 1, dims=-1)  # first rows
+        self.w = nn.Parameter(w.clone())
+        self.d = None if layer.d is None else nn.Parameter(layer.d.detach()[:, 0].clone())
+        self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone())
+        self.out_features = layer.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.unsqueeze(-2)  # (B, 1, n)
+        if self.d is not None:
+            z = z * self.d  # (B, blocks, n)
+        zf = torch.fft.fft(z.to(torch.complex64))
+        wf = torch.fft.fft(self.w.flip(-1).to(torch.complex64))  # (blocks, n)
+        y = torch.fft.ifft(zf * wf).real  # (B, blocks, n)
+        y = torch.roll(y, 1, dims=-1)
+        y = y.reshape(*y.shape[:-2], -1)[..., : self.out_features]
+        return y if self.bias is None else y + self.bias
+
+
+def _step(module: nn.Module, x: torch.Tensor, backward: bool):
+    if backward:
+        def fn():
+            module.zero_grad(set_to_none=True)
+            module(x).sum().backward()
+    else:
+        def fn():
+            with torch.no_grad():
+                module(x)
+    return fn
+
+
+def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str = "cpu",
+               diagonal: str | None = "learned", with_paper: bool = True, repeats: int = 7,
+               copy_gbs: float | None = None) -> dict:
+    """Time dense, circulant (and paper) on one shape, interleaved; return one result row."""
+    torch.manual_seed(0)
+    circ = CirculantLinear(n_in, n_out, bias=True, diagonal=diagonal, device=device)
+    dense = nn.Linear(n_in, n_out, device=device)
+    paper = PaperCirculant(circ).to(device) if with_paper else None
+    x = torch.randn(batch, n_in, device=device, requires_grad=backward)
+    # Correctness before speed: the three agree on this input.
+    with torch.no_grad():
+        ref = x @ circ.dense().T + circ.bias
+        torch.testing.assert_close(circ(x), ref, rtol=1e-4, atol=1e-4 * math.sqrt(n_in))
+        if paper is not None:
+            torch.testing.assert_close(paper(x), ref, rtol=1e-4, atol=1e-4 * math.sqrt(n_in))
+    if not backward:
+        circ.eval()
+    variants = {"dense": dense, "circulant": circ}
+    if paper is not None:
+        variants["paper"] = paper
+    times = {name: [] for name in variants}
+    # Interleave rounds so machine noise hits every variant alike.
+    for _ in range(3):
+        for name, module in variants.items():
+            times[name].append(time_fn(_step(module, x, backward), device=device, warmup=2,
+                                       repeats=max(1, repeats // 3)))
+    med = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+    blocks = circ.blocks
+    # Modelled traffic of the eager rfft chain (structured.md §5.1): 24 n bytes per row and
+    # block forward, about 3x that forward+backward.
+    traffic = batch * blocks * 24 * n_in * (3 if backward else 1)
+    row = {
+        "n_in": n_in, "n_out": n_out, "batch": batch, "pass": "fwd+bwd" if backward else "fwd",
+        "dense_ms": med["dense"] * 1e3, "circulant_ms": med["circulant"] * 1e3,
+        "speedup_vs_dense": med["dense"] / med["circulant"],
+    }
+    if paper is not None:
+        row["paper_ms"] = med["paper"] * 1e3
+        row["speedup_vs_paper"] = med["paper"] / med["circulant"]
+    row["circ_GB_per_s"] = traffic / med["circulant"] / 1e9
+    if copy_gbs is not None:
+        row["copy_GB_per_s"] = copy_gbs
+    return row
+
+
+HEADLINE = [  # (n_in, n_out, batch, backward): the core issue's targets
+    (8192, 8192, 256, True),
+    (8192, 8192, 1, False),
+    (1024, 8192, 1200, True),
+]
+
+
+def run(quick: bool = False, out_dir=None, device: str = "cpu", sweep: bool = False,
+        threads: int | None = None, tf32: bool = False) -> list[dict]:
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+    copy_gbs = copy_bandwidth_gbs(device)
+    if sweep:
+        ns = [1024, 4096] if quick else [1024, 4096, 8192, 16384]
+        batches = [1, 32] if quick else [1, 8, 32, 128, 512, 1024]
+        cases = [(n, n, b, bw) for n in ns for b in batches for bw in (False, True)]
+    else:
+        cases = [(1024, 1024, 32, True)] if quick else HEADLINE
+    rows = []
+    for n_in, n_out, batch, backward in cases:
+        if device == "cpu" and n_in >= 16384 and batch >= 512 and backward:
+            continue  # a dense 16384² fwd+bwd at batch ≥ 512 takes minutes on 2 cores
+        row = layer_case(n_in, n_out, batch, backward, device=device, copy_gbs=copy_gbs,
+                         repeats=3 if quick else 7)
+        rows.append(row)
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
+              flush=True)
+    info = machine_info(device)
+    notes = (f"float32, learned diagonal, medians of interleaved rounds; dense = nn.Linear"
+             f"{' (TF32 on)' if tf32 else ''}; circ_GB_per_s uses the modelled traffic of "
+             f"structured.md §5.1 (24·n bytes per row and block forward, ×3 fwd+bwd); measured "
+             f"copy bandwidth {copy_gbs:.1f} GB/s; {info['torch_threads']} threads.")
+    name = "layers-sweep" if sweep else "layers"
+    if not quick:
+        path = write_results(name + ("-tf32" if tf32 else ""), rows, device=device, notes=notes,
+                             out_dir=out_dir)
+        print(f"wrote {path}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--sweep", action="store_true")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--tf32", action="store_true")
+    p.add_argument("--out", default=None)
+    a = p.parse_args(argv)
+    run(quick=a.quick, out_dir=a.out, device=a.device, sweep=a.sweep, threads=a.threads,
+        tf32=a.tf32)
+
+
+if __name__ == "__main__":
+    main()
