@@ -1,0 +1,7 @@
+"""Figure functions used by the notebooks, the experiments and the benchmarks.
+
+Notebooks call these instead of carrying long plotting code (style.md §4.3). Submodules:
+``circlearn.plotting.paper`` (the paper's figures: validation GAP vs epochs per variant, the
+digitized curves), ``circlearn.plotting.algebra`` (circulant algebra lessons) and
+``circlearn.plotting.perf`` (speed and memory). matplotlib is imported by the submodules only.
+"""
