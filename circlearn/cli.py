@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("circlearn.train_cli", "write Kaggle-format top-20 predictions"),
     "export": ("circlearn.train_cli", "export a trained model to a deployable artifact"),
     "experiment": ("circlearn.experiments", "run one of the paper's experiments"),
-    "bench": ("benchmarks.run", "run the benchmark suite"),
+    "bench": ("circlearn.bench_cli", "run the benchmark suites (from a source checkout)"),
     "data": ("circlearn.data.cli", "synthesize or inspect YouTube-8M-format files"),
 }
 
@@ -77,18 +77,20 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    module = _command_module(args.command)
-    runner = getattr(module, f"run_{args.command}", None) or module.run
+    command = "circlearn"
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        command = args.command
+        module = _command_module(command)
+        runner = getattr(module, f"run_{command}", None) or module.run
         return int(runner(args) or 0)
     except USER_ERRORS as exc:
         if os.environ.get("CIRCLEARN_DEBUG"):
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"circlearn {args.command}: error: {message}", file=sys.stderr)
+        print(f"circlearn {command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"circlearn {args.command}: interrupted", file=sys.stderr)
+        print(f"circlearn {command}: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,45 @@
+"""The benchmark harness runs, and the paper's formulation (a slow twin) equals the layer."""
+
+import pytest
+import torch
+
+from benchmarks import bench_layers
+from benchmarks.common import markdown_table, write_results
+from circlearn.cli import main as cli_main
+from circlearn.nn import CirculantLinear
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (6, 16), (16, 5)], ids=str)
+@pytest.mark.parametrize("diagonal", ["learned", "sign", None])
+def test_paper_formulation_equals_circulant_linear(shape, diagonal):
+    """The TF code's first-row complex-FFT + roll form computes the same map."""
+    torch.manual_seed(0)
+    layer = CirculantLinear(*shape, diagonal=diagonal)
+    paper = bench_layers.PaperCirculant(layer)
+    x = torch.randn(4, shape[0])
+    torch.testing.assert_close(paper(x), layer(x), rtol=1e-5, atol=1e-5)
+
+
+def test_layer_case_reports_ratios():
+    row = bench_layers.layer_case(64, 128, 4, True, repeats=1)
+    assert row["speedup_vs_dense"] > 0 and row["circulant_ms"] > 0
+    assert row["speedup_vs_paper"] == pytest.approx(row["paper_ms"] / row["circulant_ms"])
+
+
+def test_write_results(tmp_path):
+    path = write_results("demo", [{"a": 1, "b": 0.123456}], out_dir=tmp_path, notes="n")
+    text = path.read_text()
+    assert "| a | b |" in text and "0.1235" in text
+    assert path.with_suffix(".json").exists()
+    assert markdown_table([]) == "(no rows)\n"
+
+
+def test_bench_cli_quick_and_errors(capsys):
+    threads = torch.get_num_threads()
+    try:
+        assert cli_main(["bench", "layers", "--quick", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert "speedup_vs_dense" in capsys.readouterr().out
+    assert cli_main(["bench", "nope"]) == 2
+    assert "unknown benchmark suite" in capsys.readouterr().err
