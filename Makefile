@@ -20,10 +20,15 @@ $(PY):
 # Install the CPU torch pin only when no torch is present (a CUDA build a user installed stays).
 $(STAMP): $(PY) pyproject.toml $(CONSTRAINTS)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,notebooks]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test]"
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# JupyterLab and papermill only for people who open the notebooks (not needed by the tests).
+$(VENV)/.circlearn-lab: $(STAMP)
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,notebooks]"
+	@touch $@
 
 unit: $(STAMP)
 	$(PY) -m pytest tests --doctest-modules circlearn -q -p no:cacheprovider --durations=10
@@ -38,7 +43,7 @@ test: unit notebooks
 demo: $(STAMP)
 	$(VENV)/bin/circlearn experiment fig-embeddings --scale quick --out runs/demo
 
-lab: $(STAMP)
+lab: $(VENV)/.circlearn-lab
 	$(VENV)/bin/jupyter lab notebooks
 
 bench: $(STAMP)
