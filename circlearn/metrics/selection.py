@@ -16,14 +16,18 @@ selection on the device; only ``(B, kk)`` arrays (and any tied rows) move to the
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 __all__ = ["BatchSummary", "summarize_batch", "check_top_k"]
+
+_MIN_ROWS_PER_THREAD = 128  # below this, thread start-up costs more than it saves
 
 
 @dataclass
@@ -80,6 +84,13 @@ def _label_positions(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
+@functools.lru_cache(maxsize=16)
+def _chunk_layout(B: int, C: int, m: int, cs: int):
+    """Constant index arrays of the chunked selection (cached: every batch has the same)."""
+    row_start = C * np.arange(B)[:, None]  # (B, 1) flat offset of each row
+    return row_start, m * np.arange(cs), row_start + np.arange(m * cs, C)
+
+
 def _chunked_top(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Top ``kk`` of every row of ``x`` (B, C), sorted descending, and a per-row flag telling
     where the chunk bound could not prove the result exact. None when chunking does not pay."""
@@ -91,25 +102,22 @@ def _chunked_top(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.nda
     cmax = x[:, :m * cs].reshape(B, cs, m).max(axis=1)  # (B, m); chunk j: columns j + m * i
     if np.isnan(cmax).any() or np.isnan(x[:, m * cs:]).any():
         raise _nan_error(x)
-    ranked = np.sort(cmax, axis=1)  # (B, m) ascending
-    lowest, bound = ranked[:, m - kk], ranked[:, m - kk - 1]  # kk-th, (kk+1)-th largest maxima
-    pick = cmax >= lowest[:, None]  # (B, m): the kk best chunks, unless maxima tie
-    odd = pick.sum(1) != kk
-    if odd.any():  # tied maxima: any kk chunks, the row is resolved by a full sort
-        pick[odd] = False
-        pick[odd, :kk] = True
-    chunks = np.nonzero(pick)[1].reshape(B, kk)
-    cand = (chunks[:, :, None] + m * np.arange(cs)).reshape(B, kk * cs)  # (B, kk * cs)
-    cand = np.concatenate([cand, np.broadcast_to(np.arange(m * cs, C), (B, C - m * cs))], 1)
-    values = x.reshape(-1)[cand + C * np.arange(B)[:, None]]  # (B, nc)
-    nc = cand.shape[1]
+    part = np.argpartition(cmax, m - kk - 1, axis=1)  # (B, m); the best kk chunks come last
+    bound = np.take_along_axis(cmax, part[:, m - kk - 1:m - kk], axis=1)[:, 0]  # (kk+1)-th max
+    row_start, offsets, tail = _chunk_layout(B, C, m, cs)
+    nc = kk * cs + tail.shape[1]
+    flat = np.empty((B, nc), dtype=np.int64)  # flat index of every candidate
+    np.add((part[:, m - kk:] + row_start)[:, :, None], offsets,
+           out=flat[:, :kk * cs].reshape(B, kk, cs))
+    flat[:, kk * cs:] = tail  # the last columns belong to no chunk: always candidates
+    values = x.reshape(-1)[flat]  # (B, nc)
     top = np.argpartition(values, nc - kk, axis=1)[:, nc - kk:]  # (B, kk) unsorted
     top_values = np.take_along_axis(values, top, axis=1)
-    order = np.argsort(-top_values, axis=1)
+    order = np.argsort(top_values, axis=1)[:, ::-1]  # descending
     v = np.take_along_axis(top_values, order, axis=1)
-    i = np.take_along_axis(np.take_along_axis(cand, top, axis=1), order, axis=1)
+    i = np.take_along_axis(flat, np.take_along_axis(top, order, axis=1), axis=1) - row_start
     # Exact unless an unselected chunk may hold a value equal to the kk-th (ties only).
-    return v, i, odd | (bound >= v[:, -1])
+    return v, i, bound >= v[:, -1]
 
 
 def _rows_as_numpy(x, rows: np.ndarray) -> np.ndarray:
@@ -138,20 +146,39 @@ def _resolve_tied_rows(x, y, rows, L, kk, v, i, hits, perr) -> None:
     perr[rows] = np.where(has, (sure + share) / np.maximum(Lr, 1), 0.0)
 
 
-def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = None
-                    ) -> BatchSummary:
+def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = None,
+                    num_threads: int = 1) -> BatchSummary:
     """Check one batch and reduce it to a :class:`BatchSummary` (see the module docstring).
 
     ``backend``: ``"numpy"`` (CPU, chunked selection) or ``"torch"`` (``torch.topk`` where the
     predictions live); None picks NumPy for arrays and CPU tensors, torch on other devices.
-    Both give the same summary.
+    Both give the same summary. ``num_threads``: the NumPy path splits the videos over this
+    many threads (NumPy releases the GIL in its loops); the summary does not depend on it.
     """
-    k_req = check_top_k(top_k)
+    k = check_top_k(top_k)
     if backend not in (None, "numpy", "torch"):
         raise ValueError(f"backend must be 'numpy', 'torch' or None, got {backend!r}")
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
     if backend == "torch" and not isinstance(predictions, torch.Tensor):
         predictions = torch.from_numpy(np.asarray(predictions))
     x, y = _as_arrays(predictions, labels, on_device=backend == "torch" or None)
+    B = x.shape[0]
+    parts = min(num_threads, B // _MIN_ROWS_PER_THREAD)
+    if isinstance(x, torch.Tensor) or parts < 2:
+        return _summarize(x, y, k)
+    cuts = np.linspace(0, B, parts + 1).astype(int)
+    with ThreadPoolExecutor(parts) as pool:
+        pieces = list(pool.map(lambda a, b: _summarize(x[a:b], y[a:b], k), cuts[:-1], cuts[1:]))
+    return BatchSummary(*(np.concatenate([getattr(p, f) for p in pieces])
+                          for f in ("scores", "classes", "labels")),
+                        positives=sum(p.positives for p in pieces),
+                        hits=np.concatenate([p.hits for p in pieces]),
+                        perr=np.concatenate([p.perr for p in pieces]))
+
+
+def _summarize(x, y, k_req: int) -> BatchSummary:
+    """:func:`summarize_batch` on checked arrays (NumPy, or torch tensors on their device)."""
     B, C = x.shape
     k = min(k_req, C)
     on_device = isinstance(x, torch.Tensor)
@@ -180,7 +207,7 @@ def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = No
             inexact = np.ones(B, dtype=bool)
         else:
             v, i, inexact = top
-        labk = y[np.arange(B)[:, None], i] != 0  # (B, kk)
+        labk = y.reshape(-1)[i + C * np.arange(B)[:, None]] != 0  # (B, kk)
     hits = labk[:, 0].copy()
     ranks = np.arange(kk)
     perr = ((labk & (v > 0) & (ranks < L[:, None])).sum(1) / np.maximum(L, 1)).astype(np.float64)

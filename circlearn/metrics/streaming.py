@@ -16,6 +16,7 @@ wrong: AP is not additive.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -39,6 +40,8 @@ class EvaluationMetrics:
         distributed: gather over the process group in :meth:`compute` when
             ``torch.distributed`` is initialized; False keeps this process's data only.
         group: the process group (None: the default group).
+        num_threads: threads for the per-batch work on CPU (None: ``torch.get_num_threads()``);
+            results do not depend on it.
 
     >>> m = EvaluationMetrics(num_classes=4, top_k=2)
     >>> P = [[.9, .8, .1, .05], [.2, .7, .6, .1], [.3, .1, .95, .4]]
@@ -51,7 +54,7 @@ class EvaluationMetrics:
     """
 
     def __init__(self, num_classes: int, top_k: int = 20, *, filter_empty_classes: bool = True,
-                 distributed: bool = True, group=None):
+                 distributed: bool = True, group=None, num_threads: int | None = None):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
         self.num_classes = num_classes
@@ -59,6 +62,7 @@ class EvaluationMetrics:
         self.filter_empty_classes = filter_empty_classes
         self.distributed = distributed
         self.group = group
+        self.num_threads = num_threads
         self.reset()
 
     def reset(self) -> None:
@@ -78,7 +82,8 @@ class EvaluationMetrics:
         if len(shape) == 2 and shape[1] != self.num_classes:
             raise ValueError(f"predictions have {shape[1]} classes, expected num_classes="
                              f"{self.num_classes} (shape {shape})")
-        s = summarize_batch(predictions, labels, self.top_k)
+        threads = self.num_threads if self.num_threads is not None else torch.get_num_threads()
+        s = summarize_batch(predictions, labels, self.top_k, num_threads=threads)
         self._scores.append(s.scores.ravel())
         self._classes.append(s.classes.ravel())
         self._labels.append(s.labels.ravel())
@@ -139,11 +144,13 @@ class EvaluationMetrics:
                 scores, classes, labels, perr_values)
         if n == 0:
             raise ValueError("no examples accumulated: call accumulate() before compute()")
-        descending = np.argsort(scores)[::-1]  # shared by GAP and mAP
         total = int(positives.sum())
-        gap = float(precision_sums(scores, labels, descending=descending)[0] / total
-                    ) if total else 0.0
-        aps = class_average_precisions(scores, classes, labels, positives, descending=descending)
+        threads = self.num_threads if self.num_threads is not None else torch.get_num_threads()
+        with ThreadPoolExecutor(min(2, threads)) as pool:  # GAP and mAP are independent
+            gap_sum = pool.submit(precision_sums, scores, labels)
+            aps = pool.submit(class_average_precisions, scores, classes, labels, positives)
+            gap = float(gap_sum.result()[0] / total) if total else 0.0
+            aps = aps.result()
         return {"gap": gap, "hit_at_one": hits / n, "perr": math.fsum(perr_values) / n,
                 "map": reduce_map(aps, positives, self.filter_empty_classes),
                 "num_examples": n}
