@@ -1,0 +1,127 @@
+"""Evaluation: the paper's protocol (``paper.md`` §3.7) over a validation pattern.
+
+Batch norm in inference mode, no augmentation, the model's evaluation sampling (by default
+the training sampler reseeded with ``eval_seed`` at every call, the paper's ``eval.py``),
+metrics GAP@k, Hit@1, PERR, mAP accumulated exactly over the whole set
+(:class:`circlearn.metrics.EvaluationMetrics`; under ``torch.distributed`` every rank
+evaluates its share and the metrics are gathered) plus the mean loss.
+
+Also: rebuilding a trained model from its run directory (:func:`load_model`), which
+``eval``, ``predict`` and ``export`` use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from circlearn.data.batch import Batch
+from circlearn.data.datasets import LoaderConfig, YT8MLoader
+from circlearn.metrics import EvaluationMetrics
+from circlearn.models import VideoClassifier
+from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
+from circlearn.training.config import TrainConfig
+from circlearn.training.distributed import DistContext, all_reduce_sum
+from circlearn.training.objective import EPSILON
+
+__all__ = ["evaluate", "eval_loader", "model_inputs", "load_model", "read_run_config",
+           "find_checkpoint"]
+
+
+def model_inputs(batch: Batch, device) -> tuple:
+    """The model's positional inputs on ``device``: ``(frames uint8, num_frames)`` or
+    ``(features,)`` (the model dequantises and normalises itself)."""
+    if batch.frames is not None:
+        return (batch.frames.to(device, non_blocking=True),
+                batch.num_frames.to(device, non_blocking=True))
+    return (batch.features.to(device, non_blocking=True),)
+
+
+def eval_loader(pattern, config: TrainConfig, ctx: DistContext | None = None,
+                batch_size: int | None = None) -> YT8MLoader:
+    """Every video of ``pattern`` once, in file order, split over the ranks (none dropped)."""
+    ctx = ctx or DistContext()
+    m = config.model
+    cfg = LoaderConfig(batch_size=batch_size or config.eval_batch_size,
+                       frame_level=config.frame_level, feature_names=m.feature_names,
+                       feature_sizes=m.feature_sizes, num_classes=m.num_classes,
+                       max_frames=config.max_frames, shuffle=False, even_ranks=False)
+    return YT8MLoader(pattern, cfg, num_workers=config.num_workers, rank=ctx.rank,
+                      world_size=ctx.world_size, pin_memory=ctx.device.type == "cuda")
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: Iterable[Batch], *, top_k: int = 20,
+             ctx: DistContext | None = None, bf16: bool = False) -> dict:
+    """``{"gap", "hit_at_one", "perr", "map", "loss", "num_examples"}`` of ``model`` on
+    ``batches`` (the model is put in eval mode and restored afterwards)."""
+    ctx = ctx or DistContext()
+    was_training = model.training
+    model.eval()
+    num_classes = model.config.num_classes
+    metrics = EvaluationMetrics(num_classes, top_k=top_k)
+    loss_sum, count = 0.0, 0
+    try:
+        for batch in batches:
+            if batch.labels.shape[1] != num_classes:
+                raise ValueError(f"data has {batch.labels.shape[1]} classes, the model "
+                                 f"{num_classes}")
+            with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=bf16):
+                probs = model(*model_inputs(batch, ctx.device)).float()  # (B, C)
+            labels = batch.labels.to(probs.device)
+            per_video = -(labels * torch.log(probs + EPSILON)
+                          + (1 - labels) * torch.log(1 - probs + EPSILON)).sum(1)  # (B,)
+            loss_sum += float(per_video.double().sum())
+            count += len(batch)
+            metrics.accumulate(probs, labels)
+    finally:
+        model.train(was_training)
+    loss_sum, count = all_reduce_sum([loss_sum, float(count)], ctx)
+    out = metrics.compute()
+    out["loss"] = loss_sum / count if count else math.nan
+    return out
+
+
+def read_run_config(run_dir: str | Path) -> TrainConfig:
+    """The :class:`TrainConfig` saved in ``run_dir/config.json``."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a circlearn run directory?")
+    return TrainConfig.from_dict(json.loads(path.read_text()))
+
+
+def find_checkpoint(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
+    """``checkpoint`` if given (``"best"``/``"latest"`` or a path), else the latest one."""
+    manager = CheckpointManager(Path(run_dir) / "checkpoints")
+    if checkpoint in (None, "latest"):
+        path = manager.latest()
+        if path is None:
+            raise FileNotFoundError(f"no checkpoint in {manager.directory}")
+        return path
+    if checkpoint == "best":
+        return manager.best_path
+    return Path(checkpoint)
+
+
+def load_model(run_dir: str | Path, checkpoint: str | Path | None = None,
+               device="cpu") -> tuple[VideoClassifier, TrainConfig, dict]:
+    """Rebuild the model of a run, load a checkpoint (weights only), eval mode.
+
+    Returns ``(model, config, info)`` with ``info = {"path", "step", "examples"}``.
+    """
+    config = read_run_config(run_dir)
+    path = find_checkpoint(run_dir, checkpoint)
+    state = load_checkpoint(path)
+    model = VideoClassifier(config.model)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint {path} does not fit the model of {run_dir}/config.json: "
+                         f"{str(exc).splitlines()[0]}") from None
+    model.to(device).eval()
+    return model, config, {"path": str(path), "step": int(state.get("step", 0)),
+                           "examples": int(state.get("examples", 0))}
