@@ -1,0 +1,165 @@
+"""Speed, memory and size figures (notebooks 02, 05, 07) and the small timer behind them.
+
+Cost model (floating-point operations for one ``n``-vector, real input), :func:`matvec_flops`::
+
+    dense   y = W x                    2 n²                 (n² multiply-adds)
+    FFT     y = irfft(rfft(x) · ĉ, n)  2 · 2.5 n log2 n + 6 (n/2 + 1)
+                                       (one rfft and one irfft at ≈ 2.5 n log2 n each — half
+                                       a complex FFT's 5 n log2 n — and n/2+1 complex products;
+                                       the weight's spectrum ĉ is computed once per weight)
+
+Memory: a dense ``n × n`` layer stores ``n²`` weights, a circulant one ``n`` (plus ``n`` for a
+learned diagonal); :func:`layer_sizes` reads the counts off real layers.
+
+Timing (:func:`time_layers`) is a median of ``repeats`` calls of ``torch``'s dense
+``x @ W.T`` and of :func:`circlearn.nn.functional.circulant_matmul`, interleaved so that
+noise from other processes hits both alike. Timings vary between machines and runs; the
+notebooks never compare them as outputs.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from circlearn.nn import CirculantLinear
+from circlearn.nn import functional as CF
+
+from .algebra import DPI
+
+__all__ = ["matvec_flops", "time_layers", "layer_sizes", "plot_cost_model", "plot_timings",
+           "plot_memory", "plot_parameter_budget"]
+
+
+def matvec_flops(n: int) -> dict:
+    """Operation counts of one length-``n`` product: ``{"dense": 2n², "fft": ...}`` (above)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    fft = 2 * 2.5 * n * math.log2(n) + 6 * (n // 2 + 1) if n > 1 else 1.0
+    return {"n": n, "dense": 2.0 * n * n, "fft": float(fft)}
+
+
+def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
+                dtype: torch.dtype = torch.float32, device: str = "cpu",
+                generator: torch.Generator | None = None) -> list[dict]:
+    """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
+
+    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
+    ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
+    the two variants alternate inside the repeat loop.
+    """
+    if repeats < 1 or batch < 1:
+        raise ValueError(f"repeats and batch must be >= 1, got {repeats}, {batch}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    rows = []
+    for n in ns:
+        x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
+        c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
+        w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
+        fns = {"dense": lambda: x @ w.T, "fft": lambda: CF.circulant_matmul(x, c)}
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        for fn in fns.values():
+            fn()
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                fn()
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - t0)
+        dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
+        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
+    return rows
+
+
+def layer_sizes(ns: Sequence[int], diagonal: str | None = "learned") -> list[dict]:
+    """Trainable parameters and float32 bytes of ``nn.Linear(n, n)`` vs ``CirculantLinear``.
+
+    Layers are built on the ``meta`` device (nothing allocated); no bias, so the counts are
+    ``n²`` and ``n · (1 + learned diagonal)``.
+    """
+    rows = []
+    for n in ns:
+        dense = torch.nn.Linear(n, n, bias=False, device="meta")
+        circ = CirculantLinear(n, n, bias=False, diagonal=diagonal, device="meta")
+        pd = sum(p.numel() for p in dense.parameters())
+        pc = sum(p.numel() for p in circ.parameters() if p.requires_grad)
+        rows.append({"n": int(n), "dense_params": pd, "circulant_params": pc,
+                     "dense_bytes": 4 * pd, "circulant_bytes": 4 * pc, "ratio": pd / pc})
+    return rows
+
+
+def plot_cost_model(ns: Sequence[int]):
+    """Log-log operation counts of :func:`matvec_flops`: O(n²) against O(n log n)."""
+    rows = [matvec_flops(int(n)) for n in ns]
+    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=DPI)
+    ax.loglog([r["n"] for r in rows], [r["dense"] for r in rows], "o-", label="dense 2n²")
+    ax.loglog([r["n"] for r in rows], [r["fft"] for r in rows], "s-",
+              label="FFT ≈ 5 n log2 n + 3n")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("n")
+    ax.set_ylabel("flops per vector")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_timings(rows: Sequence[Mapping]):
+    """Measured medians of :func:`time_layers` rows (log-log), dense against FFT."""
+    if not rows:
+        raise ValueError("plot_timings needs at least one row")
+    ns = [r["n"] for r in rows]
+    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=DPI)
+    ax.loglog(ns, [1e6 * r["dense_s"] for r in rows], "o-", label="dense x @ W.T")
+    ax.loglog(ns, [1e6 * r["fft_s"] for r in rows], "s-", label="circulant_matmul (FFT)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("n")
+    ax.set_ylabel("median µs per batch")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_memory(rows: Sequence[Mapping]):
+    """float32 weight bytes of :func:`layer_sizes` rows (log-log), dense against circulant."""
+    if not rows:
+        raise ValueError("plot_memory needs at least one row")
+    ns = [r["n"] for r in rows]
+    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=DPI)
+    ax.loglog(ns, [r["dense_bytes"] for r in rows], "o-", label="nn.Linear (n²)")
+    ax.loglog(ns, [r["circulant_bytes"] for r in rows], "s-", label="CirculantLinear (2n)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("n")
+    ax.set_ylabel("weight bytes (float32)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_parameter_budget(budgets: Mapping[str, Mapping[str, int]]):
+    """Stacked horizontal bars: parameters per component (millions) for each model.
+
+    ``budgets[model][component]`` is a parameter count, e.g. built from
+    :func:`circlearn.models.size_report` rows (without the ``total`` row).
+    """
+    if not budgets:
+        raise ValueError("plot_parameter_budget needs at least one model")
+    components: list[str] = []
+    for parts in budgets.values():
+        components += [c for c in parts if c not in components]
+    models = list(budgets)
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(models) + 1.2), dpi=DPI)
+    left = np.zeros(len(models))
+    for i, comp in enumerate(components):
+        vals = np.array([budgets[m].get(comp, 0) for m in models], dtype=float) / 1e6
+        ax.barh(models, vals, left=left, color=f"C{i % 10}", label=comp)
+        left += vals
+    ax.invert_yaxis()
+    ax.set_xlabel("trainable parameters (millions)")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
