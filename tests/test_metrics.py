@@ -11,7 +11,8 @@ import torch
 
 from circlearn.metrics import EvaluationMetrics, gap, hit_at_one, mean_average_precision, perr
 from circlearn.metrics import literal
-from circlearn.metrics.average_precision import average_precision, class_average_precisions
+from circlearn.metrics.average_precision import (_segment_keys, average_precision,
+                                                 class_average_precisions)
 from circlearn.metrics.selection import summarize_batch
 
 TWIN_TOL = 1e-9  # fast vs literal twin on tie-free data (issue 4)
@@ -276,3 +277,40 @@ def test_bad_constructor_arguments(kwargs, match):
 def test_accumulate_rejects_wrong_class_count():
     with pytest.raises(ValueError, match="num_classes=5"):
         EvaluationMetrics(5).accumulate(P_ORACLE, Y_ORACLE)
+
+
+# --- pooled-AP key paths (float32 bits, truncated float64, dense-rank fallback) ---------------
+
+@pytest.mark.parametrize("scale", [1.0, 1e-300, 1e300])
+def test_float32_scores_match_float64_path(scale):
+    rng = np.random.default_rng(5)
+    scores, labels = tie_heavy_batch(rng, 150, 200)
+    s32 = (scores * 0 + rng.standard_normal(scores.shape)).astype(np.float32)
+    s64 = s32.astype(np.float64) * scale  # same order and ties, never float32-representable
+    for fn in (gap, mean_average_precision):
+        assert fn(s32, labels) == fn(s64, labels), fn.__name__
+
+
+def test_near_equal_float64_scores_keep_their_order():
+    """Scores one ulp apart in one class: the truncated composite key would merge them, the
+    check falls back to dense ranks, and the result stays the reference's."""
+    rng = np.random.default_rng(9)
+    base = 0.5 + np.arange(6) * 1e-3  # one value per class ...
+    scores = base + np.arange(40)[:, None] * np.spacing(base)  # ... + 0..39 ulps per video
+    scores = np.concatenate([scores, rng.random((40, 4)) + 2.0], axis=1)  # (40, 10)
+    labels = rng.random(scores.shape) < 0.4
+    assert np.unique(scores).size == scores.size
+    classes = np.broadcast_to(np.arange(10), scores.shape).ravel()
+    assert _segment_keys(scores.ravel(), classes, 10)[1] == 32  # the dense-rank fallback ran
+    for filter_empty in (True, False):
+        ref = literal_metrics(scores, labels, 10, filter_empty)
+        assert mean_average_precision(scores, labels, 10, filter_empty) == pytest.approx(
+            ref["map"], abs=TWIN_TOL)
+    assert gap(scores, labels, 10) == pytest.approx(ref["gap"], abs=TWIN_TOL)
+
+
+def test_negative_zero_ties_with_zero():
+    assert gap([[-0.0, 0.0, -1.0]], [[0, 1, 0]], 2) == pytest.approx(0.75, abs=1e-12)
+    for dtype in (np.float32, np.float64):  # one class, two videos: a tied pair
+        scores = np.array([[-0.0], [0.0]], dtype)
+        assert mean_average_precision(scores, [[0], [1]], 1) == pytest.approx(0.75, abs=1e-12)

@@ -33,25 +33,40 @@ import numpy as np
 __all__ = ["precision_sums", "average_precision", "class_average_precisions"]
 
 
-def _order_keys(scores: np.ndarray, composite: bool) -> np.ndarray:
-    """uint64 keys ordered like ``scores`` (equal scores, equal keys; -0.0 counts as 0.0).
+def _ordered_bits(scores: np.ndarray) -> np.ndarray:
+    """uint64 keys ordered like the float ``scores`` (-0.0 counts as 0.0; no NaN): the sign
+    bit is set on non-negative numbers and every bit of negative ones is flipped."""
+    width = scores.dtype.itemsize * 8
+    bits = (scores + scores.dtype.type(0)).view(f"u{width // 8}")  # own copy; -0.0 -> 0.0
+    uint = bits.dtype.type
+    mask = bits >> uint(width - 1)  # 1 on negative numbers
+    np.negative(mask, out=mask)  # all ones on negative numbers (unsigned wrap-around)
+    mask |= uint(1 << (width - 1))
+    bits ^= mask
+    return bits.astype(np.uint64, copy=False)
 
-    ``composite``: keys must fit in 32 bits (float32 scores as their bits, other scores as
-    their dense rank) so that a class index can go in the upper half.
+
+def _segment_keys(scores: np.ndarray, segments: np.ndarray, num_segments: int
+                  ) -> tuple[np.ndarray, int]:
+    """uint64 keys ordered by (segment, score), equal exactly when both are, and the bit shift
+    that recovers the segment (``key >> shift``).
+
+    float32 scores: segment << 32 | score bits. Wider scores: the segment takes the top
+    ``b = bit_length(num_segments - 1)`` bits and the score its top ``64 - b`` bits; that is
+    exact unless two distinct pooled scores agree in those bits (relative gap below ~2^(b-53),
+    checked), in which case the scores are replaced by their dense rank (a full sort).
     """
-    scores = np.asarray(scores)
-    if scores.dtype != np.float32:
-        as32 = scores.astype(np.float32)
-        if np.array_equal(as32, scores):  # float32 (or fewer bits) in disguise: same order
-            scores = as32
+    seg = np.asarray(segments).astype(np.uint64)
     if scores.dtype == np.float32:
-        bits = (scores + np.float32(0.0)).view(np.uint32).astype(np.uint64)  # +0.0: -0.0 -> 0.0
-        return np.where(bits >= 2**31, np.uint64(2**32 - 1) - bits, bits + np.uint64(2**31))
-    if composite:
-        return np.unique(scores, return_inverse=True)[1].astype(np.uint64).reshape(-1)
-    bits = (scores.astype(np.float64) + 0.0).view(np.uint64)
-    sign = np.uint64(2**63)
-    return np.where(bits >= sign, ~bits, bits | sign)
+        return (seg << np.uint64(32)) | _ordered_bits(scores), 32
+    scores = scores.astype(np.float64, copy=False)
+    b = max(1, int(num_segments - 1).bit_length())
+    ranked = np.sort(scores)
+    short = ranked.view(np.uint64) >> np.uint64(b)  # equal top bits <=> equal short keys
+    if not np.any((short[1:] == short[:-1]) & (ranked[1:] != ranked[:-1])):
+        return (seg << np.uint64(64 - b)) | (_ordered_bits(scores) >> np.uint64(b)), 64 - b
+    rank = np.unique(scores, return_inverse=True)[1].reshape(-1).astype(np.uint64)
+    return (seg << np.uint64(32)) | rank, 32
 
 
 def _run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,35 +83,40 @@ def precision_sums(scores: np.ndarray, labels: np.ndarray, segments: np.ndarray 
     (one ranking per segment, e.g. per class; None: a single ranking). Returns
     (num_segments,) float64; dividing by the segment's positive count gives its AP.
 
-    Only sorted keys are needed, no permutation: every entry gets a uint64 key (segment in the
-    upper 32 bits, an order-preserving code of its score below), all keys and the positives'
-    keys are sorted, and each tie group holding a positive reads its size ``n``, its positives
-    ``p``, the entries ``r0`` and positives ``h0`` above it in its segment from run lengths and
+    Only sorted keys are needed, no permutation: every entry gets a key ordered by (segment,
+    score) (the score itself for a single ranking), all keys and the positives' keys are
+    sorted, and each tie group holding a positive reads its size ``n``, its positives ``p``,
+    the entries ``r0`` and positives ``h0`` above it in its segment from run lengths and
     cumulative sums.
     """
     labels = np.asarray(labels, dtype=bool)
     out = np.zeros(num_segments, dtype=np.float64)
     if not labels.any():
         return out
-    keys = _order_keys(scores, composite=segments is not None)
-    if segments is not None:
-        keys |= np.asarray(segments).astype(np.uint64) << np.uint64(32)
+    scores = np.asarray(scores)
+    if scores.dtype.kind != "f" or scores.dtype.itemsize < 4:
+        scores = scores.astype(np.float64)
+    if segments is None:
+        keys = scores  # floats compare exactly, -0.0 == 0.0
+    else:
+        keys, shift = _segment_keys(scores, segments, num_segments)
     all_keys, n_all = _run_lengths(np.sort(keys))  # (U,) distinct keys, entries per key
     pos_keys, gpos = _run_lengths(np.sort(keys[labels]))  # (G,) keys holding a positive
     group = np.searchsorted(all_keys, pos_keys)  # (G,) exact matches
     gsize = n_all[group]
-    shift = np.uint64(32)
-    if segments is None:
-        seg_all = np.zeros(all_keys.size, np.uint64)
-        seg = np.zeros(pos_keys.size, np.uint64)
-    else:
-        seg_all, seg = all_keys >> shift, pos_keys >> shift
     # Entries (positives) above a group in its segment: the segment's total up to its last
     # key minus the running total up to the group (keys ascend, so "above" = larger key).
-    cum_all = np.cumsum(n_all)
-    r0 = cum_all[np.searchsorted(seg_all, seg, side="right") - 1] - cum_all[group]
-    cum_pos = np.cumsum(gpos)
-    h0 = cum_pos[np.searchsorted(seg, seg, side="right") - 1] - cum_pos
+    cum_all, cum_pos = np.cumsum(n_all), np.cumsum(gpos)
+    if segments is None:
+        seg = np.zeros(pos_keys.size, np.int64)
+        r0, h0 = cum_all[-1] - cum_all[group], cum_pos[-1] - cum_pos
+    else:
+        seg_all = (all_keys >> np.uint64(shift)).astype(np.int64)
+        seg = (pos_keys >> np.uint64(shift)).astype(np.int64)
+        last_all = np.cumsum(np.bincount(seg_all, minlength=num_segments)) - 1  # per segment
+        last_pos = np.cumsum(np.bincount(seg, minlength=num_segments)) - 1
+        r0 = cum_all[last_all[seg]] - cum_all[group]
+        h0 = cum_pos[last_pos[seg]] - cum_pos
     slope = np.where(gsize > 1, (gpos - 1) / np.maximum(gsize - 1, 1), 0.0)
     # One term per place j = 0..n-1 of every group: (h0 + 1 + j * slope) / (r0 + 1 + j).
     first = np.concatenate([[0], np.cumsum(gsize)[:-1]])
@@ -104,7 +124,7 @@ def precision_sums(scores: np.ndarray, labels: np.ndarray, segments: np.ndarray 
     terms = (np.repeat(h0 + 1, gsize) + j * np.repeat(slope, gsize)) / (np.repeat(r0 + 1, gsize)
                                                                         + j)
     contrib = gpos / gsize * np.add.reduceat(terms, first)
-    return np.bincount(seg.astype(np.int64), weights=contrib, minlength=num_segments)
+    return np.bincount(seg, weights=contrib, minlength=num_segments)
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray,
