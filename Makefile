@@ -38,7 +38,19 @@ notebooks: $(STAMP)
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=120 \
 		-q -p no:cacheprovider --durations=10
 
-test: unit notebooks
+test: unit notebooks check-notebooks-clean
+
+# The cleaner's flags mirror [tool.nbstripout] in pyproject.toml (nbstripout does not read it;
+# tests/test_notebook_hygiene.py checks the two agree).
+NBSTRIPOUT_FLAGS := --keep-output --keep-count \
+	--extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution metadata.widgets"
+
+clean-notebooks: $(STAMP)
+	$(VENV)/bin/nbstripout $(NBSTRIPOUT_FLAGS) notebooks/*.ipynb
+
+# CI: fails when a committed notebook was not cleaned (nbdev-ci pattern).
+check-notebooks-clean: clean-notebooks
+	git diff --exit-code -- notebooks/
 
 demo: $(STAMP)
 	$(VENV)/bin/circlearn experiment fig-embeddings --scale quick --out runs/demo

@@ -1,0 +1,131 @@
+"""Notebook hygiene (style.md §4.5): restart-and-run-all counts, one literal parameters cell,
+no path tricks, PNG only, imports from the allowed set, size cap, Summary / Exercises last.
+
+The outputs themselves are compared by nbval (``make notebooks``); these checks make sure that
+comparison means something and that the stored notebooks stay portable.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SERIES = ["00_setup_and_map", "01_circulant_matrices", "02_fft_diagonalisation",
+          "03_diagonal_circulant_products", "04_torch_circulant_layers", "05_speed_and_memory",
+          "06_youtube8m_features", "07_aggregation_dbof_netvlad_netfv"]
+MAX_BYTES = 1_000_000
+THIRD_PARTY = {"numpy", "scipy", "torch", "matplotlib"}
+# Paths that only exist on one machine: home folders, this checkout, temp dirs, Windows drives.
+ABSOLUTE_PATH = re.compile(r"(/home/|/Users/|/work/|/tmp/|/root/|site-packages|[A-Z]:\\\\)")
+FORBIDDEN_SOURCE = re.compile(r"(sys\.path|os\.chdir|%run\b|%cd\b|tqdm)")
+
+ids = [p.stem for p in NOTEBOOKS]
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _python_source(cell) -> str:
+    """Cell source with IPython magics (``%...``, ``!...``) blanked so ``ast`` can parse it."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in cell.source.splitlines())
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=ids)
+def nb(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_series_notebook_exists(name):
+    assert (ROOT / "notebooks" / f"{name}.ipynb").is_file(), f"missing notebooks/{name}.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_name_and_size(path):
+    assert re.fullmatch(r"\d\d[a-z]?_[a-z0-9_]+\.ipynb", path.name), path.name
+    assert path.stat().st_size < MAX_BYTES, f"{path.name}: {path.stat().st_size} bytes"
+
+
+def test_execution_counts_are_one_to_n(nb):
+    counts = [c.execution_count for c in _code_cells(nb) if "nbval-skip" not in _tags(c)]
+    assert counts == list(range(1, len(counts) + 1)), counts
+    for c in _code_cells(nb):
+        if "nbval-skip" in _tags(c):
+            assert c.execution_count is None and not c.outputs, "skipped cells stay unexecuted"
+
+
+def test_one_literal_parameters_cell(nb):
+    cells = [c for c in _code_cells(nb) if "parameters" in _tags(c)]
+    assert len(cells) == 1, f"{len(cells)} parameters cells"
+    tree = ast.parse(cells[0].source)
+    assert tree.body, "empty parameters cell"
+    for stmt in tree.body:
+        assert isinstance(stmt, ast.Assign), f"not an assignment: {ast.unparse(stmt)}"
+        ast.literal_eval(stmt.value)  # raises ValueError on anything but a literal
+
+
+def test_no_path_tricks_or_progress_bars(nb):
+    for c in _code_cells(nb):
+        assert not FORBIDDEN_SOURCE.search(c.source), c.source
+        assert not ABSOLUTE_PATH.search(c.source), c.source
+
+
+def test_outputs_png_only_no_paths_no_errors(nb):
+    for c in _code_cells(nb):
+        for out in c.outputs:
+            assert out.output_type != "error" or "raises-exception" in _tags(c), c.source
+            data = out.get("data", {})
+            assert "image/svg+xml" not in data, "SVG output (PNG only)"
+            text = out.get("text", "") + str(data.get("text/plain", ""))
+            assert not ABSOLUTE_PATH.search(text), f"path in output of: {c.source[:60]}"
+            assert "Line2D" not in text, "end plot cells with an assignment"
+
+
+def test_imports_from_allowed_set(nb):
+    allowed = THIRD_PARTY | {"circlearn"} | set(sys.stdlib_module_names)
+    for c in _code_cells(nb):
+        for node in ast.walk(ast.parse(_python_source(c))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"import of {name}"
+
+
+def test_title_first_summary_last(nb):
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    last = nb.cells[-1]
+    assert last.cell_type == "markdown" and "## Summary / Exercises" in last.source
+
+
+def test_metadata_is_clean(nb):
+    assert "papermill" not in nb.metadata and "widgets" not in nb.metadata
+    for c in nb.cells:
+        assert not {"execution", "papermill", "ExecuteTime"} & set(c.get("metadata", {}))
+
+
+def test_makefile_cleaner_matches_pyproject():
+    tomllib = pytest.importorskip("tomllib")
+    keys = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["nbstripout"]
+    make = (ROOT / "Makefile").read_text()
+    flags = re.search(r'--extra-keys "([^"]+)"', make)
+    assert flags, "Makefile: NBSTRIPOUT_FLAGS has no --extra-keys"
+    assert flags.group(1).split() == keys["extra_keys"].split()
+    assert keys["keep_output"] and "--keep-output" in make
+    assert keys["keep_count"] and "--keep-count" in make

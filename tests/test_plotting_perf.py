@@ -1,0 +1,72 @@
+"""circlearn.plotting.perf: cost model formula, timer rows, layer sizes, figures."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from circlearn.plotting import perf  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("n", [2, 64, 1000])
+def test_matvec_flops_formula(n):
+    f = perf.matvec_flops(n)
+    assert f["dense"] == 2 * n * n
+    assert f["fft"] == pytest.approx(5 * n * math.log2(n) + 6 * (n // 2 + 1))
+
+
+def test_matvec_flops_rejects_zero():
+    with pytest.raises(ValueError, match="n must be"):
+        perf.matvec_flops(0)
+
+
+def test_time_layers_rows():
+    rows = perf.time_layers([8, 16], batch=2, repeats=1, generator=torch.Generator().manual_seed(0))
+    assert [r["n"] for r in rows] == [8, 16]
+    for r in rows:
+        assert r["dense_s"] > 0 and r["fft_s"] > 0
+        assert r["ratio"] == pytest.approx(r["dense_s"] / r["fft_s"])
+    with pytest.raises(ValueError):
+        perf.time_layers([8], repeats=0)
+
+
+@pytest.mark.parametrize("diagonal,per_n", [("learned", 2), (None, 1), ("sign", 1)])
+def test_layer_sizes_counts(diagonal, per_n):
+    (row,) = perf.layer_sizes([64], diagonal=diagonal)
+    assert row["dense_params"] == 64 * 64
+    assert row["circulant_params"] == per_n * 64
+    assert row["circulant_bytes"] == 4 * per_n * 64
+
+
+def test_figures_draw_rows():
+    rows = [{"n": 8, "dense_s": 1e-6, "fft_s": 2e-6, "ratio": 0.5},
+            {"n": 16, "dense_s": 4e-6, "fft_s": 3e-6, "ratio": 4 / 3}]
+    ax = perf.plot_timings(rows).axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.0, 4.0])
+    ax = perf.plot_memory(perf.layer_sizes([8, 16])).axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [256, 1024])
+    ax = perf.plot_cost_model([4, 8]).axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [32, 128])
+    with pytest.raises(ValueError):
+        perf.plot_timings([])
+
+
+def test_parameter_budget_stacks():
+    fig = perf.plot_parameter_budget({"a": {"x": 1_000_000, "y": 2_000_000}, "b": {"x": 500_000}})
+    bars = fig.axes[0].patches
+    widths = sorted(round(b.get_width(), 6) for b in bars)
+    assert widths == [0.0, 0.5, 1.0, 2.0]
+    with pytest.raises(ValueError):
+        perf.plot_parameter_budget({})
