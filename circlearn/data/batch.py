@@ -24,25 +24,41 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from circlearn.nn.functional import l2_normalize
+
 from .yt8m import dequantize
 
-__all__ = ["Batch", "l2_normalize", "frames_to_inputs"]
+__all__ = ["Batch", "l2_normalize", "frames_to_inputs", "prepare_frames"]
 
 
-def l2_normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """``x / sqrt(max(sum(x**2, -1), eps))`` over the last axis (zero rows stay zero)."""
-    return x * torch.rsqrt((x * x).sum(-1, keepdim=True).clamp_min(eps))
+def prepare_frames(frames: torch.Tensor, real: torch.Tensor | None = None,
+                   dtype: torch.dtype | None = None, normalize: bool = True) -> torch.Tensor:
+    """Dequantize ``uint8`` input (floats pass through), zero non-``real`` frames, L2-normalize.
+
+    The one implementation of the input convention, used by :meth:`Batch.inputs` and inside
+    the models. Padding is zero, not ``dequantize(0)``: the reference pads after dequantizing.
+
+    Shape:
+        frames ``(..., D)`` uint8 or float, real ``(...)`` bool or None → ``(..., D)`` float.
+    """
+    if frames.dtype == torch.uint8:
+        x = dequantize(frames, dtype=dtype)
+    elif frames.is_floating_point():
+        x = frames if dtype is None else frames.to(dtype)
+    else:
+        raise ValueError(f"frames must be uint8 (quantized) or floating point, got {frames.dtype}")
+    if real is not None:
+        x = x * real.unsqueeze(-1).to(x.dtype)  # padding → 0
+    return l2_normalize(x, dim=-1) if normalize else x
 
 
 def frames_to_inputs(frames: torch.Tensor, num_frames: torch.Tensor,
                      normalize: bool = True) -> torch.Tensor:
     """``uint8 (B, T, D)`` frames → float ``(B, T, D)``: dequantised, padding zeroed,
     each frame L2-normalised when ``normalize``."""
-    x = dequantize(frames)  # (B, T, D) float
     t = frames.shape[1]
     valid = torch.arange(t, device=frames.device).view(1, t) < num_frames.to(frames.device).view(-1, 1)
-    x = x * valid.unsqueeze(-1).to(x.dtype)  # (B, T, D), padded frames exactly 0
-    return l2_normalize(x) if normalize else x
+    return prepare_frames(frames, valid, normalize=normalize)  # (B, T, D)
 
 
 @dataclass

@@ -61,10 +61,13 @@ class VideoExample:
         return min((v.shape[0] for v in self.features.values() if v.ndim == 2), default=0)
 
 
-def dequantize(x, max_quantized_value: float = 2.0, min_quantized_value: float = -2.0):
+def dequantize(x, max_quantized_value: float = 2.0, min_quantized_value: float = -2.0,
+               dtype=None):
     """Bytes → features: ``x * range / 255 + range / 512 + min`` with ``range = max - min``.
 
-    Works on NumPy arrays (returns float32) and torch tensors (returns the default float dtype).
+    The starter code's ``utils.Dequantize`` (``yt8m.md`` §1.6), half-bin offset included:
+    ``q · 4/255 − 1.9921875`` for the default range. Works on NumPy arrays (returns float32)
+    and torch tensors (returns ``dtype``, default: torch's default float dtype).
 
     >>> dequantize(np.array([0, 255], dtype=np.uint8)).tolist()
     [-1.9921875, 2.0078125]
@@ -74,7 +77,7 @@ def dequantize(x, max_quantized_value: float = 2.0, min_quantized_value: float =
     if isinstance(x, np.ndarray) or np.isscalar(x):
         return (np.asarray(x, dtype=np.float32) * np.float32(scale) + np.float32(bias))
     import torch
-    return x.to(torch.get_default_dtype()) * scale + bias
+    return x.to(dtype or torch.get_default_dtype()) * scale + bias
 
 
 def quantize(x, max_quantized_value: float = 2.0, min_quantized_value: float = -2.0) -> np.ndarray:

@@ -9,13 +9,17 @@ YouTube-8M stores features as bytes ``q ∈ {0, …, 255}``; the starter code's
 *concatenated* vector (rgb 1024 + audio 128, not each stream separately) is L2-normalized
 (``tf.nn.l2_normalize`` semantics), and frames that are padding are zero — in the reference,
 padding is appended after dequantization, so it is zero, not ``dequantize(0)``.
+
+The implementation is the data layer's (:func:`circlearn.data.batch.prepare_frames`,
+:func:`circlearn.data.yt8m.dequantize`), so loaders and models cannot drift apart.
 """
 
 from __future__ import annotations
 
 import torch
 
-from circlearn.nn.pooling import l2_normalize
+from circlearn.data import yt8m
+from circlearn.data.batch import prepare_frames
 
 __all__ = ["QUANT_MIN", "QUANT_MAX", "dequantize", "prepare_frames"]
 
@@ -29,24 +33,4 @@ def dequantize(q: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tenso
     >>> dequantize(torch.tensor([0, 255], dtype=torch.uint8))
     tensor([-1.9922,  2.0078])
     """
-    scale = (QUANT_MAX - QUANT_MIN) / 255.0
-    bias = (QUANT_MAX - QUANT_MIN) / 512.0 + QUANT_MIN
-    return q.to(dtype or torch.get_default_dtype()) * scale + bias
-
-
-def prepare_frames(frames: torch.Tensor, real: torch.Tensor | None = None,
-                   dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Dequantize ``uint8`` input (floats pass through), zero non-``real`` frames, L2-normalize.
-
-    Shape:
-        frames ``(..., D)`` uint8 or float, real ``(...)`` bool or None → ``(..., D)`` float.
-    """
-    if frames.dtype == torch.uint8:
-        x = dequantize(frames, dtype)
-    elif frames.is_floating_point():
-        x = frames if dtype is None else frames.to(dtype)
-    else:
-        raise ValueError(f"frames must be uint8 (quantized) or floating point, got {frames.dtype}")
-    if real is not None:
-        x = x * real.unsqueeze(-1).to(x.dtype)  # padding → 0
-    return l2_normalize(x, dim=-1)
+    return yt8m.dequantize(q, QUANT_MAX, QUANT_MIN, dtype=dtype)

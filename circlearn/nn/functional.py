@@ -35,6 +35,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 __all__ = [
+    "l2_normalize",
     "circulant_linear",
     "circulant_spectrum",
     "circulant_matmul",
@@ -265,3 +266,15 @@ def circulant_linear(x: torch.Tensor, c: torch.Tensor, d: torch.Tensor | None,
     y = _CirculantLinearFn.apply(x.to(dt).contiguous(), c.to(dt),
                                  None if d is None else d.to(dt), out_features, spectrum)
     return y.to(x.dtype)
+
+
+def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
+    """``tf.nn.l2_normalize``: ``x / sqrt(max(Σ x², eps))`` along ``dim``; zeros stay zeros.
+
+    Used for the per-frame input normalization and inside NetVLAD/NetFV.
+
+    >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+    tensor([[0.6000, 0.8000],
+            [0.0000, 0.0000]])
+    """
+    return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=eps))

@@ -47,6 +47,8 @@ import math
 import torch
 from torch import nn
 
+from circlearn.nn.functional import l2_normalize
+
 __all__ = [
     "BN_MOMENTUM",
     "BN_EPS",
@@ -61,7 +63,6 @@ __all__ = [
 BN_MOMENTUM = 1e-3
 #: slim batch norm's epsilon in the paper's code.
 BN_EPS = 1e-3
-_L2_EPS = 1e-12
 _POOLINGS = ("max", "average")
 
 
@@ -69,16 +70,6 @@ def batch_norm(num_features: int, *, device=None, dtype=None) -> nn.BatchNorm1d:
     """An affine ``BatchNorm1d`` with the paper's ``momentum=0.001, eps=1e-3``."""
     return nn.BatchNorm1d(num_features, eps=BN_EPS, momentum=BN_MOMENTUM, device=device,
                           dtype=dtype)
-
-
-def l2_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """``tf.nn.l2_normalize``: ``x / sqrt(max(Σ x², 1e-12))`` along ``dim``; zeros stay zeros.
-
-    >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
-    tensor([[0.6000, 0.8000],
-            [0.0000, 0.0000]])
-    """
-    return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=_L2_EPS))
 
 
 def _check_projection(module: nn.Module, in_features: int, out_features: int, name: str) -> None:
