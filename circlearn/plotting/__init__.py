@@ -2,6 +2,7 @@
 
 Notebooks call these instead of carrying long plotting code (style.md §4.3). Submodules:
 ``circlearn.plotting.paper`` (the paper's figures: validation GAP vs epochs per variant, the
-digitized curves), ``circlearn.plotting.algebra`` (circulant algebra lessons) and
-``circlearn.plotting.perf`` (speed and memory). matplotlib is imported by the submodules only.
+digitized curves), ``circlearn.plotting.algebra`` (circulant algebra lessons),
+``circlearn.plotting.perf`` (speed and memory) and ``circlearn.plotting.data`` (YouTube-8M
+features and label statistics). matplotlib is imported by the submodules only.
 """
