@@ -76,29 +76,41 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _fast_pass(plan, seed, dtype, threads=1, literal=None):
-    """One full streamed pass; returns (result, accumulate s, compute s, literal timings)."""
+class _Clock:
+    """Wall (perf_counter) and CPU (process_time, all threads) seconds spent inside ``with``."""
+
+    def __init__(self):
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self):
+        self._w, self._c = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        self.wall += time.perf_counter() - self._w
+        self.cpu += time.process_time() - self._c
+
+
+def _fast_pass(plan, seed, dtype, threads=1, literal=None) -> dict:
+    """One full streamed pass of the fast path (and of ``literal`` on the same batches)."""
     fast = EvaluationMetrics(NUM_CLASSES, num_threads=threads)
-    t_fast = t_lit = 0.0
+    acc, cmp_, lit_acc, lit_cmp = _Clock(), _Clock(), _Clock(), _Clock()
     for index, n in plan:
         scores, labels = make_batch(seed, index, n, dtype)
-        t0 = time.perf_counter()
-        fast.accumulate(scores, labels)
-        t_fast += time.perf_counter() - t0
+        with acc:
+            fast.accumulate(scores, labels)
         if literal is not None:
-            t0 = time.perf_counter()
-            literal.accumulate(scores, labels)
-            t_lit += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    result = fast.compute()
-    t_compute = time.perf_counter() - t0
-    lit = None
+            with lit_acc:
+                literal.accumulate(scores, labels)
+    with cmp_:
+        result = fast.compute()
+    out = {"result": result, "acc": acc.wall, "compute": cmp_.wall, "cpu": acc.cpu + cmp_.cpu,
+           "pooled": np.concatenate(fast._scores)}  # the pooled top-k scores (tie check)
     if literal is not None:
-        t0 = time.perf_counter()
-        lit_result = literal.get()
-        lit = (lit_result, t_lit, time.perf_counter() - t0)
-    pooled = np.concatenate(fast._scores)  # the pooled top-k scores, for the tie check
-    return result, t_fast, t_compute, lit, pooled
+        with lit_cmp:
+            out["lit_result"] = literal.get()
+        out.update(lit_acc=lit_acc.wall, lit_compute=lit_cmp.wall,
+                   lit_cpu=lit_acc.cpu + lit_cmp.cpu)
+    return out
 
 
 def _memory_pass(plan, seed, dtype):
@@ -132,46 +144,52 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
     plan = _batches(videos, batch)
     rows = []
     # 1. Interleaved: the literal twin and the fast path on the same batches, full set.
-    fast_res, t_acc, t_cmp, (lit_res, lit_acc, lit_get), pooled = _fast_pass(
-        plan, seed, np.float64, 1, LiteralEvaluationMetrics(NUM_CLASSES))
-    ties = pooled.size - np.unique(pooled).size
+    first = _fast_pass(plan, seed, np.float64, 1, LiteralEvaluationMetrics(NUM_CLASSES))
+    fast_res, lit_res = first["result"], first["lit_result"]
+    ties = first["pooled"].size - np.unique(first["pooled"]).size
     diff = max(abs(fast_res[k] - lit_res[k]) for k in KEYS)
-    parts = {1: [(t_acc, t_cmp)], 2: []}
+    passes = {1: [first], 2: []}
     # 2. More fast passes for medians, one and two threads alternating.
     for r in range(2 * fast_repeats - 1):
         threads = 2 if r % 2 == 0 else 1
-        res, a, c, _, _ = _fast_pass(plan, seed, np.float64, threads)
-        assert all(res[k] == fast_res[k] for k in KEYS), "fast path is not deterministic"
-        parts[threads].append((a, c))
-    f32_totals = []
-    for _ in range(fast_repeats):
-        res32, a, c, _, _ = _fast_pass(plan, seed, np.float32, 1)
-        f32_totals.append(a + c)
+        p = _fast_pass(plan, seed, np.float64, threads)
+        assert all(p["result"][k] == fast_res[k] for k in KEYS), "fast path is not deterministic"
+        passes[threads].append(p)
+    f32 = [_fast_pass(plan, seed, np.float32, 1) for _ in range(fast_repeats)]
     peak_extra, rss_extra = _memory_pass(plan, seed, np.float64)
-    lit_total = lit_acc + lit_get
+    lit_total = first["lit_acc"] + first["lit_compute"]
+    lit_cpu = first["lit_cpu"]
     common = {"videos": videos, "classes": NUM_CLASSES, "batch": batch}
     mb = 2.0 ** 20
     rows.append({"variant": "literal twin (reference algorithm)", **common, "scores": "float64",
-                 "runs": 1, "total_s": lit_total, "accumulate_s": lit_acc, "compute_s": lit_get,
-                 "speedup": 1.0, "gap": lit_res["gap"], "map": lit_res["map"]})
+                 "runs": 1, "total_s": lit_total, "accumulate_s": first["lit_acc"],
+                 "compute_s": first["lit_compute"], "cpu_s": lit_cpu, "speedup": 1.0,
+                 "cpu_speedup": 1.0, "gap": lit_res["gap"], "map": lit_res["map"]})
+
+    def med(ps, key):
+        return statistics.median(p[key] for p in ps)
+
     for threads in (1, 2):
-        med = statistics.median(a + c for a, c in parts[threads])
+        ps = passes[threads]
+        total = statistics.median(p["acc"] + p["compute"] for p in ps)
         row = {"variant": f"circlearn EvaluationMetrics, {threads} thread(s)", **common,
-               "scores": "float64", "runs": len(parts[threads]), "total_s": med,
-               "accumulate_s": statistics.median(a for a, _ in parts[threads]),
-               "compute_s": statistics.median(c for _, c in parts[threads]),
-               "speedup": lit_total / med, "max_abs_diff_vs_twin": diff,
+               "scores": "float64", "runs": len(ps), "total_s": total,
+               "accumulate_s": med(ps, "acc"), "compute_s": med(ps, "compute"),
+               "cpu_s": med(ps, "cpu"), "speedup": lit_total / total,
+               "cpu_speedup": lit_cpu / med(ps, "cpu"), "max_abs_diff_vs_twin": diff,
                "gap": fast_res["gap"], "map": fast_res["map"]}
         if threads == 1:
-            row.update({"speedup_interleaved_pass": lit_total / sum(parts[1][0]),
+            row.update({"speedup_interleaved_pass": lit_total / (first["acc"] + first["compute"]),
                         "pooled_ties": ties, "peak_extra_mb_tracemalloc": peak_extra / mb,
                         "peak_rss_growth_mb": None if rss_extra is None else rss_extra / mb})
         rows.append(row)
+    total32 = statistics.median(p["acc"] + p["compute"] for p in f32)
     rows.append({"variant": "circlearn EvaluationMetrics, 1 thread(s)", **common,
-                 "scores": "float32",
-                 "runs": len(f32_totals), "total_s": statistics.median(f32_totals),
-                 "speedup": lit_total / statistics.median(f32_totals),
-                 "gap": res32["gap"], "map": res32["map"]})
+                 "scores": "float32", "runs": len(f32), "total_s": total32,
+                 "accumulate_s": med(f32, "acc"), "compute_s": med(f32, "compute"),
+                 "cpu_s": med(f32, "cpu"), "speedup": lit_total / total32,
+                 "cpu_speedup": lit_cpu / med(f32, "cpu"),
+                 "gap": f32[0]["result"]["gap"], "map": f32[0]["result"]["map"]})
     notes = (f"torch threads pinned to {torch_threads}; the fast path's own threads are in the "
              f"variant name (the twin is single-threaded Python). The literal "
              f"twin ran once over all {videos:,} videos, interleaved batch by batch with the "
@@ -181,10 +199,11 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
              f"(pooled score ties: {ties}). hit_at_one {fast_res['hit_at_one']:.6f}, perr "
              f"{fast_res['perr']:.6f}. Memory: tracemalloc peak of the fast path's own "
              "allocations (state + temporaries, input batch excluded); RSS growth includes batch "
-             "generation. float32 speedup is against the float64 twin run.")
+             "generation. float32 speedup is against the float64 twin run. cpu_s: process CPU "
+             "time (all threads), which a busy shared machine inflates less than wall time.")
     write_results("bench_metrics", rows, notes=notes, out_dir=out_dir,
                   columns=["variant", "scores", "videos", "runs", "total_s", "accumulate_s",
-                           "compute_s", "speedup", "max_abs_diff_vs_twin",
+                           "compute_s", "speedup", "cpu_s", "cpu_speedup", "max_abs_diff_vs_twin",
                            "peak_extra_mb_tracemalloc", "peak_rss_growth_mb"])
     return rows
 
