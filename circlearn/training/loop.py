@@ -62,9 +62,9 @@ def prepare_run_dir(config: TrainConfig, is_main: bool = True) -> Path | None:
     if is_main:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-        except PermissionError:
-            raise PermissionError(f"cannot create run directory {run_dir}: permission "
-                                  f"denied") from None
+        except OSError as exc:
+            raise PermissionError(f"cannot create run directory {run_dir}: "
+                                  f"{exc.strerror or exc}") from None
         if not os.access(run_dir, os.W_OK | os.X_OK):
             raise PermissionError(f"run directory {run_dir} is not writable")
     latest = CheckpointManager(run_dir / "checkpoints").latest()

@@ -76,7 +76,8 @@ def clip_gradients(parameters: Iterable[torch.nn.Parameter], max_norm: float,
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return 0.0
-    norms = torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])  # (n_tensors,)
+    dtype = torch.float64 if any(g.dtype == torch.float64 for g in grads) else torch.float32
+    norms = torch.stack([torch.linalg.vector_norm(g, dtype=dtype) for g in grads])  # (n_tensors,)
     total = float(torch.linalg.vector_norm(norms))
     if mode == "none" or not math.isfinite(total):
         return total

@@ -1,0 +1,107 @@
+"""The paper's figures: validation GAP against epochs, one curve per variant.
+
+``PAPER_CURVES`` holds the curves digitized from the paper's figures (``paper.md`` §4.1,
+±0.001, YouTube-8M 2018, validation GAP@20): figure A ``fig-dc-cd``, B ``fig-embeddings``,
+C ``fig-layers``, keyed by the preset of each run. ``None`` marks a point below the plotted
+range. :func:`plot_experiment` draws an experiment's ``results.json`` (from
+:mod:`circlearn.experiments`) beside the paper's curves.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["PAPER_CURVES", "PAPER_TITLES", "plot_curves", "plot_experiment", "variant_style"]
+
+PAPER_TITLES = {
+    "fig-dc-cd": "Compact FC: learned diagonal (DC) vs fixed ±1 (CD), DBoF",
+    "fig-embeddings": "Compact vs dense FC with DBoF, NetVLAD, NetFV",
+    "fig-layers": "Compactness of each layer, DBoF video only",
+}
+
+#: experiment → preset → (label, [GAP at epoch 1, 2, ...]).
+PAPER_CURVES: dict[str, dict[str, tuple[str, list[float | None]]]] = {
+    "fig-dc-cd": {
+        "dbof-fc-circulant": ("Compact FC, learned D", [
+            .839, .851, .856, .858, .859, .860, .860, .860, .860, .860]),
+        "dbof-fc-circulant-sign": ("Compact FC, D in {-1, 1}", [
+            .810, .820, .823, .817, .826, .829, .829, .829, .830, .829]),
+    },
+    "fig-embeddings": {
+        "dbof": ("DBoF dense", [.826, .845, .853, .856, .858, .860, .861, .861, .860, .861]),
+        "dbof-fc-circulant": ("DBoF compact", [
+            .839, .851, .856, .858, .859, .860, .860, .860, .860, .860]),
+        "netvlad": ("NetVLAD dense", [.833, .847, .854, .857, .859, .861, .862, .862, .863,
+                                      .863]),
+        "netvlad-fc-circulant": ("NetVLAD compact", [
+            .811, .828, .836, .840, .844, .847, .848, .849, .850, .850]),
+        "netfv": ("NetFV dense", [.824, .843, .850, .853, .856, .856, .858, .858, .858, .859]),
+        "netfv-fc-circulant": ("NetFV compact", [
+            .811, .825, .834, .838, .842, .844, .845, .846, .847, .847]),
+    },
+    "fig-layers": {
+        "dbof-video": ("Dense model", [.803, .822, .836, .839, .843, .845, .845]),
+        "dbof-video-fc-circulant": ("Compact FC", [.821, .834, .839, .842, .843, .845, .845]),
+        "dbof-video-embedding-circulant": ("Compact DBoF", [
+            .778, .803, .817, .822, .832, .834, .835]),
+        "dbof-video-moe-circulant": ("Compact MoE", [None, .773, .786, .795, .800, .803, .805]),
+    },
+}
+
+_COLORS = {"dbof": "tab:red", "netvlad": "tab:blue", "netfv": "tab:green"}
+_LAYER_COLORS = {"dbof-video": "tab:red", "dbof-video-fc-circulant": "tab:blue",
+                 "dbof-video-embedding-circulant": "tab:olive",
+                 "dbof-video-moe-circulant": "tab:green",
+                 "dbof-fc-circulant": "tab:red", "dbof-fc-circulant-sign": "tab:blue"}
+
+
+def variant_style(preset: str, experiment: str | None = None) -> dict:
+    """Line style of a variant: in ``fig-embeddings`` colour by pooling, dashed when
+    compact (circulant FC); in the other figures one colour per run."""
+    style = {"marker": "o", "markersize": 3, "linestyle": "-"}
+    if experiment != "fig-embeddings" and preset in _LAYER_COLORS:
+        return {**style, "color": _LAYER_COLORS[preset]}
+    return {**style, "color": _COLORS.get(preset.split("-")[0], "tab:gray"),
+            "linestyle": "--" if "circulant" in preset else "-"}
+
+
+def plot_curves(ax, curves: dict[str, tuple[str, list[tuple[float, float | None]]]],
+                title: str = "", experiment: str | None = None):
+    """Draw ``{preset: (label, [(epoch, gap), ...])}`` on ``ax`` (paper-style axes)."""
+    for preset, (label, points) in curves.items():
+        pts = [(e, g) for e, g in points if g is not None]
+        ax.plot([e for e, _ in pts], [g for _, g in pts], label=label,
+                **variant_style(preset, experiment))
+    ax.set_xlabel("Epochs")
+    ax.set_ylabel("Validation GAP")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper: bool = True):
+    """Figure for an experiment's ``results.json`` dict: its curves (left) and, with
+    ``paper=True``, the paper's digitized curves (right). Saved to ``path`` when given."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    name = results["experiment"]
+    ncols = 2 if paper and name in PAPER_CURVES else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4), squeeze=False)
+    ours = {v["preset"]: (v["label"], [(p["epoch"], p["gap"]) for p in v["curve"]])
+            for v in results["variants"]}
+    plot_curves(axes[0, 0], ours, f"circlearn, scale {results['scale']}", name)
+    if ncols == 2:
+        theirs = {k: (label, list(enumerate(values, start=1)))
+                  for k, (label, values) in PAPER_CURVES[name].items()}
+        plot_curves(axes[0, 1], theirs, "paper (digitized, YouTube-8M 2018)", name)
+    fig.suptitle(PAPER_TITLES.get(name, name), fontsize=11)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig
