@@ -47,26 +47,34 @@ def _ordered_bits(scores: np.ndarray) -> np.ndarray:
 
 
 def _segment_keys(scores: np.ndarray, segments: np.ndarray, num_segments: int
-                  ) -> tuple[np.ndarray, int]:
-    """uint64 keys ordered by (segment, score), equal exactly when both are, and the bit shift
-    that recovers the segment (``key >> shift``).
+                  ) -> tuple[np.ndarray, int, np.ndarray]:
+    """uint64 keys ordered by (segment, score), equal exactly when both are, the bit shift
+    that recovers the segment (``key >> shift``), and the keys sorted.
 
     float32 scores: segment << 32 | score bits. Wider scores: the segment takes the top
     ``b = bit_length(num_segments - 1)`` bits and the score its top ``64 - b`` bits; that is
-    exact unless two distinct pooled scores agree in those bits (relative gap below ~2^(b-53),
-    checked), in which case the scores are replaced by their dense rank (a full sort).
+    exact unless two distinct scores of one segment agree in those bits (relative gap below
+    ~2^(b-53)). Checked where sorted keys repeat: if some repeated key holds distinct scores,
+    the scores are replaced by their dense rank (a full sort).
     """
     seg = np.asarray(segments).astype(np.uint64)
     if scores.dtype == np.float32:
-        return (seg << np.uint64(32)) | _ordered_bits(scores), 32
+        keys = (seg << np.uint64(32)) | _ordered_bits(scores)
+        return keys, 32, np.sort(keys)
     scores = scores.astype(np.float64, copy=False)
     b = max(1, int(num_segments - 1).bit_length())
-    ranked = np.sort(scores)
-    short = ranked.view(np.uint64) >> np.uint64(b)  # equal top bits <=> equal short keys
-    if not np.any((short[1:] == short[:-1]) & (ranked[1:] != ranked[:-1])):
-        return (seg << np.uint64(64 - b)) | (_ordered_bits(scores) >> np.uint64(b)), 64 - b
-    rank = np.unique(scores, return_inverse=True)[1].reshape(-1).astype(np.uint64)
-    return (seg << np.uint64(32)) | rank, 32
+    keys = (seg << np.uint64(64 - b)) | (_ordered_bits(scores) >> np.uint64(b))
+    ranked = np.sort(keys)
+    repeated = ranked[1:][ranked[1:] == ranked[:-1]]  # keys of ties or truncation collisions
+    if repeated.size:
+        members = np.flatnonzero(np.isin(keys, repeated))  # entries holding a repeated key
+        pairs = np.lexsort((scores[members] + 0.0, keys[members]))  # by key, then score
+        k, v = keys[members][pairs], scores[members][pairs] + 0.0  # -0.0 counts as 0.0
+        if np.any((k[1:] == k[:-1]) & (v[1:] != v[:-1])):
+            rank = np.unique(scores, return_inverse=True)[1].reshape(-1).astype(np.uint64)
+            keys = (seg << np.uint64(32)) | rank
+            return keys, 32, np.sort(keys)
+    return keys, 64 - b, ranked
 
 
 def _run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +107,8 @@ def precision_sums(scores: np.ndarray, labels: np.ndarray, segments: np.ndarray 
     if segments is None:
         keys = scores  # floats compare exactly, -0.0 == 0.0
     else:
-        keys, shift = _segment_keys(scores, segments, num_segments)
-    all_keys, n_all = _run_lengths(np.sort(keys))  # (U,) distinct keys, entries per key
+        keys, shift, sorted_keys = _segment_keys(scores, segments, num_segments)
+    all_keys, n_all = _run_lengths(np.sort(keys) if segments is None else sorted_keys)  # (U,) distinct keys, entries per key
     pos_keys, gpos = _run_lengths(np.sort(keys[labels]))  # (G,) keys holding a positive
     group = np.searchsorted(all_keys, pos_keys)  # (G,) exact matches
     gsize = n_all[group]

@@ -16,7 +16,6 @@ selection on the device; only ``(B, kk)`` arrays (and any tied rows) move to the
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ import torch
 __all__ = ["BatchSummary", "summarize_batch", "check_top_k"]
 
 _MIN_ROWS_PER_THREAD = 128  # below this, thread start-up costs more than it saves
+_BLOCK_BYTES = 1 << 22  # rows selected together: their scores stay in cache for the gather
 
 
 @dataclass
@@ -84,40 +84,76 @@ def _label_positions(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-@functools.lru_cache(maxsize=16)
-def _chunk_layout(B: int, C: int, m: int, cs: int):
-    """Constant index arrays of the chunked selection (cached: every batch has the same)."""
-    row_start = C * np.arange(B)[:, None]  # (B, 1) flat offset of each row
-    return row_start, m * np.arange(cs), row_start + np.arange(m * cs, C)
+def _block_candidates(x: np.ndarray, kk: int, cs: int, m: int, cand: np.ndarray,
+                      chunks: np.ndarray, inexact: np.ndarray) -> bool:
+    """Fill ``cand`` (b, nc) with the values of the kk chunks of highest maximum of every row
+    of ``x`` (b, C), then the tail columns; ``chunks`` (b, kk) with those chunks, ascending;
+    flag in ``inexact`` the rows whose chunk maxima tie at the kk-th place. False on NaN."""
+    b = x.shape[0]
+    x3 = x[:, :m * cs].reshape(b, cs, m)  # chunk j of a row: columns j + m * i, i < cs
+    x3t = torch.from_numpy(x3)  # shares x's memory
+    cmax = x3t.amax(1).numpy()  # (b, m); NaN propagates
+    tail = x[:, m * cs:]  # (b, C - m * cs) in no chunk: always candidates
+    if np.isnan(cmax).any() or np.isnan(tail).any():
+        return False
+    t = np.partition(cmax, m - kk, axis=1)[:, m - kk:m - kk + 1]  # (b, 1) kk-th chunk max
+    reach = cmax >= t  # (b, m)
+    sel = np.flatnonzero(reach)
+    if sel.size == b * kk:
+        chunks[:] = (sel % m).reshape(b, kk)
+    else:  # chunk maxima tie at t in some rows: any kk reaching chunks, rows flagged
+        inexact[:] = reach.sum(1) != kk
+        chunks[:] = np.sort(np.argpartition(cmax, m - kk, axis=1)[:, m - kk:], axis=1)
+    # torch.gather reads x in place: row r, step i, slot s <- x3[r, i, chunks[r, s]].
+    picked = torch.gather(x3t, 2,
+                          torch.from_numpy(chunks)[:, None, :].expand(b, cs, kk))  # (b, cs, kk)
+    cand[:, :kk * cs] = picked.numpy().reshape(b, kk * cs)
+    cand[:, kk * cs:] = tail
+    return True
 
 
 def _chunked_top(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Top ``kk`` of every row of ``x`` (B, C), sorted descending, and a per-row flag telling
-    where the chunk bound could not prove the result exact. None when chunking does not pay."""
+    where the selection could not prove the result exact. None when chunking does not pay.
+
+    ``t``, the kk-th largest chunk maximum, is a lower bound of the kk-th largest value (kk
+    distinct chunks reach it), so every value >= the kk-th largest lies in a chunk whose
+    maximum is >= ``t``. A row is exact when exactly kk chunks reach ``t`` and exactly kk of
+    their candidates reach the kk-th largest candidate; otherwise (ties) it is flagged.
+    """
     B, C = x.shape
     cs = max(2, int(math.sqrt(C / kk)))
     m = C // cs
     if m < kk + 1 or kk * cs + (C - m * cs) > C // 2:
         return None
-    cmax = x[:, :m * cs].reshape(B, cs, m).max(axis=1)  # (B, m); chunk j: columns j + m * i
-    if np.isnan(cmax).any() or np.isnan(x[:, m * cs:]).any():
-        raise _nan_error(x)
-    part = np.argpartition(cmax, m - kk - 1, axis=1)  # (B, m); the best kk chunks come last
-    bound = np.take_along_axis(cmax, part[:, m - kk - 1:m - kk], axis=1)[:, 0]  # (kk+1)-th max
-    row_start, offsets, tail = _chunk_layout(B, C, m, cs)
-    nc = kk * cs + tail.shape[1]
-    flat = np.empty((B, nc), dtype=np.int64)  # flat index of every candidate
-    np.add((part[:, m - kk:] + row_start)[:, :, None], offsets,
-           out=flat[:, :kk * cs].reshape(B, kk, cs))
-    flat[:, kk * cs:] = tail  # the last columns belong to no chunk: always candidates
-    values = x.reshape(-1)[flat]  # (B, nc)
-    top = np.argpartition(values, nc - kk, axis=1)[:, nc - kk:]  # (B, kk) unsorted
-    top_values = np.take_along_axis(values, top, axis=1)
-    order = np.argsort(top_values, axis=1)[:, ::-1]  # descending
-    v = np.take_along_axis(top_values, order, axis=1)
-    i = np.take_along_axis(flat, np.take_along_axis(top, order, axis=1), axis=1) - row_start
-    # Exact unless an unselected chunk may hold a value equal to the kk-th (ties only).
-    return v, i, bound >= v[:, -1]
+    nc = kk * cs + (C - m * cs)
+    cand = np.empty((B, nc), dtype=x.dtype)  # (B, nc): [chunk values (cs, kk) | tail]
+    chunks = np.empty((B, kk), dtype=np.int64)
+    inexact = np.zeros(B, dtype=bool)
+    # Row blocks small enough to stay in cache between the chunk maxima and the gather.
+    rows_per_block = max(1, _BLOCK_BYTES // (C * x.itemsize))
+    for r0 in range(0, B, rows_per_block):
+        r1 = min(B, r0 + rows_per_block)
+        if not _block_candidates(x[r0:r1], kk, cs, m, cand[r0:r1], chunks[r0:r1],
+                                 inexact[r0:r1]):
+            raise _nan_error(x)
+    vk = np.sort(cand, axis=1)[:, nc - kk:nc - kk + 1]  # (B, 1) kk-th largest candidate
+    take = cand >= vk
+    pos = np.flatnonzero(take)
+    if pos.size == B * kk:
+        pos = (pos % nc).reshape(B, kk)  # (B, kk) candidate positions, ascending
+    else:  # values tie at the kk-th place in some rows: stable pick, rows flagged
+        inexact |= take.sum(1) != kk
+        pos = np.sort(np.argsort(-cand, axis=1, kind="stable")[:, :kk], axis=1)
+    values = np.take_along_axis(cand, pos, axis=1)  # (B, kk)
+    order = np.argsort(-values, axis=1, kind="stable")  # descending
+    v = np.take_along_axis(values, order, axis=1)
+    pos = np.take_along_axis(pos, order, axis=1)
+    step, slot = np.divmod(pos, kk)
+    in_chunk = pos < kk * cs
+    i = np.where(in_chunk, np.take_along_axis(chunks, np.where(in_chunk, slot, 0), axis=1)
+                 + m * step, pos + (m * cs - kk * cs))
+    return v, i, inexact
 
 
 def _rows_as_numpy(x, rows: np.ndarray) -> np.ndarray:
