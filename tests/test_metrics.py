@@ -314,3 +314,19 @@ def test_negative_zero_ties_with_zero():
     for dtype in (np.float32, np.float64):  # one class, two videos: a tied pair
         scores = np.array([[-0.0], [0.0]], dtype)
         assert mean_average_precision(scores, [[0], [1]], 1) == pytest.approx(0.75, abs=1e-12)
+
+
+def test_tied_float64_scores_keep_the_truncated_keys():
+    """Repeated composite keys that are true ties (equal scores) need no dense-rank fallback,
+    and give the same class APs as the dense ranks would."""
+    rng = np.random.default_rng(13)
+    scores = np.round(rng.standard_normal(600), 1)  # (600,) many exact ties per class
+    classes = rng.integers(0, 10, 600)
+    labels = rng.random(600) < 0.3
+    keys, shift, ranked = _segment_keys(scores, classes, 10)
+    assert shift == 64 - 4  # truncated keys kept: 10 segments take 4 bits
+    np.testing.assert_array_equal(ranked, np.sort(keys))
+    dense = np.unique(scores, return_inverse=True)[1].astype(float)  # same order, same ties
+    positives = np.bincount(classes[labels], minlength=10) + 1
+    np.testing.assert_array_equal(class_average_precisions(scores, classes, labels, positives),
+                                  class_average_precisions(dense, classes, labels, positives))
