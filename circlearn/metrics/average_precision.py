@@ -106,9 +106,10 @@ def precision_sums(scores: np.ndarray, labels: np.ndarray, segments: np.ndarray 
         scores = scores.astype(np.float64)
     if segments is None:
         keys = scores  # floats compare exactly, -0.0 == 0.0
+        sorted_keys = np.sort(keys)
     else:
         keys, shift, sorted_keys = _segment_keys(scores, segments, num_segments)
-    all_keys, n_all = _run_lengths(np.sort(keys) if segments is None else sorted_keys)  # (U,) distinct keys, entries per key
+    all_keys, n_all = _run_lengths(sorted_keys)  # (U,) distinct keys, entries per key
     pos_keys, gpos = _run_lengths(np.sort(keys[labels]))  # (G,) keys holding a positive
     group = np.searchsorted(all_keys, pos_keys)  # (G,) exact matches
     gsize = n_all[group]
