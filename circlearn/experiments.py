@@ -26,13 +26,15 @@ Output (``--out DIR``): ``results.json`` (per variant ``preset``, ``label``, ``p
 (trainable), ``model_mb`` (float32), ``gap`` (final), ``curve`` = ``[{epoch, gap}]``,
 ``videos_per_s`` (training)), ``table.md``, ``figure.png`` (our curves beside the paper's,
 :func:`circlearn.plotting.paper.plot_experiment`) and ``runs/<preset>/`` (each run
-directory; rerunning resumes or reuses finished runs).
+directory; rerunning resumes or reuses finished runs). Under ``torchrun`` every variant
+trains on all processes (:mod:`circlearn.training.distributed`) and rank 0 writes the files.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -137,6 +139,12 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
     return configs
 
 
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when inside it (portable results)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def _read_curve(run_dir: Path) -> list[dict]:
     path = run_dir / "metrics.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
@@ -177,16 +185,17 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
             f"{speed:.0f} videos/s ({time.perf_counter() - tick:.0f} s)")
     first = configs[0]
     results = {"experiment": name, "title": EXPERIMENTS[name].title, "scale": scale,
-               "epochs": first.num_epochs, "data": {"train": first.train_data,
-                                                     "eval": first.eval_data},
+               "epochs": first.num_epochs, "data": {"train": _shown(first.train_data),
+                                                     "eval": _shown(first.eval_data)},
                "train": {k: v for k, v in first.to_dict().items()
                          if k not in ("model", "preset", "run_dir", "train_data", "eval_data")},
                "machine": {"platform": platform.platform(), "processor": platform.processor(),
                            "torch": torch.__version__, "threads": torch.get_num_threads()},
                "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "table.md").write_text(format_table(results))
-    plot_experiment(results, out / "figure.png")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes
+        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        (out / "table.md").write_text(format_table(results))
+        plot_experiment(results, out / "figure.png")
     return results
 
 

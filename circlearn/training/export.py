@@ -14,10 +14,12 @@ It reproduces the model's **evaluation** outputs exactly:
 
 Formats: TorchScript (``torch.jit.trace``), loadable from Python (``torch.jit.load``) and
 C++ without circlearn. ``torch.export`` is not used: the model's input checks
-(``int(num_frames.max())``) are data-dependent guards it refuses. ONNX is not offered: the
-circulant layers use ``torch.fft.rfft/irfft``, which the TorchScript ONNX exporter does not
-support, and the newer exporter needs packages circlearn does not depend on (``onnx``,
-``onnxscript``).
+(``int(num_frames.max())``) are data-dependent guards it refuses. ONNX is not offered:
+the circulant layers need ``torch.fft.rfft/irfft``, and with torch 2.13 the TorchScript ONNX
+exporter stops with "Exporting the operator 'aten::fft_rfft' to ONNX opset version 20 is not
+supported"; the newer ``dynamo=True`` exporter needs ``onnxscript``, which circlearn does not
+depend on (not checked further). TorchScript is deprecated in torch 2.13 but still
+works; its deprecation warnings are silenced here.
 """
 
 from __future__ import annotations
@@ -130,9 +132,10 @@ def export_torchscript(model: VideoClassifier, path: str | os.PathLike, *, max_b
     with traceable_circulants(model), warnings.catch_warnings():
         # The input checks are Python-side; the trace keeps the tensor ops (verified below).
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.9+: TorchScript frozen
         traced = torch.jit.trace(module, example, check_trace=False)
-    traced.save(str(path))
-    loaded = torch.jit.load(str(path))
+        traced.save(str(path))
+        loaded = torch.jit.load(str(path))
     diff = 0.0
     for inputs in (example, _example_inputs(model, min(5, max_batch), max(1, min(max_frames, 23)),
                                             seed=1)):
