@@ -229,3 +229,12 @@ def test_torch_compile_traces_the_layer():
     gx_c, = torch.autograd.grad(y.sum(), x)
     gx, = torch.autograd.grad(layer(x).sum(), x)
     torch.testing.assert_close(gx_c, gx)
+
+
+def test_jit_trace_uses_the_traceable_twin():
+    torch.manual_seed(0)
+    layer = CirculantLinear(16, 40).eval()
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        traced = torch.jit.trace(layer, (x,), check_trace=False)
+        torch.testing.assert_close(traced(torch.ones(5, 16)), layer(torch.ones(5, 16)))

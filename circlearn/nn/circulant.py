@@ -128,7 +128,9 @@ class CirculantLinear(nn.Module):
                 nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.n_factors == 1:
+        # Tracing (TorchScript export) cannot record the fast path's custom autograd Function;
+        # the autograd twin computes the same values (tests/test_nn_functional.py).
+        if self.n_factors == 1 and not torch.jit.is_tracing():
             y = F.circulant_linear(x, self.c, self.d, self.out_features,
                                    spectrum=self._cached_spectrum())  # (*, out)
         else:  # factor chains use the autograd twin

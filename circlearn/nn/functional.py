@@ -166,9 +166,10 @@ def circulant_dense(c: torch.Tensor, d: torch.Tensor | None, out_features: int) 
     return torch.cat(parts, dim=0)  # (out, n)
 
 
-# Elements of one chunk's (rows, blocks, n) intermediate; 2**17 (512 KB in float32) was the
-# best setting on the 2-core CPU for n from 1024 to 8192 (benchmarks/bench_layers.py).
-CHUNK_ELEMENTS = 2**17
+# Elements of one chunk's (rows, blocks, n) intermediate; 2**18 (1 MB in float32) was the
+# best setting on the 2-core CPU for n from 1024 to 8192 (benchmarks/bench_layers.py; 2**17
+# to 2**19 are within a few percent, 2**23 is 1.6-2.8x slower).
+CHUNK_ELEMENTS = 2**18
 
 
 def circulant_spectrum(c: torch.Tensor) -> torch.Tensor:

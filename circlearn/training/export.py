@@ -24,9 +24,7 @@ works; its deprecation warnings are silenced here.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import types
 import warnings
 from pathlib import Path
 
@@ -36,10 +34,8 @@ from torch import nn
 from circlearn.data.sampling import gather_frames
 from circlearn.models import VideoClassifier
 from circlearn.models.inputs import prepare_frames
-from circlearn.nn import CirculantLinear
-from circlearn.nn import functional as F
 
-__all__ = ["SampledEvaluation", "export_torchscript", "deployable", "traceable_circulants"]
+__all__ = ["SampledEvaluation", "export_torchscript", "deployable"]
 
 
 class SampledEvaluation(nn.Module):
@@ -73,26 +69,6 @@ class SampledEvaluation(nn.Module):
             h.append(self.model.fc[name](torch.stack(bags, dim=1).mean(dim=1)))  # (B, hidden)
         p = self.model.classifier(torch.cat(h, dim=1))  # (B, V)
         return self.model.context_gating(p) if self.model.context_gating is not None else p
-
-
-def _traceable_forward(self: CirculantLinear, x: torch.Tensor) -> torch.Tensor:
-    # The layer's fast path is a custom autograd Function, which tracing cannot record; its
-    # autograd twin (same values, tested against it in tests/test_nn_circulant.py) can.
-    y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
-    return y + self.bias.to(y.dtype) if self.bias is not None else y
-
-
-@contextlib.contextmanager
-def traceable_circulants(model: nn.Module):
-    """Route every ``CirculantLinear`` through the traceable twin inside the block."""
-    layers = [m for m in model.modules() if isinstance(m, CirculantLinear)]
-    for layer in layers:
-        layer.forward = types.MethodType(_traceable_forward, layer)
-    try:
-        yield
-    finally:
-        for layer in layers:
-            del layer.forward
 
 
 def deployable(model: VideoClassifier, max_batch: int = 512) -> nn.Module:
@@ -129,7 +105,7 @@ def export_torchscript(model: VideoClassifier, path: str | os.PathLike, *, max_b
         raise FileNotFoundError(f"output directory {path.parent} does not exist")
     module = deployable(model, max_batch)
     example = _example_inputs(model, min(8, max_batch), min(max_frames, 40), seed=0)
-    with traceable_circulants(model), warnings.catch_warnings():
+    with warnings.catch_warnings():
         # The input checks are Python-side; the trace keeps the tensor ops (verified below).
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.9+: TorchScript frozen
