@@ -30,8 +30,12 @@ import torch
 
 from benchmarks.common import machine_info, write_results
 from circlearn.data.tfrecord import read_records
-from circlearn.data.yt8m import (VideoExample, decode_frame_example, read_frame_examples,
-                                 write_frame_examples)
+from circlearn.data.yt8m import (
+    VideoExample,
+    decode_frame_example,
+    read_frame_examples,
+    write_frame_examples,
+)
 
 __all__ = ["run", "make_file"]
 

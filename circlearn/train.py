@@ -14,8 +14,15 @@ See :mod:`circlearn.training.loop` for the run directory and resume semantics,
 :mod:`circlearn.training.distributed` for torchrun.
 """
 
-from circlearn.training import (RESUMABLE_FIELDS, TrainConfig, TrainingDiverged, evaluate,
-                                incompatible_fields, load_model, train)
+from circlearn.training import (
+                                RESUMABLE_FIELDS,
+                                TrainConfig,
+                                TrainingDiverged,
+                                evaluate,
+                                incompatible_fields,
+                                load_model,
+                                train,
+)
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "train", "evaluate",
            "load_model", "TrainingDiverged"]

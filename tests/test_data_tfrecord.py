@@ -7,8 +7,14 @@ import struct
 import numpy as np
 import pytest
 
-from circlearn.data.tfrecord import (CorruptRecordError, masked_crc, read_record_at,
-                                     read_records, record_index, write_records)
+from circlearn.data.tfrecord import (
+    CorruptRecordError,
+    masked_crc,
+    read_record_at,
+    read_records,
+    record_index,
+    write_records,
+)
 
 PAYLOADS = [b"", b"a", b"hello world", bytes(range(256)) * 40]
 

@@ -7,10 +7,19 @@ import pytest
 
 from circlearn.data import protowire as pw
 from circlearn.data.tfrecord import write_records
-from circlearn.data.yt8m import (VideoExample, decode_frame_example, decode_video_example,
-                                 dequantize, encode_frame_example, encode_video_example, quantize,
-                                 read_frame_examples, read_video_examples, write_frame_examples,
-                                 write_video_examples)
+from circlearn.data.yt8m import (
+    VideoExample,
+    decode_frame_example,
+    decode_video_example,
+    dequantize,
+    encode_frame_example,
+    encode_video_example,
+    quantize,
+    read_frame_examples,
+    read_video_examples,
+    write_frame_examples,
+    write_video_examples,
+)
 
 pb = pytest.importorskip("tfrecord.example_pb2")  # compiled from TensorFlow's example.proto
 SIZES = {"rgb": 1024, "audio": 128}

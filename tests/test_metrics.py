@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from circlearn.metrics import EvaluationMetrics, gap, hit_at_one, mean_average_precision, perr
-from circlearn.metrics import literal
-from circlearn.metrics.average_precision import (_segment_keys, average_precision,
-                                                 class_average_precisions)
+from circlearn.metrics import (
+    EvaluationMetrics,
+    gap,
+    hit_at_one,
+    literal,
+    mean_average_precision,
+    perr,
+)
+from circlearn.metrics.average_precision import (
+    _segment_keys,
+    average_precision,
+    class_average_precisions,
+)
 from circlearn.metrics.selection import summarize_batch
 
 TWIN_TOL = 1e-9  # fast vs literal twin on tie-free data (issue 4)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import TOL
 from torch import nn
 
 from circlearn.nn.circulant import CirculantLinear
 from circlearn.nn.pooling import BN_EPS, BN_MOMENTUM, DBoF, NetFV, NetVLAD, l2_normalize
-
-from conftest import TOL
 
 F, K, B, T = 12, 6, 4, 7
 F64 = TOL[torch.float64]

@@ -23,8 +23,11 @@ from circlearn.data.datasets import LoaderConfig, YT8MLoader
 from circlearn.models import VideoClassifier, preset_config
 from circlearn.train import TrainConfig, train
 from circlearn.training.checkpoint import load_checkpoint
-from circlearn.training.objective import (clip_gradients, cross_entropy_on_probabilities,
-                                          staircase_learning_rate)
+from circlearn.training.objective import (
+    clip_gradients,
+    cross_entropy_on_probabilities,
+    staircase_learning_rate,
+)
 
 VIDEO = samples.path("yt8m") / "video"
 STEPS, BATCH = 6, 16

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from circlearn.training.objective import (clip_gradients, cross_entropy_on_probabilities,
-                                          staircase_learning_rate)
+from circlearn.training.objective import (
+    clip_gradients,
+    cross_entropy_on_probabilities,
+    staircase_learning_rate,
+)
 
 TOL64 = {"rtol": 1e-12, "atol": 1e-12}
 TOL32 = {"rtol": 1e-5, "atol": 1e-6}

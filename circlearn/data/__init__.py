@@ -8,8 +8,15 @@ preparation), ``sampling`` (frame sampling, half videos), ``synth`` (synthetic Y
 """
 
 from .tfrecord import CorruptRecordError, read_records, write_records
-from .yt8m import (VideoExample, dequantize, quantize, read_frame_examples, read_video_examples,
-                   write_frame_examples, write_video_examples)
+from .yt8m import (
+                   VideoExample,
+                   dequantize,
+                   quantize,
+                   read_frame_examples,
+                   read_video_examples,
+                   write_frame_examples,
+                   write_video_examples,
+)
 
 __all__ = ["CorruptRecordError", "read_records", "write_records", "VideoExample", "dequantize",
            "quantize", "read_frame_examples", "read_video_examples", "write_frame_examples",

@@ -27,7 +27,7 @@ def resolve_files(pattern: str | os.PathLike | Sequence[str | os.PathLike]) -> l
     >>> resolve_files("/nonexistent/train*.tfrecord")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: no file matches '/nonexistent/train*.tfrecord' (from pattern '/nonexistent/train*.tfrecord')
+    FileNotFoundError: no file matches '/nonexistent/train*.tfrecord' (from pattern ...)
     """
     if isinstance(pattern, (str, os.PathLike)):
         parts = [p.strip() for p in str(pattern).split(",")]

@@ -147,8 +147,8 @@ def _frames_fast(buf, start: int, end: int) -> np.ndarray | None:
 
 def _frames_generic(buf, start: int, end: int, name: str, dim: int | None) -> np.ndarray:
     frames = []
-    for field, wire, a, b in pw.iter_fields(buf, start, end):
-        if field != 1 or wire != 2:
+    for fnum, wire, a, b in pw.iter_fields(buf, start, end):
+        if fnum != 1 or wire != 2:
             continue
         kind, value = pw.decode_feature(buf, a, b)
         if kind != "bytes" or len(value) != 1:
@@ -176,10 +176,10 @@ def decode_frame_example(payload, feature_names: Sequence[str] = ("rgb", "audio"
     """
     buf = payload
     context, lists = (0, 0), (0, 0)
-    for field, wire, a, b in pw.iter_fields(buf, 0, len(buf)):
-        if wire == 2 and field == 1:
+    for fnum, wire, a, b in pw.iter_fields(buf, 0, len(buf)):
+        if wire == 2 and fnum == 1:
             context = (a, b)
-        elif wire == 2 and field == 2:
+        elif wire == 2 and fnum == 2:
             lists = (a, b)
     vid, labels = _id_and_labels(buf, pw.parse_map(buf, *context), num_classes)
     fl = pw.parse_map(buf, *lists)
@@ -206,8 +206,8 @@ def decode_video_example(payload, feature_names: Sequence[str] = ("mean_rgb", "m
     """Decode a serialized video-level ``Example``; features are ``float32 (dim,)``."""
     buf = payload
     feats = (0, 0)
-    for field, wire, a, b in pw.iter_fields(buf, 0, len(buf)):
-        if wire == 2 and field == 1:
+    for fnum, wire, a, b in pw.iter_fields(buf, 0, len(buf)):
+        if wire == 2 and fnum == 1:
             feats = (a, b)
     fmap = pw.parse_map(buf, *feats)
     vid, labels = _id_and_labels(buf, fmap, num_classes)

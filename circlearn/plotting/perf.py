@@ -62,7 +62,8 @@ def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
         x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
         c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
         w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
-        fns = {"dense": lambda: x @ w.T, "fft": lambda: CF.circulant_matmul(x, c)}
+        fns = {"dense": lambda x=x, w=w: x @ w.T,
+               "fft": lambda x=x, c=c: CF.circulant_matmul(x, c)}
         times: dict[str, list[float]] = {k: [] for k in fns}
         for fn in fns.values():
             fn()

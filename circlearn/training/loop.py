@@ -40,8 +40,11 @@ from circlearn.training import distributed
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
 from circlearn.training.config import TrainConfig, incompatible_fields
 from circlearn.training.evaluation import eval_loader, evaluate, model_inputs
-from circlearn.training.objective import (clip_gradients, cross_entropy_on_probabilities,
-                                          staircase_learning_rate)
+from circlearn.training.objective import (
+    clip_gradients,
+    cross_entropy_on_probabilities,
+    staircase_learning_rate,
+)
 
 __all__ = ["train", "TrainingDiverged", "prepare_run_dir", "set_batch_norm_momentum"]
 
