@@ -144,11 +144,17 @@ def run(quick: bool = False, out_dir=None, device: str = "cpu", sweep: bool = Fa
              f"{' (TF32 on)' if tf32 else ''}; circ_GB_per_s uses the modelled traffic of "
              f"structured.md §5.1 (24·n bytes per row and block forward, ×3 fwd+bwd); measured "
              f"copy bandwidth {copy_gbs:.1f} GB/s; {info['torch_threads']} threads.")
-    name = "layers-sweep" if sweep else "layers"
+    name = ("layers-sweep" if sweep else "layers") + ("-tf32" if tf32 else "")
     if not quick:
-        path = write_results(name + ("-tf32" if tf32 else ""), rows, device=device, notes=notes,
-                             out_dir=out_dir)
+        path = write_results(name, rows, device=device, notes=notes, out_dir=out_dir)
         print(f"wrote {path}")
+        if sweep:
+            from circlearn.plotting.perf import plot_layer_sweep
+
+            label = info.get("gpu") or "CPU"
+            fig = plot_layer_sweep(rows, title=f"{label}{' TF32' if tf32 else ''}:")
+            fig.savefig(path.with_suffix(".png"))
+            print(f"wrote {path.with_suffix('.png')} (solid: vs dense, dashed: vs paper)")
     return rows
 
 

@@ -70,3 +70,13 @@ def test_parameter_budget_stacks():
     assert widths == [0.0, 0.5, 1.0, 2.0]
     with pytest.raises(ValueError):
         perf.plot_parameter_budget({})
+
+
+def test_plot_layer_sweep_draws_one_line_pair_per_size():
+    rows = [{"n_in": n, "batch": b, "pass": p, "speedup_vs_dense": n / 100 * b,
+             "speedup_vs_paper": 1.5}
+            for n in (1024, 4096) for b in (1, 8) for p in ("fwd", "fwd+bwd")]
+    fig = perf.plot_layer_sweep(rows, title="test")
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].lines) == 2 * 2 + 1  # per n: vs dense and vs paper; break-even
+    assert list(fig.axes[0].lines[0].get_ydata()) == [10.24, 81.92]

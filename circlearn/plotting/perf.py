@@ -34,7 +34,7 @@ from circlearn.nn import functional as CF
 from .algebra import DPI
 
 __all__ = ["matvec_flops", "time_layers", "layer_sizes", "plot_cost_model", "plot_timings",
-           "plot_memory", "plot_parameter_budget"]
+           "plot_memory", "plot_parameter_budget", "plot_layer_sweep"]
 
 
 def matvec_flops(n: int) -> dict:
@@ -163,4 +163,33 @@ def plot_parameter_budget(budgets: Mapping[str, Mapping[str, int]]):
     ax.invert_yaxis()
     ax.set_xlabel("trainable parameters (millions)")
     ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_layer_sweep(rows: Sequence[Mapping], title: str = ""):
+    """Speed-up of the circulant layer over dense (and over the paper's formulation) vs batch.
+
+    ``rows`` are :mod:`benchmarks.bench_layers` results (keys ``n_in``, ``batch``, ``pass``,
+    ``speedup_vs_dense`` and optionally ``speedup_vs_paper``); one panel per pass, one line
+    per ``n``, log-log axes, the break-even line at 1.
+    """
+    passes = sorted({r["pass"] for r in rows})
+    fig, axes = plt.subplots(1, len(passes), figsize=(4.2 * len(passes), 3.2), dpi=DPI,
+                             squeeze=False)
+    for ax, kind in zip(axes[0], passes):
+        for n in sorted({r["n_in"] for r in rows}):
+            sel = sorted((r for r in rows if r["pass"] == kind and r["n_in"] == n),
+                         key=lambda r: r["batch"])
+            if not sel:
+                continue
+            line, = ax.plot([r["batch"] for r in sel], [r["speedup_vs_dense"] for r in sel],
+                            marker="o", label=f"n={n} vs dense")
+            if all("speedup_vs_paper" in r for r in sel):
+                ax.plot([r["batch"] for r in sel], [r["speedup_vs_paper"] for r in sel],
+                        ls="--", color=line.get_color(), alpha=0.6)
+        ax.axhline(1.0, color="gray", lw=0.8)
+        ax.set(xscale="log", yscale="log", xlabel="batch", ylabel="speed-up (×)",
+               title=f"{title} {kind}".strip())
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
