@@ -145,6 +145,8 @@ def run(quick: bool = False, out_dir=None, device: str = "cpu", sweep: bool = Fa
              f"structured.md §5.1 (24·n bytes per row and block forward, ×3 fwd+bwd); measured "
              f"copy bandwidth {copy_gbs:.1f} GB/s; {info['torch_threads']} threads.")
     name = ("layers-sweep" if sweep else "layers") + ("-tf32" if tf32 else "")
+    if device == "cpu":
+        name += f"-{torch.get_num_threads()}threads"
     if not quick:
         path = write_results(name, rows, device=device, notes=notes, out_dir=out_dir)
         print(f"wrote {path}")

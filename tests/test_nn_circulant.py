@@ -238,3 +238,14 @@ def test_jit_trace_uses_the_traceable_twin():
     with torch.no_grad():
         traced = torch.jit.trace(layer, (x,), check_trace=False)
         torch.testing.assert_close(traced(torch.ones(5, 16)), layer(torch.ones(5, 16)))
+
+
+@pytest.mark.parametrize("batch", [1, 3, 64])  # 1, 3: scipy.fft inference path; 64: torch.fft
+@pytest.mark.parametrize("diagonal", MODES)
+def test_inference_paths_match_dense(batch, diagonal):
+    torch.manual_seed(0)
+    layer = CirculantLinear(64, 100, diagonal=diagonal).eval()
+    x = torch.randn(batch, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), x @ layer.dense().T + layer.bias,
+                                   **tol(torch.float32, 64))

@@ -121,3 +121,19 @@ def test_fast_path_with_cached_spectrum(rng):
     spec = F.circulant_spectrum(c)
     torch.testing.assert_close(F.circulant_linear(x, c, None, 20, spectrum=spec),
                                F.block_circulant_matmul(x, c[:, None], None, 20))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("with_d", [True, False])
+@pytest.mark.parametrize("n_in,n_out", [(7, 3), (3, 7), (13, 13), (1024, 8192)])
+def test_small_cpu_inference_path_equals_torch_path(n_in, n_out, with_d, dtype, rng):
+    """The scipy.fft inference path (few rows, CPU) ≡ the torch.fft path."""
+    blocks = ref.num_blocks(n_in, n_out)
+    c = torch.tensor(rng.standard_normal((blocks, n_in)) / np.sqrt(n_in))
+    d = torch.tensor(rng.standard_normal((blocks, n_in))) if with_d else None
+    x = torch.tensor(rng.standard_normal((2, n_in))).to(dtype)
+    c32, d32 = c.to(compute := F.compute_dtype(x)), None if d is None else d.to(compute)
+    expected = F.circulant_linear(x, c32, d32, n_out)
+    got = F.circulant_linear_small_cpu(x, d32, n_out, F.circulant_spectrum(c32))
+    assert got.dtype == dtype and got.shape == expected.shape
+    torch.testing.assert_close(got, expected, **tol(dtype, n_in))

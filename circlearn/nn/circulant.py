@@ -131,8 +131,13 @@ class CirculantLinear(nn.Module):
         # Tracing (TorchScript export) cannot record the fast path's custom autograd Function;
         # the autograd twin computes the same values (tests/test_nn_functional.py).
         if self.n_factors == 1 and not torch.jit.is_tracing():
-            y = F.circulant_linear(x, self.c, self.d, self.out_features,
-                                   spectrum=self._cached_spectrum())  # (*, out)
+            spectrum = self._cached_spectrum()  # None while training or under autograd
+            rows = x.numel() // max(self.in_features, 1) * self.blocks
+            if spectrum is not None and x.device.type == "cpu" and rows <= F.SMALL_CPU_ROWS:
+                d = None if self.d is None else self.d[:, 0]  # (blocks, n)
+                y = F.circulant_linear_small_cpu(x, d, self.out_features, spectrum)
+            else:
+                y = F.circulant_linear(x, self.c, self.d, self.out_features, spectrum=spectrum)
         else:  # factor chains use the autograd twin
             y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
         if self.bias is not None:

@@ -9,6 +9,7 @@ c[(i - j) mod n]``; layers act on row vectors like ``nn.Linear``)::
                                           (autograd through torch.fft: the readable twin)
     circulant_linear(x, c, d, out)  the same map for one factor per block, with a hand-written
                                     backward (the fast path used by CirculantLinear)
+    circulant_linear_small_cpu(...) inference on a few CPU rows via scipy.fft (cached plans)
 
 Fast path (:func:`circulant_linear`). For ``y_b = C(c_b) z_b`` with ``z_b = d_b ⊙ x``:
 
@@ -31,12 +32,14 @@ bfloat16 FFT at all. float64 inputs stay float64.
 
 from __future__ import annotations
 
+import scipy.fft
 import torch
 from torch.autograd.function import once_differentiable
 
 __all__ = [
     "l2_normalize",
     "circulant_linear",
+    "circulant_linear_small_cpu",
     "circulant_spectrum",
     "circulant_matmul",
     "diag_circulant_matmul",
@@ -279,3 +282,37 @@ def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Te
             [0.0000, 0.0000]])
     """
     return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=eps))
+
+
+# At most this many rows × blocks go through scipy.fft in CPU inference. torch's CPU FFT
+# (MKL) pays a per-call set-up proportional to n (≈130 µs at n = 8192, one row), scipy's
+# pocketfft caches its plans (≈40 µs); per row MKL is ≈4× faster, so the crossover measured
+# on the 2-core CPU is ≈8 rows at n = 8192 and ≈13 at n = 1024 (benchmarks/bench_layers.py).
+SMALL_CPU_ROWS = 8
+
+
+def circulant_linear_small_cpu(x: torch.Tensor, d: torch.Tensor | None, out_features: int,
+                               spectrum: torch.Tensor) -> torch.Tensor:
+    """Inference-only :func:`circulant_linear` for a few rows on the CPU, via ``scipy.fft``.
+
+    No autograd (the caller checks ``torch.is_grad_enabled()``); ``spectrum`` is
+    :func:`circulant_spectrum` of the first columns, shape ``(blocks, n//2+1)``. float32 and
+    float64 inputs keep their dtype; other dtypes are computed in float32 and cast back.
+
+    Shape:
+        x ``(..., n)`` → ``(..., out_features)``.
+    """
+    blocks, m = spectrum.shape
+    n = x.shape[-1]
+    _check_last_dim(x, n)
+    if m != n // 2 + 1:
+        raise ValueError(f"spectrum must have shape (blocks, {n // 2 + 1}), got {tuple(spectrum.shape)}")
+    if d is not None and d.shape != (blocks, n):
+        raise ValueError(f"d must have shape ({blocks}, {n}), got {tuple(d.shape)}")
+    dt = compute_dtype(x) if d is None else compute_dtype(x, d)
+    xs = x.detach().reshape(-1, 1, n).to(dt).numpy()  # (R, 1, n), no copy when already dt
+    z = xs if d is None else xs * d.detach().to(dt).numpy()  # (R, blocks|1, n)
+    spec = spectrum.detach().to(torch.complex128 if dt == torch.float64 else torch.complex64)
+    y = scipy.fft.irfft(scipy.fft.rfft(z, axis=-1) * spec.numpy(), n=n, axis=-1)  # (R, blocks, n)
+    y = y.reshape(y.shape[0], blocks * n)[:, :out_features]
+    return torch.from_numpy(y).reshape(*x.shape[:-1], out_features).to(x.dtype)
