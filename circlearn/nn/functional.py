@@ -17,8 +17,8 @@ Fast path (:func:`circulant_linear`). For ``y_b = C(c_b) z_b`` with ``z_b = d_b 
     dL/dc_b = irfft(Σ_rows rfft(g_b) · conj(rfft(z_b)), n)      (batch reduced in frequency)
     dL/dd_b = Σ_rows x ⊙ dL/dz_b,     dL/dx = Σ_b d_b ⊙ dL/dz_b
 
-Rows are processed in chunks of about ``CHUNK_ELEMENTS / (blocks · n)`` so the intermediates
-stay in cache and are reused by the allocator (on the 2-core CPU this is 2-4x faster than the
+Rows are processed in chunks of ``CHUNK_TRANSFORMS / blocks`` rows so the intermediates stay
+in cache and are reused by the allocator (on the 2-core CPU this is 2-4x faster than the
 autograd chain for 1024→8192 on 1200 rows; see benchmarks/bench_layers.py). With several
 blocks the input spectrum is recomputed in backward rather than stored (one more FFT, no
 ``rows · blocks · n`` buffer); with one block it is kept (it is no larger than the input).
@@ -169,10 +169,12 @@ def circulant_dense(c: torch.Tensor, d: torch.Tensor | None, out_features: int) 
     return torch.cat(parts, dim=0)  # (out, n)
 
 
-# Elements of one chunk's (rows, blocks, n) intermediate; 2**18 (1 MB in float32) was the
-# best setting on the 2-core CPU for n from 1024 to 8192 (benchmarks/bench_layers.py; 2**17
-# to 2**19 are within a few percent, 2**23 is 1.6-2.8x slower).
-CHUNK_ELEMENTS = 2**18
+# Length-n transforms per FFT call (rows × blocks of one chunk). Each torch CPU FFT call pays a
+# plan set-up that grows with n (≈130 µs at n = 8192), so a chunk needs enough transforms to
+# amortize it, yet should stay small enough for its intermediates to be reused from cache.
+# 128 was best or within ~10% of best on the 2-core CPU for n = 1024 (8 blocks) to 16384
+# (1 block), at 1 and 2 threads (benchmarks/bench_layers.py; 16 was up to 2x slower).
+CHUNK_TRANSFORMS = 128
 
 
 def circulant_spectrum(c: torch.Tensor) -> torch.Tensor:
@@ -190,7 +192,7 @@ class _CirculantLinearFn(torch.autograd.Function):
         rows = x2.shape[0]
         s = circulant_spectrum(c) if spectrum is None else spectrum  # (blocks, m)
         y = x2.new_empty(rows, out_features)  # (R, out)
-        step = max(1, CHUNK_ELEMENTS // (blocks * n))
+        step = max(1, CHUNK_TRANSFORMS // blocks)
         # One block: keep the input spectrum for dL/dc (as large as x); several blocks:
         # recompute it in backward instead of storing blocks × the input.
         keep = ctx.needs_input_grad[1] and blocks == 1
