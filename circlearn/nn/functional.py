@@ -174,7 +174,16 @@ def circulant_dense(c: torch.Tensor, d: torch.Tensor | None, out_features: int) 
 # amortize it, yet should stay small enough for its intermediates to be reused from cache.
 # 128 was best or within ~10% of best on the 2-core CPU for n = 1024 (8 blocks) to 16384
 # (1 block), at 1 and 2 threads (benchmarks/bench_layers.py; 16 was up to 2x slower).
+# On CUDA the whole batch goes in one call: cuFFT caches its plans and a GPU needs large
+# launches to fill; chunking would only add kernel launches (benchmarks/gpu_suite.sh measures
+# it; no GPU was available when this default was set).
 CHUNK_TRANSFORMS = 128
+
+
+def _chunk_rows(x: torch.Tensor, rows: int, blocks: int) -> int:
+    if x.device.type == "cuda":
+        return max(1, rows)
+    return max(1, CHUNK_TRANSFORMS // blocks)
 
 
 def circulant_spectrum(c: torch.Tensor) -> torch.Tensor:
@@ -192,7 +201,7 @@ class _CirculantLinearFn(torch.autograd.Function):
         rows = x2.shape[0]
         s = circulant_spectrum(c) if spectrum is None else spectrum  # (blocks, m)
         y = x2.new_empty(rows, out_features)  # (R, out)
-        step = max(1, CHUNK_TRANSFORMS // blocks)
+        step = _chunk_rows(x2, rows, blocks)
         # One block: keep the input spectrum for dL/dc (as large as x); several blocks:
         # recompute it in backward instead of storing blocks × the input.
         keep = ctx.needs_input_grad[1] and blocks == 1
