@@ -206,14 +206,21 @@ class _CirculantLinearFn(torch.autograd.Function):
         # recompute it in backward instead of storing blocks × the input.
         keep = ctx.needs_input_grad[1] and blocks == 1
         kept = s.new_empty(rows, 1, s.shape[-1]) if keep else None  # (R, 1, m)
+        exact = blocks * n == out_features  # no truncation: irfft can write into y
         for r0 in range(0, rows, step):
             xs = x2[r0:r0 + step]  # (r, n)
-            z = torch.fft.rfft(xs.unsqueeze(1) if d is None else xs.unsqueeze(1) * d)
+            r = xs.shape[0]
+            inp = xs.unsqueeze(1) if d is None else xs.unsqueeze(1) * d  # (r, blocks|1, n)
             if keep:
-                kept[r0:r0 + step] = z  # (r, 1, m)
-            spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
-            yb = torch.fft.irfft(spec, n=n).reshape(xs.shape[0], blocks * n)  # (r, blocks*n)
-            y[r0:r0 + step] = yb[:, :out_features]
+                z = torch.fft.rfft(inp, out=kept[r0:r0 + step])  # (r, 1, m), kept for backward
+                spec = z * s
+            else:
+                z = torch.fft.rfft(inp)  # (r, blocks|1, m)
+                spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
+            if exact:
+                torch.fft.irfft(spec, n=n, out=y[r0:r0 + step].view(r, blocks, n))
+            else:
+                y[r0:r0 + step] = torch.fft.irfft(spec, n=n).reshape(r, blocks * n)[:, :out_features]
         ctx.save_for_backward(x2, d, s, kept)
         ctx.meta = (x.shape, n, blocks, out_features, step)
         return y.reshape(*x.shape[:-1], out_features)
@@ -229,7 +236,7 @@ class _CirculantLinearFn(torch.autograd.Function):
         grad_x = x2.new_empty(rows, n) if need_x else None
         grad_cs = s.new_zeros(s.shape) if need_c else None  # (blocks, m), frequency domain
         grad_d = x2.new_zeros(blocks, n) if (need_d and d is not None) else None
-        s_conj = s.conj()
+        s_conj = s.conj().resolve_conj()  # materialized once, not per chunk
         for r0 in range(0, rows, step):
             xs = x2[r0:r0 + step]  # (r, n)
             r = xs.shape[0]
@@ -246,11 +253,14 @@ class _CirculantLinearFn(torch.autograd.Function):
                 grad_cs += (g * z.conj()).sum(0)
             if d is None:
                 if need_x:
-                    grad_x[r0:r0 + step] = torch.fft.irfft((g * s_conj).sum(1), n=n)
+                    torch.fft.irfft((g * s_conj).sum(1), n=n, out=grad_x[r0:r0 + step])
             else:
-                gz = torch.fft.irfft(g * s_conj, n=n)  # (r, blocks, n)
+                gz = torch.fft.irfft(g.mul_(s_conj), n=n)  # (r, blocks, n)
                 if need_x:
-                    grad_x[r0:r0 + step] = (gz * d).sum(1)
+                    if blocks == 1:
+                        torch.mul(gz[:, 0], d[0], out=grad_x[r0:r0 + step])
+                    else:
+                        grad_x[r0:r0 + step] = (gz * d).sum(1)
                 if grad_d is not None:
                     grad_d += (gz * xs.unsqueeze(1)).sum(0)
         grad_c = torch.fft.irfft(grad_cs, n=n) if need_c else None
