@@ -72,6 +72,7 @@ def test_missing_data_is_one_line(tmp_path, capsys, pattern, message):
     argv = _train_args(tmp_path / "r")
     argv[argv.index("--train_data_pattern") + 1] = pattern
     _user_error(capsys, argv, message)
+    assert not (tmp_path / "r").exists()  # nothing written for a run that cannot start
 
 
 @pytest.mark.parametrize("option,value,message", [

@@ -114,7 +114,6 @@ class _Trainer:
     def __init__(self, config: TrainConfig, ctx: distributed.DistContext):
         self.cfg, self.ctx = cfg, ctx = config, ctx
         self.run_dir = Path(cfg.run_dir)
-        resume = prepare_run_dir(cfg, ctx.is_main)
         m = cfg.model
         self.loader = YT8MLoader(
             cfg.train_data,
@@ -128,6 +127,8 @@ class _Trainer:
         if len(self.loader) == 0:
             raise ValueError(f"{cfg.train_data}: fewer videos per rank than batch_size "
                              f"{cfg.batch_size}: no full batch to train on")
+        # The data is checked first, so a bad pattern leaves no run directory behind.
+        resume = prepare_run_dir(cfg, ctx.is_main)
         torch.manual_seed(cfg.seed)  # identical initialisation on every rank
         self.model = VideoClassifier(m).to(ctx.device)
         if cfg.batch_norm_momentum is not None:
