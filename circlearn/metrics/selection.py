@@ -10,7 +10,10 @@ chunks (chunk ``j`` holds columns ``j, j + m, j + 2m, ...``; the last ``C - m * 
 are always candidates). Whenever the rows are tie-free, the chunks that hold a row's top
 ``kk`` are among the ``kk`` chunks with the largest maxima, and every other chunk's maximum is
 below the ``kk``-th value; rows where this check fails (ties) and rows with a tie that
-matters are recomputed by a stable full sort. On other devices ``torch.topk`` does the
+matters are recomputed by a stable full sort. When numba is importable, a compiled one-pass
+selection (:mod:`circlearn.metrics.kernels`, exact, same tie rule) replaces the chunked one
+and counts boolean labels (backend ``"numba"``; ``"numpy"`` forces the NumPy path, the twin
+the tests tie it to). On other devices ``torch.topk`` does the
 selection on the device; only ``(B, kk)`` arrays (and any tied rows) move to the CPU.
 """
 
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from . import kernels
 
 __all__ = ["BatchSummary", "summarize_batch", "check_top_k"]
 
@@ -156,6 +161,14 @@ def _chunked_top(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return v, i, inexact
 
 
+def _compiled_top(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_chunked_top`'s result from :func:`kernels.top_entries` (exact: no row flagged)."""
+    v, i, nan_row = kernels.top_entries(x, kk)
+    if nan_row >= 0:
+        raise _nan_error(x)
+    return v, i, np.zeros(x.shape[0], dtype=bool)
+
+
 def _rows_as_numpy(x, rows: np.ndarray) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x[torch.as_tensor(rows, device=x.device)].cpu().numpy()
@@ -186,14 +199,17 @@ def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = No
                     num_threads: int = 1) -> BatchSummary:
     """Check one batch and reduce it to a :class:`BatchSummary` (see the module docstring).
 
-    ``backend``: ``"numpy"`` (CPU, chunked selection) or ``"torch"`` (``torch.topk`` where the
-    predictions live); None picks NumPy for arrays and CPU tensors, torch on other devices.
-    Both give the same summary. ``num_threads``: the NumPy path splits the videos over this
-    many threads (NumPy releases the GIL in its loops); the summary does not depend on it.
+    ``backend``: ``"numba"`` (CPU, compiled one-pass selection; needs numba), ``"numpy"`` (CPU,
+    chunked selection) or ``"torch"`` (``torch.topk`` where the predictions live); None picks
+    numba (NumPy without it) for arrays and CPU tensors, torch on other devices. All give the
+    same summary. ``num_threads``: the CPU paths split the videos over this many threads
+    (NumPy and the numba kernels release the GIL); the summary does not depend on it.
     """
     k = check_top_k(top_k)
-    if backend not in (None, "numpy", "torch"):
-        raise ValueError(f"backend must be 'numpy', 'torch' or None, got {backend!r}")
+    if backend not in (None, "numba", "numpy", "torch"):
+        raise ValueError(f"backend must be 'numba', 'numpy', 'torch' or None, got {backend!r}")
+    if backend == "numba" and not kernels.HAVE_NUMBA:
+        raise ValueError("backend 'numba' needs the numba package (pip install numba)")
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
     if backend == "torch" and not isinstance(predictions, torch.Tensor):
@@ -201,11 +217,14 @@ def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = No
     x, y = _as_arrays(predictions, labels, on_device=backend == "torch" or None)
     B = x.shape[0]
     parts = min(num_threads, B // _MIN_ROWS_PER_THREAD)
+    compiled = (backend != "numpy" and kernels.HAVE_NUMBA and not isinstance(x, torch.Tensor)
+                and x.dtype.isnative)
     if isinstance(x, torch.Tensor) or parts < 2:
-        return _summarize(x, y, k)
+        return _summarize(x, y, k, compiled)
     cuts = np.linspace(0, B, parts + 1).astype(int)
     with ThreadPoolExecutor(parts) as pool:
-        pieces = list(pool.map(lambda a, b: _summarize(x[a:b], y[a:b], k), cuts[:-1], cuts[1:]))
+        pieces = list(pool.map(lambda a, b: _summarize(x[a:b], y[a:b], k, compiled),
+                               cuts[:-1], cuts[1:]))
     return BatchSummary(*(np.concatenate([getattr(p, f) for p in pieces])
                           for f in ("scores", "classes", "labels")),
                         positives=sum(p.positives for p in pieces),
@@ -213,14 +232,17 @@ def summarize_batch(predictions, labels, top_k: int, *, backend: str | None = No
                         perr=np.concatenate([p.perr for p in pieces]))
 
 
-def _summarize(x, y, k_req: int) -> BatchSummary:
-    """:func:`summarize_batch` on checked arrays (NumPy, or torch tensors on their device)."""
+def _summarize(x, y, k_req: int, compiled: bool = False) -> BatchSummary:
+    """:func:`summarize_batch` on checked arrays (NumPy, or torch tensors on their device);
+    ``compiled``: NumPy arrays go through the numba kernels."""
     B, C = x.shape
     k = min(k_req, C)
     on_device = isinstance(x, torch.Tensor)
     if on_device:
         L_t, pos_t = _device_label_counts(y)
         L, positives = L_t.cpu().numpy(), pos_t.cpu().numpy()
+    elif compiled and y.dtype == np.bool_:
+        L, positives = kernels.bool_label_counts(y)
     else:
         rows, cols = _label_positions(y)
         L = np.bincount(rows, minlength=B)
@@ -234,7 +256,7 @@ def _summarize(x, y, k_req: int) -> BatchSummary:
         v, i = vt.cpu().numpy(), it.cpu().numpy()
         inexact = np.zeros(B, dtype=bool)
     else:
-        top = _chunked_top(x, kk)
+        top = _compiled_top(x, kk) if compiled else _chunked_top(x, kk)
         if top is None:
             if np.isnan(x).any():
                 raise _nan_error(x)

@@ -44,6 +44,8 @@ class EvaluationMetrics:
         group: the process group (None: the default group).
         num_threads: threads for the per-batch work on CPU (None: ``torch.get_num_threads()``);
             results do not depend on it.
+        backend: per-batch selection, as :func:`~circlearn.metrics.selection.summarize_batch`
+            (None: numba kernels on CPU when installed, else NumPy; torch on other devices).
 
     >>> m = EvaluationMetrics(num_classes=4, top_k=2)
     >>> P = [[.9, .8, .1, .05], [.2, .7, .6, .1], [.3, .1, .95, .4]]
@@ -56,7 +58,8 @@ class EvaluationMetrics:
     """
 
     def __init__(self, num_classes: int, top_k: int = 20, *, filter_empty_classes: bool = True,
-                 distributed: bool = True, group=None, num_threads: int | None = None):
+                 distributed: bool = True, group=None, num_threads: int | None = None,
+                 backend: str | None = None):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
         self.num_classes = num_classes
@@ -65,6 +68,9 @@ class EvaluationMetrics:
         self.distributed = distributed
         self.group = group
         self.num_threads = num_threads
+        if backend not in (None, "numba", "numpy", "torch"):
+            raise ValueError(f"backend must be 'numba', 'numpy', 'torch' or None, got {backend!r}")
+        self.backend = backend
         self.reset()
 
     def reset(self) -> None:
@@ -85,7 +91,8 @@ class EvaluationMetrics:
             raise ValueError(f"predictions have {shape[1]} classes, expected num_classes="
                              f"{self.num_classes} (shape {shape})")
         threads = self.num_threads if self.num_threads is not None else torch.get_num_threads()
-        s = summarize_batch(predictions, labels, self.top_k, num_threads=threads)
+        s = summarize_batch(predictions, labels, self.top_k, num_threads=threads,
+                            backend=self.backend)
         self._scores.append(s.scores.ravel())
         self._classes.append(s.classes.ravel())
         self._labels.append(s.labels.ravel())
