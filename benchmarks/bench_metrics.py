@@ -10,7 +10,12 @@ Measured:
 - ``literal``: :class:`circlearn.metrics.literal.LiteralEvaluationMetrics` over the **full**
   set, once, timed batch by batch, interleaved with a ``fast`` pass on the same batches;
 - ``fast``: :class:`circlearn.metrics.EvaluationMetrics`, the interleaved pass plus further
-  full passes; the figure is the median total (accumulate + compute);
+  full passes; the figure is the median total (accumulate + compute). Its per-batch selection
+  runs the numba kernels (:mod:`circlearn.metrics.kernels`) when numba is installed; their
+  JIT compilation happens in an untimed warm-up (its time is reported, and the cold compile
+  time is measured in a fresh process with an empty numba cache);
+- ``fast, NumPy path``: the same with ``backend="numpy"`` (the pre-numba selection), passes
+  interleaved with the default ones;
 - ``fast float32``: the same with float32 scores (what models emit), fast only: float32 pools
   have ties, where the reference's result depends on its shuffle;
 - peak extra memory of the fast path: ``tracemalloc`` peak during its calls minus the memory
@@ -25,7 +30,11 @@ Run: ``python -m benchmarks.bench_metrics [--quick]``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -34,7 +43,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import write_results
-from circlearn.metrics import EvaluationMetrics
+from circlearn.metrics import EvaluationMetrics, kernels
 from circlearn.metrics.literal import LiteralEvaluationMetrics
 
 __all__ = ["run", "main", "make_batch"]
@@ -90,9 +99,43 @@ class _Clock:
         self.cpu += time.process_time() - self._c
 
 
-def _fast_pass(plan, seed, dtype, threads=1, literal=None) -> dict:
+_COLD_COMPILE = """
+import time, numpy as np
+t0 = time.perf_counter()
+from circlearn.metrics import EvaluationMetrics
+for dtype in (np.float64, np.float32):
+    m = EvaluationMetrics(40, top_k=3, backend="numba")
+    m.accumulate(np.arange(80, dtype=dtype).reshape(2, 40), np.eye(2, 40, dtype=bool))
+print(time.perf_counter() - t0)
+"""
+
+
+def _warm_up() -> float:
+    """Compile (or load from numba's disk cache) the kernels for both score dtypes; seconds."""
+    t0 = time.perf_counter()
+    for dtype in (np.float64, np.float32):
+        m = EvaluationMetrics(NUM_CLASSES, num_threads=1)
+        m.accumulate(*make_batch(0, 0, 4, dtype))
+        m.compute()
+    return time.perf_counter() - t0
+
+
+def _cold_compile_s() -> float | None:
+    """Import + first accumulate (both dtypes) in a fresh process with an empty numba cache."""
+    if not kernels.HAVE_NUMBA:
+        return None
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                           os.environ.get("PYTHONPATH")]))}
+        out = subprocess.run([sys.executable, "-c", _COLD_COMPILE], env=env, check=True,
+                             capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
+def _fast_pass(plan, seed, dtype, threads=1, literal=None, backend=None) -> dict:
     """One full streamed pass of the fast path (and of ``literal`` on the same batches)."""
-    fast = EvaluationMetrics(NUM_CLASSES, num_threads=threads)
+    fast = EvaluationMetrics(NUM_CLASSES, num_threads=threads, backend=backend)
     acc, cmp_, lit_acc, lit_cmp = _Clock(), _Clock(), _Clock(), _Clock()
     for index, n in plan:
         scores, labels = make_batch(seed, index, n, dtype)
@@ -143,18 +186,25 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
     videos = videos or (4096 if quick else 100_000)
     plan = _batches(videos, batch)
     rows = []
+    cold_s = _cold_compile_s()
+    warm_s = _warm_up()
     # 1. Interleaved: the literal twin and the fast path on the same batches, full set.
     first = _fast_pass(plan, seed, np.float64, 1, LiteralEvaluationMetrics(NUM_CLASSES))
     fast_res, lit_res = first["result"], first["lit_result"]
     ties = first["pooled"].size - np.unique(first["pooled"]).size
     diff = max(abs(fast_res[k] - lit_res[k]) for k in KEYS)
     passes = {1: [first], 2: []}
-    # 2. More fast passes for medians, one and two threads alternating.
+    numpy_passes = []
+    # 2. More fast passes for medians, one and two threads alternating, and the NumPy path.
     for r in range(2 * fast_repeats - 1):
         threads = 2 if r % 2 == 0 else 1
         p = _fast_pass(plan, seed, np.float64, threads)
         assert all(p["result"][k] == fast_res[k] for k in KEYS), "fast path is not deterministic"
         passes[threads].append(p)
+        if threads == 1 or len(numpy_passes) < fast_repeats - 1:
+            p = _fast_pass(plan, seed, np.float64, 1, backend="numpy")
+            assert all(p["result"][k] == fast_res[k] for k in KEYS), "NumPy path differs"
+            numpy_passes.append(p)
     f32 = [_fast_pass(plan, seed, np.float32, 1) for _ in range(fast_repeats)]
     peak_extra, rss_extra = _memory_pass(plan, seed, np.float64)
     lit_total = first["lit_acc"] + first["lit_compute"]
@@ -183,6 +233,14 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
                         "pooled_ties": ties, "peak_extra_mb_tracemalloc": peak_extra / mb,
                         "peak_rss_growth_mb": None if rss_extra is None else rss_extra / mb})
         rows.append(row)
+    total_np = statistics.median(p["acc"] + p["compute"] for p in numpy_passes)
+    rows.append({"variant": "circlearn EvaluationMetrics, NumPy path, 1 thread(s)", **common,
+                 "scores": "float64", "runs": len(numpy_passes), "total_s": total_np,
+                 "accumulate_s": med(numpy_passes, "acc"),
+                 "compute_s": med(numpy_passes, "compute"), "cpu_s": med(numpy_passes, "cpu"),
+                 "speedup": lit_total / total_np,
+                 "cpu_speedup": lit_cpu / med(numpy_passes, "cpu"),
+                 "max_abs_diff_vs_twin": diff, "gap": fast_res["gap"], "map": fast_res["map"]})
     total32 = statistics.median(p["acc"] + p["compute"] for p in f32)
     rows.append({"variant": "circlearn EvaluationMetrics, 1 thread(s)", **common,
                  "scores": "float32", "runs": len(f32), "total_s": total32,
@@ -190,7 +248,13 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
                  "cpu_s": med(f32, "cpu"), "speedup": lit_total / total32,
                  "cpu_speedup": lit_cpu / med(f32, "cpu"),
                  "gap": f32[0]["result"]["gap"], "map": f32[0]["result"]["map"]})
-    notes = (f"torch threads pinned to {torch_threads}; the fast path's own threads are in the "
+    rows[1].update({"selection": "numba" if kernels.HAVE_NUMBA else "numpy",
+                    "jit_warmup_s": warm_s, "jit_cold_compile_s": cold_s})
+    jit = (f"Selection: numba kernels, JIT compiled in an untimed warm-up ({warm_s:.2f} s here, "
+           f"from numba's disk cache when present; cold compile in a fresh process with an "
+           f"empty cache, import included: {cold_s:.2f} s). " if kernels.HAVE_NUMBA else
+           "Selection: NumPy path (numba not installed). ")
+    notes = (jit + f"torch threads pinned to {torch_threads}; the fast path's own threads are in the "
              f"variant name (the twin is single-threaded Python). The literal "
              f"twin ran once over all {videos:,} videos, interleaved batch by batch with the "
              f"first 1-thread fast pass; fast figures are medians of {fast_repeats} full passes "
