@@ -177,3 +177,25 @@ def test_non_native_byte_order_takes_the_numpy_path():
     a, b = summarize_batch(swapped, y, 5), summarize_batch(x, y, 5, backend="numpy")
     np.testing.assert_array_equal(a.classes, b.classes)
     np.testing.assert_array_equal(a.scores, b.scores)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "few_values", "constant"])
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_entry_labels_equal_numpy_expressions(kind, k):
+    rng = np.random.default_rng([KINDS.index(kind), k])
+    x, y = labelled(kind, rng, 60, 50)
+    L = y.sum(1)
+    kk = max(k, int(L.max())) + 1
+    v, i = stable_top(x, kk)
+    labk, hits, perr, flag = kernels.entry_labels(v, i, y, L, k)
+    want_labk = np.take_along_axis(y, i, axis=1)
+    want_perr = (want_labk & (v > 0) & (np.arange(kk) < L[:, None])).sum(1) / np.maximum(L, 1)
+    at = np.minimum(L, kk - 1)
+    rows = np.arange(60)
+    want_flag = ((v[:, 0] == v[:, 1]) | (v[:, k - 1] == v[:, k])
+                 | ((L > 0) & (v[rows, np.maximum(at - 1, 0)] == v[rows, at])))
+    np.testing.assert_array_equal(labk, want_labk)
+    np.testing.assert_array_equal(hits, want_labk[:, 0])
+    np.testing.assert_array_equal(perr, want_perr)
+    np.testing.assert_array_equal(flag, want_flag)
+    assert flag.any() == (kind != "normal")

@@ -37,7 +37,7 @@ try:
 except ImportError:  # the NumPy path in selection.py takes over
     numba = None
 
-__all__ = ["HAVE_NUMBA", "top_entries", "bool_label_counts"]
+__all__ = ["HAVE_NUMBA", "top_entries", "bool_label_counts", "entry_labels"]
 
 HAVE_NUMBA = numba is not None
 _BLOCK = 16  # scores tested together against the bound
@@ -201,6 +201,43 @@ def _bool_counts(flat, words, n_cols, per_row, per_class):
         if flat[b] != 0:
             per_row[b // n_cols] += 1
             per_class[b % n_cols] += 1
+
+
+@_njit
+def _entry_labels(v, i, flat, n_cols, L, k, labk, hits, perr, flag):
+    n_rows, kk = v.shape
+    for r in range(n_rows):
+        base = r * n_cols
+        sure = 0
+        for s in range(kk):
+            lab = flat[base + i[r, s]] != 0
+            labk[r, s] = lab
+            sure += lab and v[r, s] > 0 and s < L[r]
+        hits[r] = labk[r, 0]
+        perr[r] = sure / max(L[r], 1)
+        tied = kk >= 2 and v[r, 0] == v[r, 1]
+        tied |= k < kk and v[r, k - 1] == v[r, k]
+        at = min(L[r], kk - 1)
+        tied |= 0 < L[r] < kk and v[r, max(at - 1, 0)] == v[r, at]
+        flag[r] = tied
+
+
+def entry_labels(v: np.ndarray, i: np.ndarray, y: np.ndarray, L: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From every row's top entries ``v``/``i`` (B, kk) descending, the boolean labels ``y``
+    (B, C), the label counts ``L`` (B,) and ``k <= kk``: the entries' labels (B, kk) bool,
+    Hit@1 (B,) bool, PERR (B,) float64 (top-L positives scored > 0, over max(L, 1)) and the
+    rows with a tie that matters (B,) bool: at the top-1 place, the k-th place or the L-th
+    place. Equal to the NumPy expressions in :func:`selection._summarize`."""
+    n_rows, kk = v.shape
+    labk = np.empty((n_rows, kk), dtype=np.bool_)
+    hits = np.empty(n_rows, dtype=np.bool_)
+    perr = np.empty(n_rows, dtype=np.float64)
+    flag = np.empty(n_rows, dtype=np.bool_)
+    flat = np.ascontiguousarray(y).reshape(-1).view(np.uint8)
+    _entry_labels(np.ascontiguousarray(v), np.ascontiguousarray(i), flat, y.shape[1],
+                  np.ascontiguousarray(L, dtype=np.int64), k, labk, hits, perr, flag)
+    return labk, hits, perr, flag
 
 
 def top_entries(x: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, int]:

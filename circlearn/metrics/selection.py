@@ -265,18 +265,25 @@ def _summarize(x, y, k_req: int, compiled: bool = False) -> BatchSummary:
             inexact = np.ones(B, dtype=bool)
         else:
             v, i, inexact = top
-        labk = y.reshape(-1)[i + C * np.arange(B)[:, None]] != 0  # (B, kk)
-    hits = labk[:, 0].copy()
-    ranks = np.arange(kk)
-    perr = ((labk & (v > 0) & (ranks < L[:, None])).sum(1) / np.maximum(L, 1)).astype(np.float64)
-    # A tie matters at the top-1 place, at the k-th place and at each video's L-th place.
-    flag = inexact.copy()
-    if kk >= 2:
-        flag |= v[:, 0] == v[:, 1]
-    if k < kk:
-        flag |= v[:, k - 1] == v[:, k]
-    at = np.minimum(L, kk - 1)
-    flag |= (L > 0) & (L < kk) & (v[np.arange(B), np.maximum(at - 1, 0)] == v[np.arange(B), at])
+    if compiled and y.dtype == np.bool_:  # the same as the NumPy lines below, in one pass
+        labk, hits, perr, flag = kernels.entry_labels(v, i, y, L, k)
+        flag |= inexact
+    else:
+        if not on_device:
+            labk = y.reshape(-1)[i + C * np.arange(B)[:, None]] != 0  # (B, kk)
+        hits = labk[:, 0].copy()
+        ranks = np.arange(kk)
+        perr = ((labk & (v > 0) & (ranks < L[:, None])).sum(1)
+                / np.maximum(L, 1)).astype(np.float64)
+        # A tie matters at the top-1 place, at the k-th place and at each video's L-th place.
+        flag = inexact.copy()
+        if kk >= 2:
+            flag |= v[:, 0] == v[:, 1]
+        if k < kk:
+            flag |= v[:, k - 1] == v[:, k]
+        at = np.minimum(L, kk - 1)
+        flag |= (L > 0) & (L < kk) & (v[np.arange(B), np.maximum(at - 1, 0)]
+                                      == v[np.arange(B), at])
     tied_rows = np.flatnonzero(flag)
     if tied_rows.size:
         _resolve_tied_rows(x, y, tied_rows, L, kk, v, i, hits, perr)
