@@ -17,24 +17,14 @@ import time
 
 import torch
 
-from benchmarks.common import write_results
+from benchmarks.common import sync, write_results
 from circlearn.models import count_parameters, from_preset
+from circlearn.training.objective import cross_entropy_on_probabilities
 
 __all__ = ["VARIANTS", "run", "main"]
 
 VARIANTS = ("dbof", "dbof-fc-circulant", "dbof-video-embedding-circulant")
 MAX_FRAMES = 300
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _loss(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The paper's loss: −[y log(p + ε) + (1−y) log(1 − p + ε)], ε = 1e-5, Σ classes, mean batch."""
-    eps = 1e-5
-    return -(y * torch.log(p + eps) + (1 - y) * torch.log(1 - p + eps)).sum(1).mean()
 
 
 def _build(name: str, quick: bool, device: str):
@@ -66,17 +56,17 @@ def run(quick: bool = False, out_dir=None, *, device: str = "cpu", batch: int | 
     def step(model) -> None:
         model.zero_grad(set_to_none=True)
         p = model(frames, num_frames, generator=gen)
-        (_loss(p, labels) + model.regularization_loss()).backward()
+        (cross_entropy_on_probabilities(p, labels) + model.regularization_loss()).backward()
 
     for model in models.values():  # warm-up (allocator, FFT plans, cuDNN/cuBLAS handles)
         step(model)
     times = {name: [] for name in VARIANTS}
     for _ in range(rounds):
         for name, model in models.items():
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             step(model)
-            _sync(device)
+            sync(device)
             times[name].append(time.perf_counter() - t0)
 
     base = statistics.median(times[VARIANTS[0]])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["machine_info", "machine_tag", "time_fn", "copy_bandwidth_gbs", "write_results",
+__all__ = ["machine_info", "machine_tag", "sync", "time_fn", "copy_bandwidth_gbs", "write_results",
            "markdown_table", "RESULTS_DIR"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -59,7 +59,8 @@ def machine_tag(device: str = "cpu") -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()[:60]
 
 
-def _sync(device: str) -> None:
+def sync(device: str) -> None:
+    """Wait for queued CUDA work (no-op on CPU), so a timer brackets finished work."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
@@ -73,7 +74,7 @@ def time_fn(fn: Callable[[], object], *, device: str = "cpu", warmup: int = 3,
     """
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     times: list[float] = []
     total = 0.0
     while len(times) < repeats or total < min_time:
