@@ -76,6 +76,8 @@ def test_half_inputs_compute_in_float32_and_return_input_dtype(n, dtype, rng, de
     (lambda: F.block_circulant_matmul(torch.ones(4), torch.ones(1, 1, 4), None, 9), "blocks"),
     (lambda: F.block_circulant_matmul(torch.ones(4), torch.ones(1, 4), None, 4), "shape"),
     (lambda: F.diag_circulant_matmul(torch.ones(4), torch.ones(4), torch.ones(3)), "d must"),
+    (lambda: F.circulant_linear(torch.ones(4), torch.ones(2, 4), None, 6, bias=torch.ones(8)),
+     r"bias must have shape \(6,\)"),
 ])
 def test_bad_shapes_raise(call, match):
     with pytest.raises(ValueError, match=match):
@@ -83,21 +85,26 @@ def test_bad_shapes_raise(call, match):
 
 
 @pytest.mark.parametrize("chunk", [128, 3])  # 3: many chunks, ragged last chunk
+@pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("with_d", [True, False])
 @pytest.mark.parametrize("n_in,n_out", [(7, 3), (3, 7), (13, 13), (64, 200), (1024, 8192)])
-def test_fast_path_equals_autograd_twin(n_in, n_out, with_d, chunk, monkeypatch):
-    """circulant_linear (hand-written backward) ≡ block_circulant_matmul (autograd)."""
+def test_fast_path_equals_autograd_twin(n_in, n_out, with_d, with_bias, chunk, monkeypatch):
+    """circulant_linear (hand-written backward) ≡ block_circulant_matmul (autograd) + bias."""
     monkeypatch.setattr(F, "CHUNK_TRANSFORMS", chunk)
     g = torch.Generator().manual_seed(0)
     blocks = ref.num_blocks(n_in, n_out)
     c = torch.randn(blocks, n_in, dtype=torch.float64, generator=g, requires_grad=True)
     d = torch.randn(blocks, n_in, dtype=torch.float64, generator=g,
                     requires_grad=True) if with_d else None
+    bias = torch.randn(n_out, dtype=torch.float64, generator=g,
+                       requires_grad=True) if with_bias else None
     x = torch.randn(2, 5, n_in, dtype=torch.float64, generator=g, requires_grad=True)
     gy = torch.randn(2, 5, n_out, dtype=torch.float64, generator=g)
-    inputs = [x, c] + ([d] if with_d else [])
-    fast = F.circulant_linear(x, c, d, n_out)
+    inputs = [x, c] + ([d] if with_d else []) + ([bias] if with_bias else [])
+    fast = F.circulant_linear(x, c, d, n_out, bias=bias)
     twin = F.block_circulant_matmul(x, c[:, None], None if d is None else d[:, None], n_out)
+    if with_bias:
+        twin = twin + bias
     torch.testing.assert_close(fast, twin, **tol(torch.float64))
     for a, b in zip(torch.autograd.grad(fast, inputs, gy), torch.autograd.grad(twin, inputs, gy)):
         torch.testing.assert_close(a, b, **tol(torch.float64))
@@ -109,10 +116,15 @@ def test_fast_path_gradcheck(with_d):
     c = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
     x = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
     d = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    bias = torch.randn(10, dtype=torch.float64, generator=g, requires_grad=True)
     if with_d:
         assert torch.autograd.gradcheck(lambda x, c, d: F.circulant_linear(x, c, d, 10), (x, c, d))
+        assert torch.autograd.gradcheck(lambda x, c, d, b: F.circulant_linear(x, c, d, 10, bias=b),
+                                        (x, c, d, bias))
     else:
         assert torch.autograd.gradcheck(lambda x, c: F.circulant_linear(x, c, None, 10), (x, c))
+        assert torch.autograd.gradcheck(lambda x, c, b: F.circulant_linear(x, c, None, 10, bias=b),
+                                        (x, c, bias))
 
 
 def test_fast_path_with_cached_spectrum(rng):

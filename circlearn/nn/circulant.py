@@ -133,11 +133,12 @@ class CirculantLinear(nn.Module):
         if self.n_factors == 1 and not torch.jit.is_tracing():
             spectrum = self._cached_spectrum()  # None while training or under autograd
             rows = x.numel() // max(self.in_features, 1) * self.blocks
-            if spectrum is not None and x.device.type == "cpu" and rows <= F.SMALL_CPU_ROWS:
-                d = None if self.d is None else self.d[:, 0]  # (blocks, n)
-                y = F.circulant_linear_small_cpu(x, d, self.out_features, spectrum)
-            else:
-                y = F.circulant_linear(x, self.c, self.d, self.out_features, spectrum=spectrum)
+            if spectrum is None or x.device.type != "cpu" or rows > F.SMALL_CPU_ROWS:
+                # the bias is added inside, chunk by chunk (no extra pass over the output)
+                return F.circulant_linear(x, self.c, self.d, self.out_features, spectrum=spectrum,
+                                          bias=self.bias)
+            d = None if self.d is None else self.d[:, 0]  # (blocks, n)
+            y = F.circulant_linear_small_cpu(x, d, self.out_features, spectrum)
         else:  # factor chains use the autograd twin
             y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
         if self.bias is not None:

@@ -7,15 +7,19 @@ c[(i - j) mod n]``; layers act on row vectors like ``nn.Linear``)::
     diag_circulant_matmul(x, c, d)  = x @ (circulant(c) diag(d)).T = circulant_matmul(x · d, c)
     block_circulant_matmul(x, c, d, out)  the paper's rectangular rule, k factors per block
                                           (autograd through torch.fft: the readable twin)
-    circulant_linear(x, c, d, out)  the same map for one factor per block, with a hand-written
-                                    backward (the fast path used by CirculantLinear)
+    circulant_linear(x, c, d, out, bias=None)  the same map (plus an optional bias) for one
+                                    factor per block, with a hand-written backward (the fast
+                                    path used by CirculantLinear)
     circulant_linear_small_cpu(...) inference on a few CPU rows via scipy.fft (cached plans)
 
 Fast path (:func:`circulant_linear`). For ``y_b = C(c_b) z_b`` with ``z_b = d_b ⊙ x``:
 
     dL/dz_b = irfft(rfft(g_b) · conj(rfft(c_b)), n)            (correlation with c_b)
     dL/dc_b = irfft(Σ_rows rfft(g_b) · conj(rfft(z_b)), n)      (batch reduced in frequency)
-    dL/dd_b = Σ_rows x ⊙ dL/dz_b,     dL/dx = Σ_b d_b ⊙ dL/dz_b
+    dL/dd_b = Σ_rows x ⊙ dL/dz_b,     dL/dx = Σ_b d_b ⊙ dL/dz_b,     dL/dbias = Σ_rows g
+
+On the CPU the backward's products and reductions run fused in numba kernels
+(:mod:`circlearn.nn.kernels`; the torch expressions here are their twin and fallback).
 
 Rows are processed in chunks of ``CHUNK_TRANSFORMS / blocks`` rows so the intermediates stay
 in cache and are reused by the allocator (on the 2-core CPU this is 2-4x faster than the
@@ -23,6 +27,10 @@ autograd chain for 1024→8192 on 1200 rows; see benchmarks/bench_layers.py). Wi
 blocks the input spectrum is recomputed in backward rather than stored (one more FFT, no
 ``rows · blocks · n`` buffer); with one block it is kept (it is no larger than the input).
 Without a diagonal one ``rfft(x)`` serves every block and ``dL/dx`` needs one inverse FFT.
+The bias is added to each chunk of the output while it is in cache, and its gradient summed
+from the chunks of ``g`` the backward reads anyway: adding it afterwards costs one more pass
+over the output and, for outputs above glibc's 32 MB mmap ceiling, a fresh page-faulted
+allocation (1024→8192 on 1,200 rows: 15% of the whole fwd+bwd on the 2-core CPU).
 
 Precision: FFTs run in at least float32. float16/bfloat16 inputs (also under autocast, where a
 preceding matmul hands us half tensors) are computed in float32 and the result is cast back to
@@ -35,6 +43,8 @@ from __future__ import annotations
 import scipy.fft
 import torch
 from torch.autograd.function import once_differentiable
+
+from circlearn.nn import kernels
 
 __all__ = [
     "l2_normalize",
@@ -180,6 +190,11 @@ def circulant_dense(c: torch.Tensor, d: torch.Tensor | None, out_features: int) 
 CHUNK_TRANSFORMS = 128
 
 
+# Fuse the backward's products and reductions with the numba kernels of circlearn.nn.kernels
+# (CPU, float32/64, numba importable). False: the torch expressions below, their twin.
+USE_KERNELS = True
+
+
 def _chunk_rows(x: torch.Tensor, rows: int, blocks: int) -> int:
     if x.device.type == "cuda":
         return max(1, rows)
@@ -195,67 +210,88 @@ class _CirculantLinearFn(torch.autograd.Function):
     """One diagonal-circulant factor per block, chunked over rows, hand-written backward."""
 
     @staticmethod
-    def forward(ctx, x, c, d, out_features, spectrum):
+    def forward(ctx, x, c, d, bias, out_features, spectrum):
         blocks, n = c.shape
         x2 = x.reshape(-1, n)  # (R, n)
         rows = x2.shape[0]
         s = circulant_spectrum(c) if spectrum is None else spectrum  # (blocks, m)
-        y = x2.new_empty(rows, out_features)  # (R, out)
         step = _chunk_rows(x2, rows, blocks)
+        exact = blocks * n == out_features  # no truncation: irfft can write into y
+        # One chunk and no truncation: irfft's result is y (out= on the CPU would copy it).
+        single = exact and step >= rows
+        y = None if single else x2.new_empty(rows, out_features)  # (R, out)
         # One block: keep the input spectrum for dL/dc (as large as x); several blocks:
         # recompute it in backward instead of storing blocks × the input.
         keep = ctx.needs_input_grad[1] and blocks == 1
-        kept = s.new_empty(rows, 1, s.shape[-1]) if keep else None  # (R, 1, m)
-        exact = blocks * n == out_features  # no truncation: irfft can write into y
+        kept = []  # per chunk (r, 1, m); not one buffer: rfft(out=) on the CPU copies its result
         for r0 in range(0, rows, step):
             xs = x2[r0:r0 + step]  # (r, n)
             r = xs.shape[0]
             inp = xs.unsqueeze(1) if d is None else xs.unsqueeze(1) * d  # (r, blocks|1, n)
             if keep:
-                z = torch.fft.rfft(inp, out=kept[r0:r0 + step])  # (r, 1, m), kept for backward
+                z = torch.fft.rfft(inp)  # (r, 1, m), kept for backward
+                kept.append(z)
                 spec = z * s
             else:
                 z = torch.fft.rfft(inp)  # (r, blocks|1, m)
                 spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
-            if exact:
+            if single:
+                y = torch.fft.irfft(spec, n=n).view(r, out_features)
+            elif exact:
                 torch.fft.irfft(spec, n=n, out=y[r0:r0 + step].view(r, blocks, n))
             else:
                 y[r0:r0 + step] = torch.fft.irfft(spec, n=n).reshape(r, blocks * n)[:, :out_features]
-        ctx.save_for_backward(x2, d, s, kept)
-        ctx.meta = (x.shape, n, blocks, out_features, step)
+            if bias is not None:
+                y[r0:r0 + step] += bias  # the chunk is still in cache
+        ctx.save_for_backward(x2, d, s, *kept)
+        ctx.meta = (x.shape, n, blocks, out_features, step, bias is not None)
         return y.reshape(*x.shape[:-1], out_features)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y):
-        x2, d, s, kept = ctx.saved_tensors
-        x_shape, n, blocks, out_features, step = ctx.meta
+        x2, d, s, *kept = ctx.saved_tensors
+        x_shape, n, blocks, out_features, step, has_bias = ctx.meta
         rows = x2.shape[0]
-        need_x, need_c, need_d = ctx.needs_input_grad[:3]
+        need_x, need_c, need_d, need_b = ctx.needs_input_grad[:4]
         grad_y = grad_y.reshape(rows, out_features)
         grad_x = x2.new_empty(rows, n) if need_x else None
         grad_cs = s.new_zeros(s.shape) if need_c else None  # (blocks, m), frequency domain
         grad_d = x2.new_zeros(blocks, n) if (need_d and d is not None) else None
+        grad_b = x2.new_zeros(out_features) if (need_b and has_bias) else None
         s_conj = s.conj().resolve_conj()  # materialized once, not per chunk
-        for r0 in range(0, rows, step):
+        use_kernels = USE_KERNELS and kernels.usable(x2, s_conj) and (d is None or kernels.usable(d))
+        for i, r0 in enumerate(range(0, rows, step)):
             xs = x2[r0:r0 + step]  # (r, n)
             r = xs.shape[0]
             gys = grad_y[r0:r0 + step]
+            if grad_b is not None:
+                grad_b += gys.sum(0)
             if blocks * n != out_features:  # truncated rows get zero gradient
                 gys = torch.nn.functional.pad(gys, (0, blocks * n - out_features))
             g = torch.fft.rfft(gys.reshape(r, blocks, n))  # (r, blocks, m)
+            fused = use_kernels and kernels.usable(g, xs)
+            scaled = False  # g already multiplied by conj(s)
             if need_c:
-                if kept is not None:
-                    z = kept[r0:r0 + step]  # (r, 1, m)
+                if kept:
+                    z = kept[i]  # (r, 1, m)
                 else:
                     z = torch.fft.rfft(xs).unsqueeze(1) if d is None else \
                         torch.fft.rfft(xs.unsqueeze(1) * d)  # (r, blocks|1, m)
-                grad_cs += (g * z.conj()).sum(0)
+                if fused:  # one pass: grad_cs += Σ_r g·conj(z), then g *= conj(s)
+                    scaled = d is not None
+                    kernels.frequency_backward(g, z, s_conj, grad_cs, scale=scaled)
+                else:
+                    grad_cs += (g * z.conj()).sum(0)
             if d is None:
                 if need_x:
                     torch.fft.irfft((g * s_conj).sum(1), n=n, out=grad_x[r0:r0 + step])
             else:
-                gz = torch.fft.irfft(g.mul_(s_conj), n=n)  # (r, blocks, n)
+                gz = torch.fft.irfft(g if scaled else g.mul_(s_conj), n=n)  # (r, blocks, n)
+                if fused:  # one pass: grad_x = Σ_b gz·d, grad_d += Σ_r gz·x
+                    kernels.spatial_backward(gz, xs, d, grad_x[r0:r0 + step] if need_x else None,
+                                             grad_d)
+                    continue
                 if need_x:
                     if blocks == 1:
                         torch.mul(gz[:, 0], d[0], out=grad_x[r0:r0 + step])
@@ -264,14 +300,17 @@ class _CirculantLinearFn(torch.autograd.Function):
                 if grad_d is not None:
                     grad_d += (gz * xs.unsqueeze(1)).sum(0)
         grad_c = torch.fft.irfft(grad_cs, n=n) if need_c else None
-        return (None if grad_x is None else grad_x.reshape(x_shape)), grad_c, grad_d, None, None
+        grad_x = None if grad_x is None else grad_x.reshape(x_shape)
+        return grad_x, grad_c, grad_d, grad_b, None, None
 
 
 def circulant_linear(x: torch.Tensor, c: torch.Tensor, d: torch.Tensor | None,
-                     out_features: int, spectrum: torch.Tensor | None = None) -> torch.Tensor:
-    """Fast :func:`block_circulant_matmul` for one factor per block (no bias).
+                     out_features: int, spectrum: torch.Tensor | None = None,
+                     bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Fast :func:`block_circulant_matmul` for one factor per block, plus ``bias`` if given.
 
-    ``c`` and ``d`` are ``(blocks, n)`` (or ``(blocks, 1, n)``); ``spectrum`` optionally
+    ``c`` and ``d`` are ``(blocks, n)`` (or ``(blocks, 1, n)``), ``bias`` ``(out_features,)``;
+    ``spectrum`` optionally
     passes a cached :func:`circulant_spectrum` of ``c`` (inference only: no gradient reaches
     ``c`` through it). Same precision rules as the other ops; first-order gradients only.
 
@@ -285,11 +324,13 @@ def circulant_linear(x: torch.Tensor, c: torch.Tensor, d: torch.Tensor | None,
         raise ValueError(f"c must have shape (blocks, n) (one factor), got {tuple(c.shape)}")
     _check_blocks(c.unsqueeze(1), None if d is None else d.unsqueeze(1), out_features)
     _check_last_dim(x, c.shape[-1])
+    if bias is not None and bias.shape != (out_features,):
+        raise ValueError(f"bias must have shape ({out_features},), got {tuple(bias.shape)}")
     dt = compute_dtype(x, c) if d is None else compute_dtype(x, c, d)
     if spectrum is not None:
         spectrum = spectrum.to(torch.promote_types(spectrum.dtype, torch.complex64))
-    y = _CirculantLinearFn.apply(x.to(dt).contiguous(), c.to(dt),
-                                 None if d is None else d.to(dt), out_features, spectrum)
+    y = _CirculantLinearFn.apply(x.to(dt).contiguous(), c.to(dt), None if d is None else d.to(dt),
+                                 None if bias is None else bias.to(dt), out_features, spectrum)
     return y.to(x.dtype)
 
 

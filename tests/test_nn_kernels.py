@@ -1,0 +1,109 @@
+"""The numba backward kernels ≡ the torch expressions they replace (their twin)."""
+
+import pytest
+import torch
+
+from circlearn import reference as ref
+from circlearn.nn import functional as F
+from circlearn.nn import kernels
+
+pytestmark = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba is not installed")
+
+
+def _complex(shape, dtype, g):
+    real = torch.randn(*shape, 2, dtype=dtype, generator=g)
+    return torch.view_as_complex(real).contiguous()
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request, monkeypatch):
+    """Run once on the calling thread, once split over 2 threads (every chunk split)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    if request.param > 1:
+        monkeypatch.setattr(kernels, "PARALLEL_ELEMENTS", 1)
+    yield request.param
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("blocks,shared", [(1, False), (3, False), (3, True)])
+@pytest.mark.parametrize("scale", [True, False])
+def test_frequency_backward_equals_torch(blocks, shared, scale, dtype, threads):
+    g = torch.Generator().manual_seed(0)
+    G = _complex((5, blocks, 9), dtype, g)
+    Z = _complex((5, 1 if shared else blocks, 9), dtype, g)
+    S = _complex((blocks, 9), dtype, g)
+    acc = _complex((blocks, 9), dtype, g)
+    expected_acc = acc + (G * Z.conj()).sum(0)
+    expected_G = G * S if scale else G.clone()
+    kernels.frequency_backward(G, Z, S, acc, scale=scale)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(acc, expected_acc, **tol)
+    torch.testing.assert_close(G, expected_G, **tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("blocks", [1, 3])
+@pytest.mark.parametrize("need_x,need_d", [(True, True), (True, False), (False, True)])
+def test_spatial_backward_equals_torch(blocks, need_x, need_d, dtype, threads):
+    g = torch.Generator().manual_seed(1)
+    gz = torch.randn(6, blocks, 11, dtype=dtype, generator=g)
+    x = torch.randn(6, 11, dtype=dtype, generator=g)
+    d = torch.randn(blocks, 11, dtype=dtype, generator=g)
+    gx = torch.full((6, 11), float("nan"), dtype=dtype) if need_x else None  # fully overwritten
+    acc = torch.randn(blocks, 11, dtype=dtype, generator=g) if need_d else None
+    expected_acc = None if acc is None else acc + (gz * x.unsqueeze(1)).sum(0)
+    kernels.spatial_backward(gz, x, d, gx, acc)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    if need_x:
+        torch.testing.assert_close(gx, (gz * d).sum(1), **tol)
+    if need_d:
+        torch.testing.assert_close(acc, expected_acc, **tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("with_d", [True, False])
+@pytest.mark.parametrize("n_in,n_out", [(7, 3), (13, 13), (64, 200), (256, 1024)])
+@pytest.mark.parametrize("wants", ["all", "params", "x"])
+def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d, dtype, wants,
+                                                            threads, monkeypatch):
+    """circulant_linear's gradients are the same whether the kernels or torch compute them."""
+    monkeypatch.setattr(F, "CHUNK_TRANSFORMS", 8)  # several chunks, a ragged last one
+    g = torch.Generator().manual_seed(2)
+    blocks = ref.num_blocks(n_in, n_out)
+    c = torch.randn(blocks, n_in, dtype=dtype, generator=g, requires_grad=wants != "x")
+    d = torch.randn(blocks, n_in, dtype=dtype, generator=g,
+                    requires_grad=wants != "x") if with_d else None
+    bias = torch.randn(n_out, dtype=dtype, generator=g, requires_grad=wants != "x")
+    x = torch.randn(19, n_in, dtype=dtype, generator=g, requires_grad=wants != "params")
+    gy = torch.randn(19, n_out, dtype=dtype, generator=g)
+    inputs = [t for t in (x, c, d, bias) if t is not None and t.requires_grad]
+    grads = {}
+    for use in (True, False):
+        monkeypatch.setattr(F, "USE_KERNELS", use)
+        y = F.circulant_linear(x, c, d, n_out, bias=bias)
+        grads[use] = torch.autograd.grad(y, inputs, gy)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    for a, b in zip(grads[True], grads[False]):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def test_kernels_are_skipped_for_tensors_they_do_not_cover():
+    assert not kernels.usable(torch.ones(4, dtype=torch.float16))
+    assert not kernels.usable(torch.ones(4, 4).T)  # not contiguous
+    assert kernels.usable(torch.ones(4), torch.ones(2, dtype=torch.complex64))
+
+
+def test_fast_path_calls_the_kernels_on_cpu(monkeypatch):
+    """The equality test above would pass trivially if the kernels were never reached."""
+    calls = []
+    for name in ("frequency_backward", "spatial_backward"):
+        real = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name,
+                            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    x = torch.randn(3, 16, requires_grad=True)
+    c = torch.randn(2, 16, requires_grad=True)
+    d = torch.randn(2, 16, requires_grad=True)
+    F.circulant_linear(x, c, d, 20).sum().backward()
+    assert calls == ["frequency_backward", "spatial_backward"]
