@@ -53,11 +53,14 @@ class PaperCirculant(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-def _step(module: nn.Module, x: torch.Tensor, backward: bool):
+def _step(module: nn.Module, x: torch.Tensor, backward: bool, grad_y: torch.Tensor | None = None):
+    """One timed call. Backward takes a dense upstream gradient ``grad_y``, as in training
+    (a ``.sum()`` loss would hand every variant a stride-0 expanded gradient instead)."""
     if backward:
         def fn():
             module.zero_grad(set_to_none=True)
-            module(x).sum().backward()
+            x.grad = None
+            module(x).backward(grad_y)
     else:
         def fn():
             with torch.no_grad():
@@ -74,6 +77,7 @@ def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str
     dense = nn.Linear(n_in, n_out, device=device)
     paper = PaperCirculant(circ).to(device) if with_paper else None
     x = torch.randn(batch, n_in, device=device, requires_grad=backward)
+    grad_y = torch.randn(batch, n_out, device=device) if backward else None
     # Correctness before speed: the three agree on this input.
     with torch.no_grad():
         ref = x @ circ.dense().T + circ.bias
@@ -89,7 +93,7 @@ def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str
     # Interleave rounds so machine noise hits every variant alike.
     for _ in range(3):
         for name, module in variants.items():
-            times[name].append(time_fn(_step(module, x, backward), device=device, warmup=2,
+            times[name].append(time_fn(_step(module, x, backward, grad_y), device=device, warmup=2,
                                        repeats=max(1, repeats // 3)))
     med = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
     blocks = circ.blocks
