@@ -179,6 +179,15 @@ def circulant_dense(c: torch.Tensor, d: torch.Tensor | None, out_features: int) 
     return torch.cat(parts, dim=0)  # (out, n)
 
 
+# At most this many length-n transforms per call go through scipy.fft on the CPU (inference
+# on a few rows, and every small FFT of the fast path: the spectrum of c, the weight gradient,
+# small batches). torch's CPU FFT (MKL) pays a per-call set-up proportional to n (≈130 µs at
+# n = 8192, one row), scipy's pocketfft caches its plans (≈40 µs); per row MKL is ≈4× faster,
+# so the crossover measured on the 2-core CPU is ≈8 rows at n = 8192 and ≈13 at n = 1024
+# (benchmarks/bench_layers.py).
+SMALL_CPU_ROWS = 8
+
+
 # Length-n transforms per FFT call (rows × blocks of one chunk). Each torch CPU FFT call pays a
 # plan set-up that grows with n (≈130 µs at n = 8192), so a chunk needs enough transforms to
 # amortize it, yet should stay small enough for its intermediates to be reused from cache.
@@ -201,9 +210,32 @@ def _chunk_rows(x: torch.Tensor, rows: int, blocks: int) -> int:
     return max(1, CHUNK_TRANSFORMS // blocks)
 
 
+def _few_cpu_transforms(t: torch.Tensor) -> bool:
+    # torch.compile traces torch.fft, not scipy: compiled code keeps the torch calls
+    return (t.device.type == "cpu" and t.numel() <= SMALL_CPU_ROWS * t.shape[-1]
+            and t.dtype in (torch.float32, torch.float64, torch.complex64, torch.complex128)
+            and not torch.compiler.is_compiling())
+
+
+def _rfft(x: torch.Tensor) -> torch.Tensor:
+    """``torch.fft.rfft`` over the last dim; a few CPU rows go through ``scipy.fft``, which
+    caches its plans (torch's CPU FFT sets one up per call: ≈130 µs at n = 8192)."""
+    if _few_cpu_transforms(x):
+        return torch.from_numpy(scipy.fft.rfft(x.detach().numpy(), axis=-1))
+    return torch.fft.rfft(x)
+
+
+def _irfft(z: torch.Tensor, n: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``torch.fft.irfft(z, n)`` over the last dim, with :func:`_rfft`'s rule for few rows."""
+    if _few_cpu_transforms(z):
+        y = torch.from_numpy(scipy.fft.irfft(z.detach().numpy(), n=n, axis=-1))
+        return y if out is None else out.copy_(y)
+    return torch.fft.irfft(z, n=n, out=out)
+
+
 def circulant_spectrum(c: torch.Tensor) -> torch.Tensor:
     """``rfft`` of the first columns ``c (blocks, n)`` → ``(blocks, n//2+1)`` (cacheable)."""
-    return torch.fft.rfft(c.to(compute_dtype(c)))
+    return _rfft(c.to(compute_dtype(c)))
 
 
 class _CirculantLinearFn(torch.autograd.Function):
@@ -229,18 +261,18 @@ class _CirculantLinearFn(torch.autograd.Function):
             r = xs.shape[0]
             inp = xs.unsqueeze(1) if d is None else xs.unsqueeze(1) * d  # (r, blocks|1, n)
             if keep:
-                z = torch.fft.rfft(inp)  # (r, 1, m), kept for backward
+                z = _rfft(inp)  # (r, 1, m), kept for backward
                 kept.append(z)
                 spec = z * s
             else:
-                z = torch.fft.rfft(inp)  # (r, blocks|1, m)
+                z = _rfft(inp)  # (r, blocks|1, m)
                 spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
             if single:
-                y = torch.fft.irfft(spec, n=n).view(r, out_features)
+                y = _irfft(spec, n=n).view(r, out_features)
             elif exact:
-                torch.fft.irfft(spec, n=n, out=y[r0:r0 + step].view(r, blocks, n))
+                _irfft(spec, n=n, out=y[r0:r0 + step].view(r, blocks, n))
             else:
-                y[r0:r0 + step] = torch.fft.irfft(spec, n=n).reshape(r, blocks * n)[:, :out_features]
+                y[r0:r0 + step] = _irfft(spec, n=n).reshape(r, blocks * n)[:, :out_features]
             if bias is not None:
                 y[r0:r0 + step] += bias  # the chunk is still in cache
         ctx.save_for_backward(x2, d, s, *kept)
@@ -269,15 +301,15 @@ class _CirculantLinearFn(torch.autograd.Function):
                 grad_b += gys.sum(0)
             if blocks * n != out_features:  # truncated rows get zero gradient
                 gys = torch.nn.functional.pad(gys, (0, blocks * n - out_features))
-            g = torch.fft.rfft(gys.reshape(r, blocks, n))  # (r, blocks, m)
+            g = _rfft(gys.reshape(r, blocks, n))  # (r, blocks, m)
             fused = use_kernels and kernels.usable(g, xs)
             scaled = False  # g already multiplied by conj(s)
             if need_c:
                 if kept:
                     z = kept[i]  # (r, 1, m)
                 else:
-                    z = torch.fft.rfft(xs).unsqueeze(1) if d is None else \
-                        torch.fft.rfft(xs.unsqueeze(1) * d)  # (r, blocks|1, m)
+                    z = _rfft(xs).unsqueeze(1) if d is None else \
+                        _rfft(xs.unsqueeze(1) * d)  # (r, blocks|1, m)
                 if fused:  # one pass: grad_cs += Σ_r g·conj(z), then g *= conj(s)
                     scaled = d is not None
                     kernels.frequency_backward(g, z, s_conj, grad_cs, scale=scaled)
@@ -285,9 +317,9 @@ class _CirculantLinearFn(torch.autograd.Function):
                     grad_cs += (g * z.conj()).sum(0)
             if d is None:
                 if need_x:
-                    torch.fft.irfft((g * s_conj).sum(1), n=n, out=grad_x[r0:r0 + step])
+                    _irfft((g * s_conj).sum(1), n=n, out=grad_x[r0:r0 + step])
             else:
-                gz = torch.fft.irfft(g if scaled else g.mul_(s_conj), n=n)  # (r, blocks, n)
+                gz = _irfft(g if scaled else g.mul_(s_conj), n=n)  # (r, blocks, n)
                 if fused:  # one pass: grad_x = Σ_b gz·d, grad_d += Σ_r gz·x
                     kernels.spatial_backward(gz, xs, d, grad_x[r0:r0 + step] if need_x else None,
                                              grad_d)
@@ -299,7 +331,7 @@ class _CirculantLinearFn(torch.autograd.Function):
                         grad_x[r0:r0 + step] = (gz * d).sum(1)
                 if grad_d is not None:
                     grad_d += (gz * xs.unsqueeze(1)).sum(0)
-        grad_c = torch.fft.irfft(grad_cs, n=n) if need_c else None
+        grad_c = _irfft(grad_cs, n=n) if need_c else None
         grad_x = None if grad_x is None else grad_x.reshape(x_shape)
         return grad_x, grad_c, grad_d, grad_b, None, None
 
@@ -346,11 +378,6 @@ def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Te
     return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=eps))
 
 
-# At most this many rows × blocks go through scipy.fft in CPU inference. torch's CPU FFT
-# (MKL) pays a per-call set-up proportional to n (≈130 µs at n = 8192, one row), scipy's
-# pocketfft caches its plans (≈40 µs); per row MKL is ≈4× faster, so the crossover measured
-# on the 2-core CPU is ≈8 rows at n = 8192 and ≈13 at n = 1024 (benchmarks/bench_layers.py).
-SMALL_CPU_ROWS = 8
 
 
 def circulant_linear_small_cpu(x: torch.Tensor, d: torch.Tensor | None, out_features: int,

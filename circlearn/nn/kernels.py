@@ -120,8 +120,8 @@ def usable(*tensors: torch.Tensor) -> bool:
     """Whether the kernels apply: numba present, contiguous CPU tensors, float32/64 (or
     complex64/128)."""
     ok = (torch.float32, torch.float64, torch.complex64, torch.complex128)
-    return HAVE_NUMBA and all(t.device.type == "cpu" and t.dtype in ok and t.is_contiguous()
-                              for t in tensors)
+    return HAVE_NUMBA and not torch.compiler.is_compiling() and all(
+        t.device.type == "cpu" and t.dtype in ok and t.is_contiguous() for t in tensors)
 
 
 def _parts(rows: int, elements: int) -> int:
