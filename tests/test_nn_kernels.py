@@ -15,21 +15,10 @@ def _complex(shape, dtype, g):
     return torch.view_as_complex(real).contiguous()
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request, monkeypatch):
-    """Run once on the calling thread, once split over 2 threads (every chunk split)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    if request.param > 1:
-        monkeypatch.setattr(kernels, "PARALLEL_ELEMENTS", 1)
-    yield request.param
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("blocks,shared", [(1, False), (3, False), (3, True)])
 @pytest.mark.parametrize("scale", [True, False])
-def test_frequency_backward_equals_torch(blocks, shared, scale, dtype, threads):
+def test_frequency_backward_equals_torch(blocks, shared, scale, dtype):
     g = torch.Generator().manual_seed(0)
     G = _complex((5, blocks, 9), dtype, g)
     Z = _complex((5, 1 if shared else blocks, 9), dtype, g)
@@ -46,7 +35,7 @@ def test_frequency_backward_equals_torch(blocks, shared, scale, dtype, threads):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("blocks", [1, 3])
 @pytest.mark.parametrize("need_x,need_d", [(True, True), (True, False), (False, True)])
-def test_spatial_backward_equals_torch(blocks, need_x, need_d, dtype, threads):
+def test_spatial_backward_equals_torch(blocks, need_x, need_d, dtype):
     g = torch.Generator().manual_seed(1)
     gz = torch.randn(6, blocks, 11, dtype=dtype, generator=g)
     x = torch.randn(6, 11, dtype=dtype, generator=g)
@@ -67,7 +56,7 @@ def test_spatial_backward_equals_torch(blocks, need_x, need_d, dtype, threads):
 @pytest.mark.parametrize("n_in,n_out", [(7, 3), (13, 13), (64, 200), (256, 1024)])
 @pytest.mark.parametrize("wants", ["all", "params", "x"])
 def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d, dtype, wants,
-                                                            threads, monkeypatch):
+                                                            monkeypatch):
     """circulant_linear's gradients are the same whether the kernels or torch compute them."""
     monkeypatch.setattr(F, "CHUNK_TRANSFORMS", 8)  # several chunks, a ragged last one
     g = torch.Generator().manual_seed(2)

@@ -16,19 +16,18 @@ these kernels to.
 
 Why: the products and reductions of the backward are memory-bound, and each torch expression
 writes a full temporary before reducing it. Fused, on a 128 × 8192 chunk on the 2-core CPU
-(one thread): frequency-domain update 0.53-0.58 ms against 1.7-5.2 ms for the torch
+(one thread): frequency-domain update 0.53-0.58 ms against 1.7 ms or more for the torch
 expressions, spatial update 0.78 ms against 2.0 ms (a plain copy of the chunk: 0.43-0.5 ms).
 
-Rows are split over ``torch.get_num_threads()`` threads (the kernels release the GIL, each
-thread has its own accumulators, summed at the end) when a chunk holds at least
-``PARALLEL_ELEMENTS`` elements; smaller chunks stay on the calling thread, where a thread
-hand-off would cost more than it saves. The kernels are compiled on first use per dtype (a
-few seconds) and cached on disk.
+The kernels run on the calling thread. Splitting a chunk's rows over a Python thread pool was
+measured and dropped: with 2 torch threads the pool's threads compete with torch's spinning
+OpenMP workers, and the backward of 8192² at batch 256 took 10.4-14.9 ms split against
+7.5-7.9 ms on one thread. With 2 torch threads the single-threaded kernels and torch's
+2-threaded expressions run the whole layer equally fast (within ±8%). The kernels are compiled
+on first use per dtype (a few seconds) and cached on disk.
 """
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -41,12 +40,6 @@ except ImportError:  # the torch expressions in functional.py take over
 __all__ = ["HAVE_NUMBA", "usable", "frequency_backward", "spatial_backward"]
 
 HAVE_NUMBA = numba is not None
-# Chunks with at least this many elements are split over threads (one 128 × 8192 chunk has
-# 2^20 real or 2^19 complex elements; a 16-row chunk of 8 blocks of 1024 has 2^16).
-PARALLEL_ELEMENTS = 1 << 18
-
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
 
 
 def _njit(fn):
@@ -124,30 +117,6 @@ def usable(*tensors: torch.Tensor) -> bool:
         t.device.type == "cpu" and t.dtype in ok and t.is_contiguous() for t in tensors)
 
 
-def _parts(rows: int, elements: int) -> int:
-    if elements < PARALLEL_ELEMENTS:
-        return 1
-    return max(1, min(torch.get_num_threads(), rows))
-
-
-def _run(fn, rows: int, parts: int, acc: np.ndarray, *args) -> None:
-    """``fn(row_slice, acc_part)`` over ``parts`` row ranges; partial accumulators summed."""
-    global _pool, _pool_size
-    if parts == 1:
-        fn(slice(0, rows), acc, *args)
-        return
-    if _pool is None or _pool_size < parts:
-        _pool, _pool_size = ThreadPoolExecutor(parts, thread_name_prefix="circlearn"), parts
-    bounds = np.linspace(0, rows, parts + 1).astype(int)
-    accs = [acc] + [np.zeros_like(acc) for _ in range(parts - 1)]
-    futures = [_pool.submit(fn, slice(bounds[i], bounds[i + 1]), accs[i], *args)
-               for i in range(parts)]
-    for f in futures:
-        f.result()
-    for a in accs[1:]:
-        acc += a
-
-
 def frequency_backward(G: torch.Tensor, Z: torch.Tensor, S_conj: torch.Tensor,
                        acc: torch.Tensor, scale: bool) -> None:
     """``acc += Σ_r G·conj(Z)`` per block and, if ``scale``, ``G *= S_conj`` in place.
@@ -156,11 +125,7 @@ def frequency_backward(G: torch.Tensor, Z: torch.Tensor, S_conj: torch.Tensor,
     complex dtype and C-contiguous.
     """
     g, z, sc, a = (t.detach().numpy() for t in (G, Z, S_conj, acc))
-
-    def fn(rows, acc_part, g, z, sc):
-        _frequency_rows(g[rows], z[rows], sc, acc_part, scale)
-
-    _run(fn, g.shape[0], _parts(g.shape[0], g.size), a, g, z, sc)
+    _frequency_rows(g, z, sc, a, scale)
 
 
 def spatial_backward(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
@@ -175,7 +140,4 @@ def spatial_backward(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
     out = gx.detach().numpy() if need_x else np.empty((g.shape[0], 0), g.dtype)
     a = acc.detach().numpy() if need_d else np.zeros((g.shape[1], 0), g.dtype)
 
-    def fn(rows, acc_part, g, xx, dd, out):
-        _spatial_rows(g[rows], xx[rows], dd, out[rows], acc_part, need_x, need_d)
-
-    _run(fn, g.shape[0], _parts(g.shape[0], g.size), a, g, xx, dd, out)
+    _spatial_rows(g, xx, dd, out, a, need_x, need_d)
