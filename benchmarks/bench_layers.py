@@ -94,7 +94,7 @@ def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str
     for _ in range(3):
         for name, module in variants.items():
             times[name].append(time_fn(_step(module, x, backward, grad_y), device=device, warmup=2,
-                                       repeats=max(1, repeats // 3)))
+                                       repeats=max(1, repeats // 3), min_time=0.05))
     med = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
     blocks = circ.blocks
     # Modelled traffic of the eager rfft chain (structured.md §5.1): 24 n bytes per row and

@@ -70,7 +70,9 @@ def time_fn(fn: Callable[[], object], *, device: str = "cpu", warmup: int = 3,
     """Median seconds per call of ``fn`` after ``warmup`` calls.
 
     On CUDA each call is bracketed by CUDA events; on CPU by ``time.perf_counter``.
-    ``min_time`` keeps repeating (beyond ``repeats``) until that much time was measured.
+    ``min_time`` keeps repeating (beyond ``repeats``) until that much time was measured, up to
+    ``max(100, 10 * repeats)`` calls (sub-millisecond calls need many samples for a stable
+    median).
     """
     for _ in range(warmup):
         fn()
@@ -91,7 +93,7 @@ def time_fn(fn: Callable[[], object], *, device: str = "cpu", warmup: int = 3,
             t = time.perf_counter() - t0
         times.append(t)
         total += t
-        if len(times) > 10 * max(repeats, 1):
+        if len(times) >= max(100, 10 * repeats):
             break
     return statistics.median(times)
 
