@@ -70,8 +70,12 @@ def _step(module: nn.Module, x: torch.Tensor, backward: bool, grad_y: torch.Tens
 
 def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str = "cpu",
                diagonal: str | None = "learned", with_paper: bool = True, repeats: int = 7,
-               copy_gbs: float | None = None) -> dict:
-    """Time dense, circulant (and paper) on one shape, interleaved; return one result row."""
+               copy_gbs: float | None = None, compile: bool = False) -> dict:
+    """Time dense, circulant (and paper) on one shape, interleaved; return one result row.
+
+    ``compile`` adds the circulant layer under ``torch.compile`` (on CUDA with
+    ``mode="reduce-overhead"``, i.e. CUDA graphs), checked against the eager layer first.
+    """
     torch.manual_seed(0)
     circ = CirculantLinear(n_in, n_out, bias=True, diagonal=diagonal, device=device)
     dense = nn.Linear(n_in, n_out, device=device)
@@ -89,6 +93,12 @@ def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str
     variants = {"dense": dense, "circulant": circ}
     if paper is not None:
         variants["paper"] = paper
+    if compile:
+        mode = "reduce-overhead" if device.startswith("cuda") else "default"
+        compiled = torch.compile(circ, mode=mode)
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(x), circ(x), rtol=1e-4, atol=1e-4 * math.sqrt(n_in))
+        variants["compiled"] = compiled
     times = {name: [] for name in variants}
     # Interleave rounds so machine noise hits every variant alike.
     for _ in range(3):
@@ -108,6 +118,9 @@ def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str
     if paper is not None:
         row["paper_ms"] = med["paper"] * 1e3
         row["speedup_vs_paper"] = med["paper"] / med["circulant"]
+    if compile:
+        row["compiled_ms"] = med["compiled"] * 1e3
+        row["compiled_vs_eager"] = med["circulant"] / med["compiled"]
     row["circ_GB_per_s"] = traffic / med["circulant"] / 1e9
     if copy_gbs is not None:
         row["copy_GB_per_s"] = copy_gbs
@@ -122,7 +135,7 @@ HEADLINE = [  # (n_in, n_out, batch, backward): the core issue's targets
 
 
 def run(quick: bool = False, out_dir=None, device: str = "cpu", sweep: bool = False,
-        threads: int | None = None, tf32: bool = False) -> list[dict]:
+        threads: int | None = None, tf32: bool = False, compile: bool = False) -> list[dict]:
     if threads is not None:
         torch.set_num_threads(threads)
     if device.startswith("cuda"):
@@ -139,7 +152,7 @@ def run(quick: bool = False, out_dir=None, device: str = "cpu", sweep: bool = Fa
         if device == "cpu" and n_in >= 16384 and batch >= 512 and backward:
             continue  # a dense 16384² fwd+bwd at batch ≥ 512 takes minutes on 2 cores
         row = layer_case(n_in, n_out, batch, backward, device=device, copy_gbs=copy_gbs,
-                         repeats=3 if quick else 7)
+                         repeats=3 if quick else 7, compile=compile)
         rows.append(row)
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
               flush=True)
@@ -147,8 +160,12 @@ def run(quick: bool = False, out_dir=None, device: str = "cpu", sweep: bool = Fa
     notes = (f"float32, learned diagonal, medians of interleaved rounds; dense = nn.Linear"
              f"{' (TF32 on)' if tf32 else ''}; circ_GB_per_s uses the modelled traffic of "
              f"structured.md §5.1 (24·n bytes per row and block forward, ×3 fwd+bwd); measured "
-             f"copy bandwidth {copy_gbs:.1f} GB/s; {info['torch_threads']} threads.")
-    name = ("layers-sweep" if sweep else "layers") + ("-tf32" if tf32 else "")
+             f"copy bandwidth {copy_gbs:.1f} GB/s; {info['torch_threads']} threads"
+             + ("; compiled = torch.compile(CirculantLinear)"
+                + (", mode reduce-overhead (CUDA graphs)" if device.startswith("cuda") else "")
+                if compile else "") + ".")
+    name = ("layers-sweep" if sweep else "layers") + ("-tf32" if tf32 else "") + \
+        ("-compile" if compile else "")
     if device == "cpu":
         name += f"-{torch.get_num_threads()}threads"
     if not quick:
@@ -171,10 +188,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--tf32", action="store_true")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the circulant layer under torch.compile (CUDA graphs on GPU)")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     run(quick=a.quick, out_dir=a.out, device=a.device, sweep=a.sweep, threads=a.threads,
-        tf32=a.tf32)
+        tf32=a.tf32, compile=a.compile)
 
 
 if __name__ == "__main__":

@@ -18,4 +18,6 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 "$PY" -m benchmarks.run layers --device cuda --sweep --tf32 --out "$OUT_DIR"
 # 3. models: training step videos/s and parameter memory per preset at paper sizes
 "$PY" -m benchmarks.run models --device cuda --out "$OUT_DIR"
+# 4. last (compiling takes a while): headline cases under torch.compile with CUDA graphs
+"$PY" -m benchmarks.run layers --device cuda --compile --out "$OUT_DIR"
 echo "results in $OUT_DIR"

@@ -29,7 +29,7 @@ CUDA_SUITES = ("layers", "models")
 
 
 def run_suite(name: str, *, quick: bool, out_dir, device: str, sweep: bool = False,
-              tf32: bool = False) -> list[dict]:
+              tf32: bool = False, compile: bool = False) -> list[dict]:
     module = importlib.import_module(f"benchmarks.bench_{name}")
     params = inspect.signature(module.run).parameters
     kwargs = {"quick": quick, "out_dir": out_dir}
@@ -39,6 +39,8 @@ def run_suite(name: str, *, quick: bool, out_dir, device: str, sweep: bool = Fal
         kwargs["sweep"] = sweep
     if "tf32" in params:
         kwargs["tf32"] = tf32
+    if "compile" in params:
+        kwargs["compile"] = compile
     return module.run(**kwargs)
 
 
@@ -49,6 +51,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", action="store_true", help="layers: the full n × batch grid")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument("--tf32", action="store_true", help="let the dense baseline use TF32 (GPU)")
+    p.add_argument("--compile", action="store_true",
+                   help="layers: also time torch.compile (mode reduce-overhead = CUDA graphs on GPU)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (pinned)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
 
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         print(f"== {name} ==", flush=True)
         run_suite(name, quick=args.quick, out_dir=args.out, device=args.device,
-                  sweep=args.sweep, tf32=args.tf32)
+                  sweep=args.sweep, tf32=args.tf32, compile=args.compile)
         print(f"== {name} done in {time.perf_counter() - t0:.1f} s ==", flush=True)
     return 0
 

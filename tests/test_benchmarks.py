@@ -26,6 +26,16 @@ def test_layer_case_reports_ratios():
     assert row["speedup_vs_paper"] == pytest.approx(row["paper_ms"] / row["circulant_ms"])
 
 
+def test_layer_case_times_the_compiled_layer(monkeypatch):
+    """--compile adds a checked torch.compile variant (aot_eager here: no C++ build in tests)."""
+    real = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, mode=None: real(m, backend="aot_eager"))
+    for backward in (False, True):
+        row = bench_layers.layer_case(32, 32, 4, backward, repeats=1, compile=True)
+        assert row["compiled_ms"] > 0
+        assert row["compiled_vs_eager"] == pytest.approx(row["circulant_ms"] / row["compiled_ms"])
+
+
 def test_write_results(tmp_path):
     path = write_results("demo", [{"a": 1, "b": 0.123456}], out_dir=tmp_path, notes="n")
     text = path.read_text()
