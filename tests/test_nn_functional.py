@@ -149,3 +149,15 @@ def test_small_cpu_inference_path_equals_torch_path(n_in, n_out, with_d, dtype, 
     got = F.circulant_linear_small_cpu(x, d32, n_out, F.circulant_spectrum(c32))
     assert got.dtype == dtype and got.shape == expected.shape
     torch.testing.assert_close(got, expected, **tol(dtype, n_in))
+
+
+def test_circulant_spectrum_keeps_autograd_for_few_rows():
+    """The scipy route for few CPU rows must not cut the graph of a tensor needing a gradient."""
+    c = torch.randn(2, 16, requires_grad=True)
+    spec = F.circulant_spectrum(c)
+    assert spec.requires_grad
+    (g,) = torch.autograd.grad(spec.abs().sum(), c)
+    (expected,) = torch.autograd.grad(torch.fft.rfft(c).abs().sum(), c)
+    torch.testing.assert_close(g, expected)
+    with torch.no_grad():
+        torch.testing.assert_close(F.circulant_spectrum(c), torch.fft.rfft(c))

@@ -211,9 +211,11 @@ def _chunk_rows(x: torch.Tensor, rows: int, blocks: int) -> int:
 
 
 def _few_cpu_transforms(t: torch.Tensor) -> bool:
-    # torch.compile traces torch.fft, not scipy: compiled code keeps the torch calls
+    # scipy is outside autograd (a tensor that needs a gradient stays on torch.fft), and
+    # torch.compile traces torch.fft, not scipy: compiled code keeps the torch calls.
     return (t.device.type == "cpu" and t.numel() <= SMALL_CPU_ROWS * t.shape[-1]
             and t.dtype in (torch.float32, torch.float64, torch.complex64, torch.complex128)
+            and not (t.requires_grad and torch.is_grad_enabled())
             and not torch.compiler.is_compiling())
 
 
