@@ -47,6 +47,7 @@ def _worker(rank: int, world: int, port: int, results) -> None:
             else:
                 metrics.accumulate(scores[start:stop], labels[start:stop])
         results[rank] = metrics.compute()
+        dist.barrier()  # no rank tears gloo down while the other still has traffic in flight
     finally:
         dist.destroy_process_group()
 

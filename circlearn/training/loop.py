@@ -105,9 +105,12 @@ def train(config: TrainConfig, *, on_step: Callable[[int], None] | None = None) 
     """
     ctx = distributed.setup(config.device)
     try:
-        return _Trainer(config, ctx).run(on_step)
-    finally:
-        distributed.teardown(ctx)
+        summary = _Trainer(config, ctx).run(on_step)
+    except BaseException:
+        distributed.teardown(ctx, synchronize=False)  # the other ranks may never get here
+        raise
+    distributed.teardown(ctx)
+    return summary
 
 
 class _Trainer:
