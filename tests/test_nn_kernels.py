@@ -18,18 +18,23 @@ def _complex(shape, dtype, g):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("blocks,shared", [(1, False), (3, False), (3, True)])
 @pytest.mark.parametrize("scale", [True, False])
-def test_frequency_backward_equals_torch(blocks, shared, scale, dtype):
+@pytest.mark.parametrize("with_sum", [True, False])
+def test_frequency_backward_equals_torch(blocks, shared, scale, with_sum, dtype):
     g = torch.Generator().manual_seed(0)
     G = _complex((5, blocks, 9), dtype, g)
     Z = _complex((5, 1 if shared else blocks, 9), dtype, g)
     S = _complex((blocks, 9), dtype, g)
     acc = _complex((blocks, 9), dtype, g)
+    acc_sum = _complex((blocks, 9), dtype, g) if with_sum else None
     expected_acc = acc + (G * Z.conj()).sum(0)
+    expected_sum = None if acc_sum is None else acc_sum + G.sum(0)
     expected_G = G * S if scale else G.clone()
-    kernels.frequency_backward(G, Z, S, acc, scale=scale)
+    kernels.frequency_backward(G, Z, S, acc, scale=scale, acc_sum=acc_sum)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(acc, expected_acc, **tol)
     torch.testing.assert_close(G, expected_G, **tol)
+    if with_sum:
+        torch.testing.assert_close(acc_sum, expected_sum, **tol)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -54,18 +59,19 @@ def test_spatial_backward_equals_torch(blocks, need_x, need_d, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("with_d", [True, False])
 @pytest.mark.parametrize("n_in,n_out", [(7, 3), (13, 13), (64, 200), (256, 1024)])
-@pytest.mark.parametrize("wants", ["all", "params", "x"])
+@pytest.mark.parametrize("wants", ["all", "params", "x", "bias-only"])
 def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d, dtype, wants,
                                                             monkeypatch):
     """circulant_linear's gradients are the same whether the kernels or torch compute them."""
     monkeypatch.setattr(F, "CHUNK_TRANSFORMS", 8)  # several chunks, a ragged last one
     g = torch.Generator().manual_seed(2)
     blocks = ref.num_blocks(n_in, n_out)
-    c = torch.randn(blocks, n_in, dtype=dtype, generator=g, requires_grad=wants != "x")
+    grad_cd = wants in ("all", "params")  # "bias-only": frozen c and d, the bias summed apart
+    c = torch.randn(blocks, n_in, dtype=dtype, generator=g, requires_grad=grad_cd)
     d = torch.randn(blocks, n_in, dtype=dtype, generator=g,
-                    requires_grad=wants != "x") if with_d else None
+                    requires_grad=grad_cd) if with_d else None
     bias = torch.randn(n_out, dtype=dtype, generator=g, requires_grad=wants != "x")
-    x = torch.randn(19, n_in, dtype=dtype, generator=g, requires_grad=wants != "params")
+    x = torch.randn(19, n_in, dtype=dtype, generator=g, requires_grad=wants in ("all", "x"))
     gy = torch.randn(19, n_out, dtype=dtype, generator=g)
     inputs = [t for t in (x, c, d, bias) if t is not None and t.requires_grad]
     grads = {}
@@ -73,9 +79,12 @@ def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d,
         monkeypatch.setattr(F, "USE_KERNELS", use)
         y = F.circulant_linear(x, c, d, n_out, bias=bias)
         grads[use] = torch.autograd.grad(y, inputs, gy)
+    twin = F.block_circulant_matmul(x, c[:, None], None if d is None else d[:, None], n_out) + bias
+    grads["twin"] = torch.autograd.grad(twin, inputs, gy)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
-    for a, b in zip(grads[True], grads[False]):
+    for a, b, t in zip(grads[True], grads[False], grads["twin"]):
         torch.testing.assert_close(a, b, **tol)
+        torch.testing.assert_close(a, t, **tol)
 
 
 def test_kernels_are_skipped_for_tensors_they_do_not_cover():

@@ -27,10 +27,12 @@ autograd chain for 1024→8192 on 1200 rows; see benchmarks/bench_layers.py). Wi
 blocks the input spectrum is recomputed in backward rather than stored (one more FFT, no
 ``rows · blocks · n`` buffer); with one block it is kept (it is no larger than the input).
 Without a diagonal one ``rfft(x)`` serves every block and ``dL/dx`` needs one inverse FFT.
-The bias is added to each chunk of the output while it is in cache, and its gradient summed
-from the chunks of ``g`` the backward reads anyway: adding it afterwards costs one more pass
-over the output and, for outputs above glibc's 32 MB mmap ceiling, a fresh page-faulted
-allocation (1024→8192 on 1,200 rows: 15% of the whole fwd+bwd on the 2-core CPU).
+The bias lives in the frequency domain: ``irfft(Z·S + rfft(bias)) = irfft(Z·S) + bias``, so the
+product pass adds it, and its gradient ``Σ_rows g`` is summed from the spectra ``rfft(g)`` the
+weight gradient reads anyway (one small inverse FFT at the end). Adding it to the output
+afterwards cost one more pass over the output and, for outputs above glibc's 32 MB mmap
+ceiling, a fresh page-faulted allocation (1024→8192 on 1,200 rows: 15% of the whole fwd+bwd
+on the 2-core CPU).
 
 Precision: FFTs run in at least float32. float16/bfloat16 inputs (also under autocast, where a
 preceding matmul hands us half tensors) are computed in float32 and the result is cast back to
@@ -258,6 +260,10 @@ class _CirculantLinearFn(torch.autograd.Function):
         # recompute it in backward instead of storing blocks × the input.
         keep = ctx.needs_input_grad[1] and blocks == 1
         kept = []  # per chunk (r, 1, m); not one buffer: rfft(out=) on the CPU copies its result
+        bspec = None
+        if bias is not None:  # added to the spectrum: irfft(Z·S + rfft(bias)) = irfft(Z·S) + bias
+            padded = bias if exact else torch.nn.functional.pad(bias, (0, blocks * n - out_features))
+            bspec = _rfft(padded.view(blocks, n))  # (blocks, m)
         for r0 in range(0, rows, step):
             xs = x2[r0:r0 + step]  # (r, n)
             r = xs.shape[0]
@@ -265,18 +271,19 @@ class _CirculantLinearFn(torch.autograd.Function):
             if keep:
                 z = _rfft(inp)  # (r, 1, m), kept for backward
                 kept.append(z)
-                spec = z * s
+                spec = z * s if bspec is None else torch.addcmul(bspec, z, s)
             else:
                 z = _rfft(inp)  # (r, blocks|1, m)
-                spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
+                if bspec is not None:
+                    spec = torch.addcmul(bspec, z, s)
+                else:
+                    spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
             if single:
                 y = _irfft(spec, n=n).view(r, out_features)
             elif exact:
                 _irfft(spec, n=n, out=y[r0:r0 + step].view(r, blocks, n))
             else:
                 y[r0:r0 + step] = _irfft(spec, n=n).reshape(r, blocks * n)[:, :out_features]
-            if bias is not None:
-                y[r0:r0 + step] += bias  # the chunk is still in cache
         ctx.save_for_backward(x2, d, s, *kept)
         ctx.meta = (x.shape, n, blocks, out_features, step, bias is not None)
         return y.reshape(*x.shape[:-1], out_features)
@@ -293,13 +300,16 @@ class _CirculantLinearFn(torch.autograd.Function):
         grad_cs = s.new_zeros(s.shape) if need_c else None  # (blocks, m), frequency domain
         grad_d = x2.new_zeros(blocks, n) if (need_d and d is not None) else None
         grad_b = x2.new_zeros(out_features) if (need_b and has_bias) else None
+        # dL/dbias = Σ_rows grad_y: summed from the spectra g (read anyway for dL/dc; one small
+        # inverse FFT at the end), else from the chunks of grad_y.
+        grad_bs = s.new_zeros(s.shape) if (grad_b is not None and need_c) else None
         s_conj = s.conj().resolve_conj()  # materialized once, not per chunk
         use_kernels = USE_KERNELS and kernels.usable(x2, s_conj) and (d is None or kernels.usable(d))
         for i, r0 in enumerate(range(0, rows, step)):
             xs = x2[r0:r0 + step]  # (r, n)
             r = xs.shape[0]
             gys = grad_y[r0:r0 + step]
-            if grad_b is not None:
+            if grad_b is not None and grad_bs is None:
                 grad_b += gys.sum(0)
             if blocks * n != out_features:  # truncated rows get zero gradient
                 gys = torch.nn.functional.pad(gys, (0, blocks * n - out_features))
@@ -312,11 +322,13 @@ class _CirculantLinearFn(torch.autograd.Function):
                 else:
                     z = _rfft(xs).unsqueeze(1) if d is None else \
                         _rfft(xs.unsqueeze(1) * d)  # (r, blocks|1, m)
-                if fused:  # one pass: grad_cs += Σ_r g·conj(z), then g *= conj(s)
+                if fused:  # one pass: grad_cs += Σ_r g·conj(z), grad_bs += Σ_r g, g *= conj(s)
                     scaled = d is not None
-                    kernels.frequency_backward(g, z, s_conj, grad_cs, scale=scaled)
+                    kernels.frequency_backward(g, z, s_conj, grad_cs, scale=scaled, acc_sum=grad_bs)
                 else:
                     grad_cs += (g * z.conj()).sum(0)
+                    if grad_bs is not None:
+                        grad_bs += g.sum(0)
             if d is None:
                 if need_x:
                     _irfft((g * s_conj).sum(1), n=n, out=grad_x[r0:r0 + step])
@@ -334,6 +346,8 @@ class _CirculantLinearFn(torch.autograd.Function):
                 if grad_d is not None:
                     grad_d += (gz * xs.unsqueeze(1)).sum(0)
         grad_c = _irfft(grad_cs, n=n) if need_c else None
+        if grad_bs is not None:
+            grad_b = _irfft(grad_bs, n=n).reshape(blocks * n)[:out_features]
         grad_x = None if grad_x is None else grad_x.reshape(x_shape)
         return grad_x, grad_c, grad_d, grad_b, None, None
 

@@ -4,6 +4,7 @@ Each kernel fuses, in one pass over a chunk of rows, what the torch expressions 
 path do in three to five (a temporary per product, then a reduction)::
 
     frequency_backward:  acc[b] += Σ_r G[r, b] · conj(Z[r, b or 0])      (dL/dc, frequency domain)
+                         acc_sum[b] += Σ_r G[r, b]                         (dL/dbias, if asked)
                          G[r, b] *= conj(S[b])                            (in place, if scale)
     spatial_backward:    acc[b] += Σ_r gz[r, b] ⊙ x[r]                    (dL/dd)
                          gx[r]   = Σ_b gz[r, b] ⊙ d[b]                    (dL/dx)
@@ -61,11 +62,31 @@ def _accumulate_conj_scale(acc, g, z, sc):
 
 
 @_njit
-def _frequency_rows(G, Z, sc, acc, scale):
+def _accumulate_conj_sum_scale(acc, acc_sum, g, z, sc):
+    for j in range(g.shape[0]):
+        v = g[j]
+        acc[j] += v * z[j].conjugate()
+        acc_sum[j] += v
+        g[j] = v * sc[j]
+
+
+@_njit
+def _add_into(acc, g):
+    for j in range(g.shape[0]):
+        acc[j] += g[j]
+
+
+@_njit
+def _frequency_rows(G, Z, sc, acc, acc_sum, scale, with_sum):
     shared = Z.shape[1] == 1
     for r in range(G.shape[0]):
         for b in range(G.shape[1]):
             z = Z[r, 0] if shared else Z[r, b]
+            if scale and with_sum:
+                _accumulate_conj_sum_scale(acc[b], acc_sum[b], G[r, b], z, sc[b])
+                continue
+            if with_sum:
+                _add_into(acc_sum[b], G[r, b])
             if scale:
                 _accumulate_conj_scale(acc[b], G[r, b], z, sc[b])
             else:
@@ -118,14 +139,16 @@ def usable(*tensors: torch.Tensor) -> bool:
 
 
 def frequency_backward(G: torch.Tensor, Z: torch.Tensor, S_conj: torch.Tensor,
-                       acc: torch.Tensor, scale: bool) -> None:
-    """``acc += Σ_r G·conj(Z)`` per block and, if ``scale``, ``G *= S_conj`` in place.
+                       acc: torch.Tensor, scale: bool, acc_sum: torch.Tensor | None = None) -> None:
+    """``acc += Σ_r G·conj(Z)`` per block, ``acc_sum += Σ_r G`` (if given; the bias gradient's
+    spectrum) and, if ``scale``, ``G *= S_conj`` in place, all read from one pass over ``G``.
 
-    Shapes: ``G (R, B, m)``, ``Z (R, B|1, m)``, ``S_conj (B, m)``, ``acc (B, m)``; all of one
-    complex dtype and C-contiguous.
+    Shapes: ``G (R, B, m)``, ``Z (R, B|1, m)``, ``S_conj (B, m)``, ``acc`` and ``acc_sum``
+    ``(B, m)``; all of one complex dtype and C-contiguous.
     """
     g, z, sc, a = (t.detach().numpy() for t in (G, Z, S_conj, acc))
-    _frequency_rows(g, z, sc, a, scale)
+    a_sum = np.zeros((g.shape[1], 0), g.dtype) if acc_sum is None else acc_sum.detach().numpy()
+    _frequency_rows(g, z, sc, a, a_sum, scale, acc_sum is not None)
 
 
 def spatial_backward(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
