@@ -221,7 +221,7 @@ def _few_cpu_transforms(t: torch.Tensor) -> bool:
     return (t.device.type == "cpu" and t.numel() <= SMALL_CPU_ROWS * t.shape[-1]
             and t.dtype in (torch.float32, torch.float64, torch.complex64, torch.complex128)
             and not (t.requires_grad and torch.is_grad_enabled())
-            and not torch.compiler.is_compiling())
+            and not kernels.is_compiling())
 
 
 def _rfft(x: torch.Tensor) -> torch.Tensor:

@@ -38,9 +38,14 @@ try:
 except ImportError:  # the torch expressions in functional.py take over
     numba = None
 
-__all__ = ["HAVE_NUMBA", "usable", "frequency_backward", "spatial_backward"]
+__all__ = ["HAVE_NUMBA", "usable", "is_compiling", "frequency_backward", "spatial_backward"]
 
 HAVE_NUMBA = numba is not None
+
+# torch.compile traces torch ops, not numba or scipy calls: code under it keeps torch's.
+is_compiling = getattr(torch.compiler, "is_compiling", None)
+if is_compiling is None:  # torch < 2.3
+    from torch._dynamo import is_compiling
 
 
 def _njit(fn):
@@ -134,7 +139,7 @@ def usable(*tensors: torch.Tensor) -> bool:
     """Whether the kernels apply: numba present, contiguous CPU tensors, float32/64 (or
     complex64/128)."""
     ok = (torch.float32, torch.float64, torch.complex64, torch.complex128)
-    return HAVE_NUMBA and not torch.compiler.is_compiling() and all(
+    return HAVE_NUMBA and not is_compiling() and all(
         t.device.type == "cpu" and t.dtype in ok and t.is_contiguous() for t in tensors)
 
 
