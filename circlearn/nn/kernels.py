@@ -25,7 +25,8 @@ measured and dropped: with 2 torch threads the pool's threads compete with torch
 OpenMP workers, and the backward of 8192² at batch 256 took 10.4-14.9 ms split against
 7.5-7.9 ms on one thread. With 2 torch threads the single-threaded kernels and torch's
 2-threaded expressions run the whole layer equally fast (within ±8%). The kernels are compiled
-on first use per dtype (a few seconds) and cached on disk.
+on first use per dtype and cached on disk (first backward of a layer: 1.8 s cold, 0.26 s from
+the cache, on the 2-core CPU).
 """
 
 from __future__ import annotations
