@@ -134,7 +134,7 @@ class CirculantLinear(nn.Module):
             spectrum = self._cached_spectrum()  # None while training or under autograd
             rows = x.numel() // max(self.in_features, 1) * self.blocks
             if spectrum is None or x.device.type != "cpu" or rows > F.SMALL_CPU_ROWS:
-                # the bias is added inside, chunk by chunk (no extra pass over the output)
+                # the bias is added inside, in the frequency domain (no extra pass over the output)
                 return F.circulant_linear(x, self.c, self.d, self.out_features, spectrum=spectrum,
                                           bias=self.bias)
             d = None if self.d is None else self.d[:, 0]  # (blocks, n)

@@ -278,16 +278,15 @@ class _CirculantLinearFn(torch.autograd.Function):
             xs = x2[r0:r0 + step]  # (r, n)
             r = xs.shape[0]
             inp = xs.unsqueeze(1) if d is None else xs.unsqueeze(1) * d  # (r, blocks|1, n)
+            z = _rfft(inp)  # (r, blocks|1, m)
             if keep:
-                z = _rfft(inp)  # (r, 1, m), kept for backward
-                kept.append(z)
-                spec = z * s if bspec is None else torch.addcmul(bspec, z, s)
+                kept.append(z)  # (r, 1, m), for backward
+            if bspec is not None:
+                spec = torch.addcmul(bspec, z, s)  # (r, blocks, m)
+            elif keep or d is None:  # z is kept, or (r, 1, m) broadcast over blocks
+                spec = z * s
             else:
-                z = _rfft(inp)  # (r, blocks|1, m)
-                if bspec is not None:
-                    spec = torch.addcmul(bspec, z, s)
-                else:
-                    spec = z * s if d is None else z.mul_(s)  # (r, blocks, m)
+                spec = z.mul_(s)
             if single:
                 y = _irfft(spec, n=n).view(r, out_features)
             elif exact:
@@ -314,6 +313,7 @@ class _CirculantLinearFn(torch.autograd.Function):
         # inverse FFT at the end), else from the chunks of grad_y.
         grad_bs = s.new_zeros(s.shape) if (grad_b is not None and need_c) else None
         s_conj = s.conj().resolve_conj()  # materialized once, not per chunk
+        # (each chunk's g and xs are contiguous, of s's and x2's dtypes: checked once here)
         use_kernels = USE_KERNELS and kernels.usable(x2, s_conj) and (d is None or kernels.usable(d))
         for i, r0 in enumerate(range(0, rows, step)):
             xs = x2[r0:r0 + step]  # (r, n)
@@ -324,7 +324,6 @@ class _CirculantLinearFn(torch.autograd.Function):
             if blocks * n != out_features:  # truncated rows get zero gradient
                 gys = torch.nn.functional.pad(gys, (0, blocks * n - out_features))
             g = _rfft(gys.reshape(r, blocks, n))  # (r, blocks, m)
-            fused = use_kernels and kernels.usable(g, xs)
             scaled = False  # g already multiplied by conj(s)
             if need_c:
                 if kept:
@@ -332,7 +331,7 @@ class _CirculantLinearFn(torch.autograd.Function):
                 else:
                     z = _rfft(xs).unsqueeze(1) if d is None else \
                         _rfft(xs.unsqueeze(1) * d)  # (r, blocks|1, m)
-                if fused:  # one pass: grad_cs += Σ_r g·conj(z), grad_bs += Σ_r g, g *= conj(s)
+                if use_kernels:  # one pass: grad_cs += Σ_r g·conj(z), grad_bs += Σ_r g, g *= conj(s)
                     scaled = d is not None
                     kernels.frequency_backward(g, z, s_conj, grad_cs, scale=scaled, acc_sum=grad_bs)
                 else:
@@ -344,7 +343,7 @@ class _CirculantLinearFn(torch.autograd.Function):
                     _irfft((g * s_conj).sum(1), n=n, out=grad_x[r0:r0 + step])
             else:
                 gz = _irfft(g if scaled else g.mul_(s_conj), n=n)  # (r, blocks, n)
-                if fused:  # one pass: grad_x = Σ_b gz·d, grad_d += Σ_r gz·x
+                if use_kernels:  # one pass: grad_x = Σ_b gz·d, grad_d += Σ_r gz·x
                     kernels.spatial_backward(gz, xs, d, grad_x[r0:r0 + step] if need_x else None,
                                              grad_d)
                     continue
