@@ -35,6 +35,16 @@ EVAL_SAMPLINGS = ("random", "all")
 _TUPLE_FIELDS = ("feature_names", "feature_sizes", "use_features", "cluster_sizes")
 
 
+def dataclass_from_dict(cls, data: dict[str, Any]):
+    """``cls(**data)`` for the config dataclass ``cls``; an unknown key raises ``ValueError``
+    naming it and the valid fields (shared by ModelConfig and TrainConfig)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {sorted(names)}")
+    return cls(**data)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """A video classifier's configuration (defaults: the paper's dense DBoF model).
@@ -174,11 +184,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Build from a dict; an unknown key raises ``ValueError`` naming it."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig field(s) {unknown}; valid: {sorted(names)}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
     def replace(self, **overrides: Any) -> ModelConfig:
         """A copy with ``overrides``; an unknown field raises ``ValueError`` naming it."""

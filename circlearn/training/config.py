@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from circlearn.models import ModelConfig
+from circlearn.models.config import dataclass_from_dict
 from circlearn.training.objective import CLIP_MODES
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "DEVICES"]
@@ -158,11 +159,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; an unknown key raises ``ValueError`` naming it."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
