@@ -98,48 +98,41 @@ def layer_sizes(ns: Sequence[int], diagonal: str | None = "learned") -> list[dic
     return rows
 
 
-def plot_cost_model(ns: Sequence[int]):
-    """Log-log operation counts of :func:`matvec_flops`: O(n²) against O(n log n)."""
-    rows = [matvec_flops(int(n)) for n in ns]
+def _dense_vs_circulant(rows: Sequence[Mapping], dense, circulant, ylabel: str):
+    """Log-log (base-2 n) figure of two per-row quantities; ``dense`` and ``circulant`` are
+    ``(key, scale, label)``."""
+    ns = [r["n"] for r in rows]
     fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=DPI)
-    ax.loglog([r["n"] for r in rows], [r["dense"] for r in rows], "o-", label="dense 2n²")
-    ax.loglog([r["n"] for r in rows], [r["fft"] for r in rows], "s-",
-              label="FFT ≈ 5 n log2 n + 3n")
+    for (key, scale, label), marker in ((dense, "o-"), (circulant, "s-")):
+        ax.loglog(ns, [scale * r[key] for r in rows], marker, label=label)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("n")
-    ax.set_ylabel("flops per vector")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_cost_model(ns: Sequence[int]):
+    """Log-log operation counts of :func:`matvec_flops`: O(n²) against O(n log n)."""
+    return _dense_vs_circulant([matvec_flops(int(n)) for n in ns], ("dense", 1, "dense 2n²"),
+                               ("fft", 1, "FFT ≈ 5 n log2 n + 3n"), "flops per vector")
 
 
 def plot_timings(rows: Sequence[Mapping]):
     """Measured medians of :func:`time_layers` rows (log-log), dense against FFT."""
     if not rows:
         raise ValueError("plot_timings needs at least one row")
-    ns = [r["n"] for r in rows]
-    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=DPI)
-    ax.loglog(ns, [1e6 * r["dense_s"] for r in rows], "o-", label="dense x @ W.T")
-    ax.loglog(ns, [1e6 * r["fft_s"] for r in rows], "s-", label="circulant_matmul (FFT)")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("n")
-    ax.set_ylabel("median µs per batch")
-    ax.legend(fontsize=8)
-    return fig
+    return _dense_vs_circulant(rows, ("dense_s", 1e6, "dense x @ W.T"),
+                               ("fft_s", 1e6, "circulant_matmul (FFT)"), "median µs per batch")
 
 
 def plot_memory(rows: Sequence[Mapping]):
     """float32 weight bytes of :func:`layer_sizes` rows (log-log), dense against circulant."""
     if not rows:
         raise ValueError("plot_memory needs at least one row")
-    ns = [r["n"] for r in rows]
-    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=DPI)
-    ax.loglog(ns, [r["dense_bytes"] for r in rows], "o-", label="nn.Linear (n²)")
-    ax.loglog(ns, [r["circulant_bytes"] for r in rows], "s-", label="CirculantLinear (2n)")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("n")
-    ax.set_ylabel("weight bytes (float32)")
-    ax.legend(fontsize=8)
-    return fig
+    return _dense_vs_circulant(rows, ("dense_bytes", 1, "nn.Linear (n²)"),
+                               ("circulant_bytes", 1, "CirculantLinear (2n)"),
+                               "weight bytes (float32)")
 
 
 def plot_parameter_budget(budgets: Mapping[str, Mapping[str, int]]):
