@@ -14,13 +14,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from circlearn.configuration import dataclass_from_dict
 from circlearn.models import ModelConfig
-from circlearn.models.config import dataclass_from_dict
+from circlearn.training.distributed import DEVICES
 from circlearn.training.objective import CLIP_MODES
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "DEVICES"]
-
-DEVICES = ("auto", "cpu", "cuda")
 
 #: Fields that may change when a run resumes (they do not change the optimisation path,
 #: except ``num_epochs``/``max_steps``, which only move the end).
@@ -39,14 +38,18 @@ class TrainConfig:
         train_data: comma-separated globs of training TFRecords (``--train_data_pattern``).
         eval_data: validation globs; ``None`` skips periodic evaluation.
         run_dir: the run directory (``--train_dir``).
-        model: the model's configuration; ``preset`` records which preset it came from.
+        model: the model's configuration.
+        preset: the preset ``model`` was built from (a record; None: built by hand).
         frame_level: frame-level SequenceExamples (True) or video-level Examples.
         max_frames: frames kept per video (pad/truncate), the paper's 300.
         batch_size: original videos per step **per process** (global batch = × world size).
         num_epochs: passes over the training files; ``max_steps`` stops earlier when set.
-        base_learning_rate, learning_rate_decay, learning_rate_decay_examples: the schedule.
+        max_steps: stop after this many steps (None: after ``num_epochs``).
+        base_learning_rate, learning_rate_decay, learning_rate_decay_examples: the staircase
+            schedule ``base · decay^floor(examples seen / decay_examples)``.
         adam_betas, adam_epsilon: TensorFlow's Adam defaults.
-        clip_gradient_norm, clip_mode: see :mod:`circlearn.training.objective`.
+        clip_gradient_norm, clip_mode: gradient clipping threshold and mode ("per-tensor":
+            the paper's; :mod:`circlearn.training.objective`).
         batch_norm_momentum: overrides every batch norm's ``momentum`` (running-average
             update rate); ``None`` keeps the model's (the paper's TensorFlow decay 0.999, i.e.
             0.001, made for ~10⁵ steps: a run of a few hundred steps needs e.g. 0.05, else
