@@ -137,7 +137,8 @@ def add_config_options(parser, cls, fields: Iterable[str] | None = None, *,
                        names: Mapping[str, Sequence[str]] | None = None,
                        choices: Mapping[str, Sequence] | None = None,
                        defaults: Mapping[str, object] | None = None,
-                       required: Iterable[str] = (), keep: str | None = None, dest_prefix: str = "") -> dict[str, str]:
+                       required: Iterable[str] = (), keep: str | None = None,
+                       dest_prefix: str = "") -> dict[str, str]:
     """One option per field of the dataclass ``cls``; returns ``{field: dest}``.
 
     Args:

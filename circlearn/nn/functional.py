@@ -25,8 +25,7 @@ from __future__ import annotations
 import torch
 
 from circlearn.nn.conventions import check_blocks, check_last_dim, compute_dtype, one_factor_args
-from circlearn.nn.fastpath import (circulant_linear_fast, circulant_linear_small_cpu,
-                                   circulant_spectrum)
+from circlearn.nn.fastpath import circulant_linear_fast, circulant_linear_small_cpu, circulant_spectrum
 from circlearn.nn.options import fast_path_options
 
 __all__ = [

@@ -35,11 +35,9 @@ import sys
 import time
 from pathlib import Path
 
-from circlearn.arguments import (add_alias_option, add_config_options, add_deprecated_option,
-                                 config_values)
+from circlearn.arguments import add_alias_option, add_config_options, add_deprecated_option, config_values
 from circlearn.models import ModelConfig, preset_config
-from circlearn.models.config import (CLASSIFIERS, DBOF_POOLINGS, EVAL_SAMPLINGS, LAYER_KINDS,
-                                     POOLINGS)
+from circlearn.models.config import CLASSIFIERS, DBOF_POOLINGS, EVAL_SAMPLINGS, LAYER_KINDS, POOLINGS
 from circlearn.training.config import TrainConfig
 from circlearn.training.distributed import DEVICES
 from circlearn.training.objective import CLIP_MODES
