@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from circlearn.configuration import dataclass_from_dict
+from circlearn.data.datasets import LoaderConfig
 from circlearn.models import ModelConfig
 from circlearn.training.distributed import DEVICES
 from circlearn.training.objective import CLIP_MODES
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "DEVICES"]
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "loader_config", "DEVICES"]
 
 #: Fields that may change when a run resumes (they do not change the optimisation path,
 #: except ``num_epochs``/``max_steps``, which only move the end).
@@ -181,3 +182,13 @@ def incompatible_fields(saved: dict[str, Any], current: TrainConfig) -> list[str
         elif saved.get(key) != now.get(key):
             diff.append(key)
     return diff
+
+
+def loader_config(config: TrainConfig, *, batch_size: int, **fields: Any) -> LoaderConfig:
+    """The :class:`~circlearn.data.datasets.LoaderConfig` of a run's data: the model's feature
+    names, sizes and classes, the run's ``frame_level`` and ``max_frames``; ``fields`` are the
+    pass's own (shuffling, dropping the last batch…). Training and evaluation both use it."""
+    m = config.model
+    return LoaderConfig(batch_size=batch_size, frame_level=config.frame_level,
+                        feature_names=m.feature_names, feature_sizes=m.feature_sizes,
+                        num_classes=m.num_classes, max_frames=config.max_frames, **fields)
