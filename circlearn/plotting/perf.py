@@ -124,7 +124,7 @@ def plot_parameter_budget(budgets: Mapping[str, Mapping[str, int]]):
 def plot_layer_sweep(rows: Sequence[Mapping], title: str = ""):
     """Speed-up of the circulant layer over dense (and over the paper's formulation) vs batch.
 
-    ``rows`` are :mod:`benchmarks.bench_layers` results (keys ``n_in``, ``batch``, ``pass``,
+    ``rows`` are :mod:`circlearn.bench.layers` results (keys ``n_in``, ``batch``, ``pass``,
     ``speedup_vs_dense`` and optionally ``speedup_vs_paper``); one panel per pass, one line
     per ``n``, log-log axes, the break-even line at 1.
     """

@@ -40,7 +40,8 @@ class TrainConfig:
         eval_data: validation globs; ``None`` skips periodic evaluation.
         run_dir: the run directory (``--train_dir``).
         model: the model's configuration.
-        preset: the preset ``model`` was built from (a record; None: built by hand).
+        preset: the model preset (:data:`circlearn.models.PRESETS`) the model was built from;
+            None: built by hand.
         frame_level: frame-level SequenceExamples (True) or video-level Examples.
         max_frames: frames kept per video (pad/truncate), the paper's 300.
         batch_size: original videos per step **per process** (global batch = × world size).
