@@ -106,3 +106,43 @@ def test_eval_predict_export_defaults(configure, argv, expected):
     _, args = _parse(configure, ["--train-dir", "runs/x", *argv])
     assert args.run_dir == "runs/x"
     assert {k: getattr(args, k) for k in expected} == expected
+
+
+#: Every option `circlearn train` accepted before the options were generated (issue 15).
+OLD_TRAIN_OPTIONS = {
+    "--feature-names": "rgb,audio", "--feature-sizes": "128,16", "--use-features": "rgb,audio",
+    "--num-classes": "50", "--cluster-sizes": "16,8", "--hidden-size": "8", "--fc_hidden_size": "8",
+    "--num-mixtures": "2", "--moe_num_mixtures": "2", "--iterations": "5", "--n-bagging": "1",
+    "--eval-sampling": "all", "--eval-seed": "1", "--dbof-cluster-size": "16",
+    "--batch-size": "8", "--num-epochs": "1", "--max-steps": "2", "--max-frames": "50",
+    "--base-learning-rate": "0.1", "--learning-rate-decay": "0.5",
+    "--learning-rate-decay-examples": "10", "--clip-gradient-norm": "2", "--clip-mode": "none",
+    "--regularization-penalty": "0", "--batch-norm-momentum": "0.1",
+    "--data-augmentation": "true", "--shuffle-buffer": "4", "--seed": "3",
+    "--eval-every-steps": "1", "--eval-batch-size": "4", "--checkpoint-every-steps": "0",
+    "--keep-checkpoints": "1", "--top-k": "5", "--num-workers": "1", "--num_readers": "1",
+    "--device": "cpu", "--log-every-steps": "0",
+}
+OLD_TRAIN_FLAGS = ["--bf16", "--compile", "--sync-batch-norm", "--no-progress", "--no_progress",
+                   "--no-tensorboard", "--start-new-model", "--data-augmentation"]
+
+
+@pytest.mark.parametrize("option,value", sorted(OLD_TRAIN_OPTIONS.items()))
+def test_old_train_options_still_parse(option, value):
+    _, args = _parse(tcli.configure_train_parser, REQUIRED + ["--model", "dbof", option, value])
+    tcli.train_config_from_args(args)  # builds (and validates) the configs
+
+
+@pytest.mark.parametrize("flag", OLD_TRAIN_FLAGS)
+def test_old_train_flags_still_parse(flag):
+    _, args = _parse(tcli.configure_train_parser, REQUIRED + [flag])
+    cfg = tcli.train_config_from_args(args)
+    expected = {"--bf16": ("bf16", True), "--compile": ("compile", True),
+                "--sync-batch-norm": ("sync_batch_norm", True),
+                "--no-progress": ("progress", False), "--no_progress": ("progress", False),
+                "--no-tensorboard": ("tensorboard", False),
+                "--data-augmentation": ("data_augmentation", True)}.get(flag)
+    if expected:
+        assert getattr(cfg, expected[0]) is expected[1]
+    else:
+        assert args.start_new_model is True
