@@ -1,5 +1,6 @@
 """Notebook hygiene (style.md §4.5): restart-and-run-all counts, one literal parameters cell,
-no path tricks, PNG only, imports from the allowed set, size cap, Summary / Exercises last.
+no path tricks, PNG only, imports from the allowed set, size cap, Summary / Exercises last,
+and no rounding-level digits in stored outputs (issue 14: they differ between CPUs).
 
 The outputs themselves are compared by nbval (``make notebooks``); these checks make sure that
 comparison means something and that the stored notebooks stay portable.
@@ -28,6 +29,43 @@ ABSOLUTE_PATH = re.compile(r"(/home/|/Users/|/work/|/tmp/|/root/|site-packages|[
 FORBIDDEN_SOURCE = re.compile(r"(sys\.path|os\.chdir|%run\b|%cd\b|tqdm)")
 
 ids = [p.stem for p in NOTEBOOKS]
+
+# Rounding-level digits (issue 14). A stored output must read the same on every CPU, BLAS kernel
+# set, memory alignment and thread count; the last digits of a float error do not (02 printed
+# 4.2e-16 or 4.4e-16 depending only on the OpenBLAS kernels). Bounds ("< 1e-15", "<= 20 eps")
+# and verdicts are fine; each pattern below is a value printed beyond what every CPU reproduces.
+ROUNDING_LEVEL = {
+    # float64 rounding level, 1e-13 and below (the pattern the project's before-stop hook runs)
+    "float64 error": re.compile(r"(?<![\d.])\d(?:\.\d+)?e-(?:1[3-9]|[2-9]\d)\b"),
+    # float32 rounding level with a mantissa, 1e-5 .. 1e-12 (e.g. 1.2e-07, 4.0e-07)
+    "float32 error": re.compile(r"(?<![\d.])\d\.\d+e-0?(?:[5-9]|1[0-2])\b"),
+    # a tiny value in fixed notation (0.0000012)
+    "tiny fixed-point value": re.compile(r"(?<![\d.])0\.0{5,}[1-9]\d*"),
+    # a raw float repr: nine or more decimals (0.30000000000000004, 1.1920929e-07's digits)
+    "raw float repr": re.compile(r"(?<![\d.])\d+\.\d{9,}"),
+}
+BOUND_BEFORE = re.compile(r"(<|≤|<=|>|≥|>=)\s*$")
+
+
+def rounding_level_digits(text: str) -> list[str]:
+    """The rounding-level numbers in ``text`` (a stored output), each named by its kind.
+
+    A number right after a comparison (``< 1e-15``, ``<= 2e-07``) is a bound and allowed.
+    """
+    hits = []
+    for kind, pattern in ROUNDING_LEVEL.items():
+        for m in pattern.finditer(text):
+            if not BOUND_BEFORE.search(text[max(0, m.start() - 4):m.start()]):
+                hits.append(f"{kind}: {m.group(0)}")
+    return hits
+
+
+def _output_text(out) -> str:
+    text = out.get("text", "")
+    data = out.get("data", {})
+    for key in ("text/plain", "text/html", "text/markdown", "text/latex"):
+        text += "".join(data.get(key, ""))
+    return text
 
 
 def _code_cells(nb):
@@ -93,6 +131,31 @@ def test_outputs_png_only_no_paths_no_errors(nb):
             text = out.get("text", "") + str(data.get("text/plain", ""))
             assert not ABSOLUTE_PATH.search(text), f"path in output of: {c.source[:60]}"
             assert "Line2D" not in text, "end plot cells with an assignment"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("max imaginary part left: 4.4e-16", ["float64 error: 4.4e-16"]),
+    ("float64 FFT    2.3e-16  3.4e-16", ["float64 error: 2.3e-16", "float64 error: 3.4e-16"]),
+    ("float32 FFT    1.2e-07  2.5e-07", ["float32 error: 1.2e-07", "float32 error: 2.5e-07"]),
+    ("tensor(1.1921e-07)", ["float32 error: 1.1921e-07"]),
+    ("err 0.0000012", ["tiny fixed-point value: 0.0000012"]),
+    ("0.30000000000000004", ["raw float repr: 0.30000000000000004"]),
+    ("max imaginary part < 1e-15: True", []),
+    ("error <=2e-07 everywhere", []),
+    ("GAP 0.4028 loss 7.022, lr 2e-4, step 4/255 = 0.0157", []),
+    ("ratio 1.5e+03, 3 eps", []),
+])
+def test_rounding_level_detector(text, expected):
+    # The detector must flag what varies between CPUs and let bounds and rounded values pass.
+    assert rounding_level_digits(text) == expected
+
+
+def test_no_rounding_level_digits_in_outputs(nb):
+    # Issue 14: stored outputs must not depend on the CPU, BLAS kernels or thread count.
+    for i, c in enumerate(_code_cells(nb)):
+        for out in c.outputs:
+            hits = rounding_level_digits(_output_text(out))
+            assert not hits, f"code cell {i} prints rounding-level digits {hits}: print a bound"
 
 
 def test_imports_from_allowed_set(nb):
