@@ -130,7 +130,8 @@ def test_outputs_png_only_no_paths_no_errors(nb):
             assert "image/svg+xml" not in data, "SVG output (PNG only)"
             text = out.get("text", "") + str(data.get("text/plain", ""))
             assert not ABSOLUTE_PATH.search(text), f"path in output of: {c.source[:60]}"
-            assert "Line2D" not in text, "end plot cells with an assignment"
+            assert not re.search(r"Line2D|<matplotlib\.|^Text\(", text, re.M), \
+                f"matplotlib object repr in output (end plot cells with an assignment): {text[:80]}"
 
 
 @pytest.mark.parametrize("text, expected", [

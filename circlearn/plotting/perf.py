@@ -47,12 +47,17 @@ def matvec_flops(n: int) -> dict:
 
 def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
                 dtype: torch.dtype = torch.float32, device: str = "cpu",
-                generator: torch.Generator | None = None) -> list[dict]:
+                generator: torch.Generator | None = None, backward: bool = False) -> list[dict]:
     """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
 
     Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
     ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
     the two variants alternate inside the repeat loop.
+
+    ``backward=True`` times a training step instead: the forward, then ``y.backward(g)`` with a
+    dense random upstream gradient ``g (batch, n)`` (the gradient a real loss sends; the
+    ``y.sum().backward()`` shortcut sends a stride-0 tensor of ones, which FFT and BLAS
+    kernels treat unrepresentatively), computing the gradients of ``x`` and of the weight.
     """
     if repeats < 1 or batch < 1:
         raise ValueError(f"repeats and batch must be >= 1, got {repeats}, {batch}")
@@ -62,8 +67,19 @@ def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
         x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
         c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
         w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
-        fns = {"dense": lambda x=x, w=w: x @ w.T,
-               "fft": lambda x=x, c=c: CF.circulant_matmul(x, c)}
+        if backward:
+            grad = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n) dense
+            for t in (x, c, w):
+                t.requires_grad_(True)
+
+            def step(forward):
+                x.grad = c.grad = w.grad = None
+                forward().backward(grad)
+            fns = {"dense": lambda: step(lambda: x @ w.T),
+                   "fft": lambda: step(lambda: CF.circulant_matmul(x, c))}
+        else:
+            fns = {"dense": lambda x=x, w=w: x @ w.T,
+                   "fft": lambda x=x, c=c: CF.circulant_matmul(x, c)}
         times: dict[str, list[float]] = {k: [] for k in fns}
         for fn in fns.values():
             fn()
