@@ -9,6 +9,7 @@ comparison means something and that the stored notebooks stay portable.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -173,10 +174,71 @@ def test_imports_from_allowed_set(nb):
                 assert name.split(".")[0] in allowed, f"import of {name}"
 
 
+def _navigation():
+    """tools/add_navigation.py, loaded by path (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("add_navigation", ROOT / "tools" / "add_navigation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+NAV = _navigation()
+
+
 def test_title_first_summary_last(nb):
+    # The "Summary / Exercises" section closes the lesson; only its exercise cells and the
+    # generated navigation footer may follow it.
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    last = nb.cells[-1]
-    assert last.cell_type == "markdown" and "## Summary / Exercises" in last.source
+    summaries = [i for i, c in enumerate(nb.cells)
+                 if c.cell_type == "markdown" and "## Summary / Exercises" in c.source]
+    assert len(summaries) == 1, f"{len(summaries)} '## Summary / Exercises' cells"
+    after = nb.cells[summaries[0] + 1:]
+    if after and after[-1].cell_type == "markdown" and after[-1].source.startswith(NAV.MARKER):
+        after = after[:-1]
+    assert all(c.cell_type == "code" or c.source.startswith("**Exercise") for c in after), \
+        "only exercises may follow the summary"
+
+
+@pytest.mark.parametrize("stem", NAV.MANAGED)
+def test_navigation_footer_is_generated(stem):
+    # issue 14 item 4: previous/next links and source links, written by tools/add_navigation.py
+    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    assert nb.cells[-1].source == NAV.footer(stem), \
+        f"{stem}: stale or missing footer; run python tools/add_navigation.py"
+
+
+@pytest.mark.parametrize("stem", NAV.MANAGED)
+def test_exercises_have_checks_and_hidden_solutions(stem):
+    # issue 14 item 3: each notebook ends with exercises; each self-checked one has a worked
+    # solution in a collapsed cell (run by nbval like every cell) and an assert-based check.
+    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    start = next(i for i, c in enumerate(nb.cells) if "## Summary / Exercises" in c.source)
+    tail = nb.cells[start + 1:]
+    questions = [i for i, c in enumerate(tail) if c.cell_type == "markdown"
+                 and c.source.startswith("**Exercise")]
+    assert len(questions) >= 2, f"{stem}: {len(questions)} self-checked exercises"
+    for i in questions:
+        solution, check = tail[i + 1], tail[i + 2]
+        assert solution.cell_type == "code" and \
+            solution.metadata.get("jupyter", {}).get("source_hidden") is True, \
+            f"{stem}: the solution after {tail[i].source[:30]!r} is not a collapsed code cell"
+        assert check.cell_type == "code" and "assert " in check.source, \
+            f"{stem}: no assert-based check after {tail[i].source[:30]!r}"
+        assert "nbval-skip" not in _tags(solution) + _tags(check), "exercises run under nbval"
+
+
+def test_cleaner_keeps_collapsed_solutions():
+    # nbstripout must not strip cell.metadata.jupyter (the collapsed-solution flag)
+    assert "cell.metadata.jupyter" not in (ROOT / "Makefile").read_text()
+
+
+def test_relative_links_resolve(nb):
+    # Links from concepts to source files and between notebooks must point at real files.
+    for c in nb.cells:
+        if c.cell_type != "markdown":
+            continue
+        for target in re.findall(r"\]\((?!https?:|#)([^)#\s]+)", c.source):
+            assert (ROOT / "notebooks" / target).resolve().exists(), f"broken link {target}"
 
 
 def test_metadata_is_clean(nb):
