@@ -95,7 +95,9 @@ def plot_dataset_stats(labels: Sequence[np.ndarray], num_frames: Sequence[int],
     axes[0].set_ylabel("videos")
     axes[1].hist(per_video, bins=np.arange(per_video.max() + 2) - 0.5 if per_video.size else 1)
     axes[1].set_xlabel("labels per video")
+    axes[1].set_ylabel("videos")
     axes[2].hist(np.asarray(num_frames), bins=20)
-    axes[2].set_xlabel("frames per video")
+    axes[2].set_xlabel("frames per video (seconds)")
+    axes[2].set_ylabel("videos")
     fig.tight_layout()
     return fig
