@@ -72,11 +72,9 @@ def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
             for t in (x, c, w):
                 t.requires_grad_(True)
 
-            def step(forward):
-                x.grad = c.grad = w.grad = None
-                forward().backward(grad)
-            fns = {"dense": lambda: step(lambda: x @ w.T),
-                   "fft": lambda: step(lambda: CF.circulant_matmul(x, c))}
+            fns = {"dense": lambda x=x, w=w, grad=grad: _step(lambda: x @ w.T, grad, (x, w)),
+                   "fft": lambda x=x, c=c, grad=grad: _step(lambda: CF.circulant_matmul(x, c),
+                                                            grad, (x, c))}
         else:
             fns = {"dense": lambda x=x, w=w: x @ w.T,
                    "fft": lambda x=x, c=c: CF.circulant_matmul(x, c)}
@@ -95,6 +93,13 @@ def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
         dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
         rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
     return rows
+
+
+def _step(forward, grad: torch.Tensor, leaves: Sequence[torch.Tensor]) -> None:
+    """One training step of :func:`time_layers`: clear the leaves' grads, forward, backward(grad)."""
+    for t in leaves:
+        t.grad = None
+    forward().backward(grad)
 
 
 def layer_sizes(ns: Sequence[int], diagonal: str | None = "learned") -> list[dict]:
