@@ -29,6 +29,16 @@ def test_show_matrices_shared_symmetric_scale(rng):
     np.testing.assert_array_equal(images[0].get_array(), a)
 
 
+def test_show_matrices_per_panel_scale(rng):
+    # issue 14 (01 cell 19): small circulant panels are not washed out by a large dense one
+    a, b = rng.standard_normal((4, 4)), 30 * rng.standard_normal((4, 4))
+    fig = algebra.show_matrices({"a": a, "b": b}, shared_scale=False)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert images[0].get_clim() == pytest.approx((-np.abs(a).max(), np.abs(a).max()))
+    assert images[1].get_clim() == pytest.approx((-np.abs(b).max(), np.abs(b).max()))
+    assert len(fig.axes) == 4                     # two panels, two colour bars
+
+
 @pytest.mark.parametrize("bad", [{}, {"v": np.ones(3)}])
 def test_show_matrices_rejects(bad):
     with pytest.raises(ValueError):

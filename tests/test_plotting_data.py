@@ -32,6 +32,22 @@ def test_plot_quantization_levels():
                                yt8m.dequantize(np.arange(256, dtype=np.uint8)))
 
 
+def test_plot_quantization_zoom_shows_the_staircase():
+    # issue 14: the staircase must be visible; the zoom panel draws the round trip on a fine
+    # grid, so it takes only the byte levels' values and has several steps in view.
+    fig = data.plot_quantization(np.linspace(-3, 3, 11), zoom=0.1)
+    x, y = fig.axes[2].lines[0].get_xdata(), fig.axes[2].lines[0].get_ydata()
+    assert x.min() == -0.1 and x.max() == 0.1
+    levels = yt8m.dequantize(np.arange(256, dtype=np.uint8))
+    assert np.isin(y, levels).all()
+    assert 10 <= np.unique(y).size <= 16          # 0.2 / (4/255) ≈ 12.75 steps in view
+
+
+def test_plot_quantization_bad_zoom():
+    with pytest.raises(ValueError, match="zoom"):
+        data.plot_quantization(np.zeros(3), zoom=0)
+
+
 def test_dataset_stats_counts():
     labels = [np.array([0, 1]), np.array([1]), np.array([1, 2, 3])]
     fig = data.plot_dataset_stats(labels, [10, 20, 30], num_classes=5)

@@ -32,6 +32,14 @@ def test_matvec_flops_rejects_zero():
         perf.matvec_flops(0)
 
 
+def test_time_layers_backward_rows():
+    # issue 14: a training step with a dense upstream gradient (not .sum().backward())
+    rows = perf.time_layers([8, 12], batch=3, repeats=1, backward=True,
+                            generator=torch.Generator().manual_seed(0))
+    assert [r["n"] for r in rows] == [8, 12]
+    assert all(r["dense_s"] > 0 and r["fft_s"] > 0 for r in rows)
+
+
 def test_time_layers_rows():
     rows = perf.time_layers([8, 16], batch=2, repeats=1, generator=torch.Generator().manual_seed(0))
     assert [r["n"] for r in rows] == [8, 16]

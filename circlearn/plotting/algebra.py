@@ -7,7 +7,7 @@ because the notebooks store them as PNG in git.
 
 Functions:
 
-- :func:`show_matrices`: heatmaps side by side on a shared, symmetric colour scale;
+- :func:`show_matrices`: heatmaps side by side on a symmetric colour scale (shared or per panel);
 - :func:`plot_spectrum`: ``fft(c)`` beside ``numpy.linalg.eigvals(circulant(c))``;
 - :func:`plot_fft_error`: max |FFT product - dense product| against ``n``, per dtype;
 - :func:`plot_approximation`: relative Frobenius error against the number of factors ``k``.
@@ -28,11 +28,13 @@ DPI = 72
 
 
 def show_matrices(mats: Mapping[str, np.ndarray], *, cmap: str = "RdBu_r",
-                  size: float = 2.6):
+                  size: float = 2.6, shared_scale: bool = True):
     """Heatmaps of the 2-D arrays ``mats`` (title → matrix), one panel each.
 
-    The colour scale is symmetric, ``±max |entry|`` over all panels, so equal colours mean
-    equal values across panels (a circulant's constant diagonals show as stripes).
+    The colour scale is symmetric. With ``shared_scale`` it is ``±max |entry|`` over all
+    panels (one colour bar), so equal colours mean equal values across panels; without it each
+    panel gets its own ``±max |entry|`` and colour bar, so a panel with small entries is not
+    washed out by a large one (a circulant's constant diagonals show as stripes either way).
     """
     if not mats:
         raise ValueError("show_matrices needs at least one matrix")
@@ -40,15 +42,19 @@ def show_matrices(mats: Mapping[str, np.ndarray], *, cmap: str = "RdBu_r",
     for name, a in arrays.items():
         if a.ndim != 2:
             raise ValueError(f"matrix {name!r} must be 2-D, got shape {a.shape}")
-    vmax = max(float(np.abs(a).max()) for a in arrays.values()) or 1.0
+    shared = max(float(np.abs(a).max()) for a in arrays.values()) or 1.0
     fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size), dpi=DPI,
                              squeeze=False)
     for ax, (name, a) in zip(axes[0], arrays.items()):
+        vmax = shared if shared_scale else (float(np.abs(a).max()) or 1.0)
         im = ax.imshow(a, cmap=cmap, vmin=-vmax, vmax=vmax)
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=list(axes[0]), shrink=0.8)
+        if not shared_scale:
+            fig.colorbar(im, ax=ax, shrink=0.7)
+    if shared_scale:
+        fig.colorbar(im, ax=list(axes[0]), shrink=0.8)
     return fig
 
 

@@ -37,24 +37,41 @@ def plot_frames(frames: np.ndarray, title: str = ""):
     return fig
 
 
-def plot_quantization(values: np.ndarray):
-    """Left: ``dequantize(q)`` for q = 0..255. Right: ``values`` against their round trip.
+def plot_quantization(values: np.ndarray, zoom: float = 0.1):
+    """Three panels of the ``uint8`` quantisation (``circlearn.data.yt8m``).
 
-    ``values`` are real features (e.g. a standard normal sample); the round trip is
-    ``dequantize(quantize(values))``; everything outside ``[-2, 2]`` is clipped.
+    Left: ``dequantize(q)`` for q = 0..255. Middle: ``values`` against their round trip
+    ``dequantize(quantize(values))`` (everything outside ``[-2, 2]`` is clipped). Right: the
+    round trip on a fine grid of ``[-zoom, zoom]``, where the staircase of step ``4/255`` (too
+    small to see at full range) is visible, with the dequantised levels marked.
     """
+    if zoom <= 0:
+        raise ValueError(f"zoom must be > 0, got {zoom}")
     values = np.asarray(values, dtype=np.float64).ravel()
     q = np.arange(256, dtype=np.uint8)
     back = yt8m.dequantize(yt8m.quantize(values))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 2.8), dpi=DPI)
+    fig, (a, b, z) = plt.subplots(1, 3, figsize=(10.4, 3.0), dpi=DPI)
     a.step(q, yt8m.dequantize(q), where="mid")
     a.set_xlabel("stored byte q")
-    a.set_ylabel("dequantize(q)")
+    a.set_ylabel("dequantize(q), feature value")
+    a.set_title("256 levels over [-2, 2]", fontsize=9)
     order = np.argsort(values)
     b.plot(values[order], back[order], lw=1, label="dequantize(quantize(x))")
     b.plot(values[order], values[order], "--", lw=0.8, color="0.5", label="x")
-    b.set_xlabel("x")
+    b.set_xlabel("feature value x")
+    b.set_ylabel("after the round trip")
+    b.set_title("clipped outside [-2, 2]", fontsize=9)
     b.legend(fontsize=8)
+    grid = np.linspace(-zoom, zoom, 2001)
+    z.plot(grid, yt8m.dequantize(yt8m.quantize(grid)), lw=1.2, label="round trip")
+    z.plot(grid, grid, "--", lw=0.8, color="0.5", label="x")
+    levels = yt8m.dequantize(q)
+    shown = levels[(levels >= -zoom) & (levels <= zoom)]
+    z.plot(shown, shown, "o", ms=3, color="C3", label="byte levels")
+    z.set_xlabel("feature value x")
+    z.set_title(f"zoom on [-{zoom:g}, {zoom:g}]: step 4/255", fontsize=9)
+    z.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 
@@ -78,7 +95,9 @@ def plot_dataset_stats(labels: Sequence[np.ndarray], num_frames: Sequence[int],
     axes[0].set_ylabel("videos")
     axes[1].hist(per_video, bins=np.arange(per_video.max() + 2) - 0.5 if per_video.size else 1)
     axes[1].set_xlabel("labels per video")
+    axes[1].set_ylabel("videos")
     axes[2].hist(np.asarray(num_frames), bins=20)
-    axes[2].set_xlabel("frames per video")
+    axes[2].set_xlabel("frames per video (seconds)")
+    axes[2].set_ylabel("videos")
     fig.tight_layout()
     return fig
