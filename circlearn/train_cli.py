@@ -65,6 +65,12 @@ _MODEL_OPTIONS = {
     "iterations": ("iterations", int, "frames sampled per bag (15)"),
     "n-bagging": ("n_bagging", int, "bags per video (10)"),
     "k-factor": ("n_factors", int, "diagonal-circulant factors per block (1)"),
+    "embedding": ("embedding", str, "layer kind of the DBoF projection / NetVLAD assignment "
+                  "(dense, circulant, circulant-sign, circulant-plain, circulant-sign-output, "
+                  "toeplitz, low-rank)"),
+    "fc": ("fc", str, "layer kind of the FC after pooling (same kinds)"),
+    "classifier-layer": ("classifier_layer", str, "layer kind of the MoE gates and experts"),
+    "rank": ("rank", int, "rank of the low-rank layers (1)"),
     "eval-sampling": ("eval_sampling", str, "evaluation frames: random (paper) or all"),
     "eval-seed": ("eval_seed", int, "seed of the evaluation sampler (0)"),
 }
