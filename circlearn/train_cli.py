@@ -71,7 +71,7 @@ _MODEL_OPTIONS = {
     "fc": ("fc", str, "layer kind of the FC after pooling (same kinds)"),
     "classifier-layer": ("classifier_layer", str, "layer kind of the MoE gates and experts"),
     "rank": ("rank", int, "rank of the low-rank layers (1)"),
-    "eval-sampling": ("eval_sampling", str, "evaluation frames: random (paper) or all"),
+    "eval-sampling": ("eval_sampling", str, "evaluation frames: random (reseeded) or all"),
     "eval-seed": ("eval_seed", int, "seed of the evaluation sampler (0)"),
 }
 _STARTER_ALIASES = {"hidden-size": "fc_hidden_size", "num-mixtures": "moe_num_mixtures"}
