@@ -43,7 +43,6 @@ import math
 import numpy as np
 import scipy.linalg
 
-from circlearn import reference_structured as _structured
 from circlearn.reference_structured import (
     low_rank_matrix,
     low_rank_matvec,
@@ -74,7 +73,17 @@ __all__ = [
     "parameter_count",
     "nearest_circulant",
     "nearest_block_circulant",
-    *_structured.__all__,
+    # re-exported from circlearn.reference_structured
+    "toeplitz",
+    "toeplitz_matvec",
+    "nearest_toeplitz",
+    "toeplitz_parameter_count",
+    "low_rank_matrix",
+    "low_rank_matvec",
+    "nearest_low_rank",
+    "low_rank_parameter_count",
+    "sign_output_matrix",
+    "sign_output_matvec",
 ]
 
 

@@ -104,7 +104,7 @@ def test_batch_norm_absorbs_the_output_signs():
         x = torch.randn(16, 32, dtype=torch.float64, generator=gen)
         ya, yp = a(x), p(x)
         torch.testing.assert_close(ya, yp, rtol=1e-10, atol=1e-10)
-        for model, opt, y in ((a, opt_a, ya), (p, opt_p, yp)):
+        for opt, y in ((opt_a, ya), (opt_p, yp)):
             opt.zero_grad()
             ((y - target) ** 2).sum().backward()
             opt.step()

@@ -240,7 +240,8 @@ def test_low_rank_initialization_matches_linear_variance():
         layer = LowRankLinear(2000, 1500, rank)
         w = layer.dense().detach()
         assert abs(float(w.var()) * 3 * 2000 - 1) < 0.15, rank
-        assert abs(float(layer.u.detach().std()) / float(layer.v.detach().std()) - 1) < 0.1  # balanced factors
+        # balanced factors
+        assert abs(float(layer.u.detach().std()) / float(layer.v.detach().std()) - 1) < 0.1
     layer = LowRankLinear(2000, 1500, 8, init_std=0.1)
     assert abs(float(layer.dense().detach().std()) / 0.1 - 1) < 0.1
 

@@ -1,15 +1,18 @@
-"""``circlearn data synth | inspect``: make synthetic YouTube-8M files, or check real ones.
+"""``circlearn data synth | inspect | from-ts``: make synthetic YouTube-8M files, check real
+ones, or convert UEA/UCR ``.ts`` time series (:mod:`circlearn.data.ts`).
 
 Examples::
 
     circlearn data synth --out /tmp/yt8m --seed 0 --rgb-size 128 --audio-size 16
     circlearn data inspect "/data/yt8m/frame/train00*.tfrecord" --num-classes 3862
+    circlearn data from-ts JapaneseVowels_TRAIN.ts JapaneseVowels_TEST.ts --out /tmp/jv
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from pathlib import Path
 
 from ..cli import add_alias_option
 from .files import resolve_files
@@ -20,7 +23,7 @@ __all__ = ["configure_parser", "run"]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="data_command", metavar="{synth,inspect}")
+    sub = parser.add_subparsers(dest="data_command", metavar="{synth,inspect,from-ts}")
     sub.required = True
     synth = sub.add_parser("synth", help="write a synthetic dataset in the YouTube-8M format",
                            description="Write train/validate/test splits (frame and video "
@@ -41,6 +44,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     insp.add_argument("paths", nargs="+", help="files or globs (comma-separated globs allowed)")
     add_alias_option(insp, "num-classes", type=int, default=None,
                      help="also check that every label is below this")
+    ts = sub.add_parser("from-ts", help="convert UEA/UCR .ts time series to circlearn records",
+                        description="Read a .ts classification file (and a test file, which "
+                                    "becomes the validate split); standardize each channel "
+                                    "with the train file's statistics, fill missing values "
+                                    "with the train mean, quantize like the real features; "
+                                    "write frame/ and video/ shards, vocabulary.csv and "
+                                    "dataset.json under --out.")
+    ts.add_argument("train", help="the TRAIN .ts file")
+    ts.add_argument("test", nargs="?", default=None, help="the TEST .ts file (validate split)")
+    ts.add_argument("--out", required=True, help="output folder (new or empty)")
+    ts.add_argument("--stream", default="series", help="feature name of the series (series)")
+    ts.add_argument("--shards", type=int, default=1, help="files per split (1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +66,32 @@ def run(args: argparse.Namespace) -> int:
             print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
         print(f"wrote {args.out}")
         return 0
+    if args.data_command == "from-ts":
+        return _from_ts(args)
     files = resolve_files(list(args.paths))
     for path in files:
         print(format_summary(inspect_file(path, num_classes=args.num_classes)))
+    return 0
+
+
+def _from_ts(args: argparse.Namespace) -> int:
+    from .ts import convert_ts
+
+    summary = convert_ts(args.train, args.test, out=args.out, stream=args.stream,
+                         shards=args.shards)
+    for split, s in summary["splits"].items():
+        padded = summary["source"]["padded_values"][split]
+        print(f"{split}: {s['videos']} series, {s['min_frames']}-{s['max_frames']} steps, "
+              f"{s['missing_values']} missing values filled ({padded} from padding), "
+              f"{100 * s['clipped_fraction']:.2f}% of values clipped at ±2 std")
+    size, k = summary["feature_sizes"][0], summary["num_classes"]
+    longest = max(s["max_frames"] for s in summary["splits"].values())
+    print(f"wrote {args.out}: {k} classes, {size} channels as stream {args.stream!r}")
+    evaluate = (f" \\\n    --eval-data-pattern '{args.out}/frame/validate*.tfrecord'"
+                if "validate" in summary["splits"] else "")
+    print("train a model with, e.g.:\n"
+          f"  circlearn train --train-dir runs/{Path(args.out).name} --model dbof "
+          f"--feature-names {args.stream} --feature-sizes {size} --num-classes {k} "
+          f"--cluster-sizes 64 --hidden-size 32 --max-frames {max(longest, 1)} \\\n"
+          f"    --train-data-pattern '{args.out}/frame/train*.tfrecord'{evaluate}")
     return 0

@@ -204,8 +204,9 @@ class CirculantLinear(nn.Module):
         (:func:`circlearn.reference.nearest_block_circulant`). With ``diagonal="sign"`` the
         projection is of ``weight · diag(s)`` for the layer's signs ``s`` (exact when ``weight``
         has that form), with ``"sign-output"`` of ``diag(s) · weight``; with ``"learned"`` the
-        diagonal starts at ones. Exact whenever ``weight`` is a map of the same form. Extra factors (``n_factors > 1``) start as the
-        identity. ``kwargs`` go to the constructor (``n_factors``, ``sign_seed``, ``device``…).
+        diagonal starts at ones. Exact whenever ``weight`` is a map of the same form. Extra
+        factors (``n_factors > 1``) start as the identity. ``kwargs`` go to the constructor
+        (``n_factors``, ``sign_seed``, ``device``…).
         """
         if weight.dim() != 2:
             raise ValueError(f"weight must have shape (out_features, in_features), "
