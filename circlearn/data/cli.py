@@ -4,6 +4,8 @@ ones, or convert UEA/UCR ``.ts`` time series (:mod:`circlearn.data.ts`).
 Examples::
 
     circlearn data synth --out /tmp/yt8m --seed 0 --rgb-size 128 --audio-size 16
+    circlearn data synth --preset medium            # cached; prints the dataset's folder
+    circlearn data synth --preset proxy --seed 1 --out /tmp/proxy1
     circlearn data inspect "/data/yt8m/frame/train00*.tfrecord" --num-classes 3862
     circlearn data from-ts JapaneseVowels_TRAIN.ts JapaneseVowels_TEST.ts --out /tmp/jv
 """
@@ -11,13 +13,13 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from ..cli import add_alias_option
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
-from .synth import SynthConfig, generate
+from .synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
 
 __all__ = ["configure_parser", "run"]
 
@@ -28,15 +30,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     synth = sub.add_parser("synth", help="write a synthetic dataset in the YouTube-8M format",
                            description="Write train/validate/test splits (frame and video "
                                        "level), vocabulary.csv and dataset.json. The same "
-                                       "seed gives byte-identical files.")
-    synth.add_argument("--out", required=True, help="output directory")
+                                       "seed and generator version give byte-identical files. "
+                                       "With --preset and no --out, the set is generated once "
+                                       "into the cache folder and its path printed.")
+    synth.add_argument("--out", default=None, help="output directory (default with --preset: "
+                       "the cache, see --cache-dir)")
+    synth.add_argument("--preset", default=None, choices=sorted(SYNTH_PRESETS),
+                       help="start from a named configuration (circlearn.data.synth."
+                            "SYNTH_PRESETS); options below override its knobs")
+    add_alias_option(synth, "cache-dir", default=None,
+                     help="cache folder for --preset without --out (default: "
+                          "$CIRCLEARN_CACHE, else ~/.cache/circlearn)")
     defaults = SynthConfig()
     for f in fields(SynthConfig):
         default = getattr(defaults, f.name)
-        kind = type(default)
         extra = {"choices": ["id", "video_id"]} if f.name == "id_key" else {}
-        add_alias_option(synth, f.name.replace("_", "-"), type=kind, default=default,
-                         help=f"(default: {default})", **extra)
+        add_alias_option(synth, f.name.replace("_", "-"), type=type(default), default=None,
+                         help=f"(default: {default}, or the preset's)", **extra)
     insp = sub.add_parser("inspect", help="validate TFRecord files and print a summary",
                           description="Check every record (CRC, schema, labels) and print "
                                       "records, frames and labels per video, feature sizes "
@@ -60,17 +70,30 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "synth":
-        cfg = SynthConfig(**{f.name: getattr(args, f.name) for f in fields(SynthConfig)})
-        summary = generate(args.out, cfg)
-        for split, s in summary["splits"].items():
-            print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
-        print(f"wrote {args.out}")
-        return 0
+        return _synth(args)
     if args.data_command == "from-ts":
         return _from_ts(args)
     files = resolve_files(list(args.paths))
     for path in files:
         print(format_summary(inspect_file(path, num_classes=args.num_classes)))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    given = {f.name: getattr(args, f.name) for f in fields(SynthConfig)
+             if getattr(args, f.name) is not None}
+    if args.preset is None and args.out is None:
+        raise ValueError("circlearn data synth needs --out DIR, or --preset NAME (cached)")
+    base = SYNTH_PRESETS[args.preset] if args.preset else SynthConfig()
+    cfg = replace(base, **given)
+    if args.out is None:
+        root = cached_dataset(cfg, args.cache_dir, name=args.preset, log=print)
+        print(root)
+        return 0
+    summary = generate(args.out, cfg)
+    for split, s in summary["splits"].items():
+        print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
+    print(f"wrote {args.out}")
     return 0
 
 
