@@ -8,6 +8,11 @@
                      vs compact MoE (the last also drops context gating and L2)
 =================== ========================================================================
 
+Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics):
+``fig-structures`` replaces the FC after DBoF and NetVLAD by dense, a thin dense FC, circulant
+(1, 2, 4 factors), Toeplitz and low-rank FCs at equal and larger budgets
+(:mod:`circlearn.structures`).
+
 **Seeds.** ``reproduce(..., seeds=n)`` trains every variant with seeds ``0 … n−1`` into
 ``runs/<variant>/seed<k>/``. The seed sets ``TrainConfig.seed`` (initialisation, data order,
 training frame sampling) and the fixed-sign diagonals (``sign_seed = 1000·k``); variants with
@@ -55,12 +60,13 @@ from pathlib import Path
 
 import torch
 
+from circlearn import structures
 from circlearn.cli import add_alias_option
 from circlearn.experiment_report import comparisons, format_table, provenance, summarize_variant
 from circlearn.stats import BETTER, NO_WORSE
 
-__all__ = ["EXPERIMENTS", "SCALES", "Experiment", "Variant", "reproduce", "experiment_configs",
-           "data_layout", "format_table", "configure_parser", "run"]
+__all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "reproduce",
+           "experiment_configs", "data_layout", "format_table", "configure_parser", "run"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,24 @@ EXPERIMENTS: dict[str, Experiment] = {
             "dbof-video-fc-circulant", "dbof-video-embedding-circulant",
             "dbof-video-moe-circulant"))),
 }
+
+#: Experiments beyond the paper's figures (issue 13); ``EXPERIMENTS`` lists the paper's panels.
+BEYOND_PAPER: dict[str, Experiment] = {
+    "fig-structures": Experiment(
+        "fig-structures", "FC after pooling: dense, thin, circulant, Toeplitz, low rank",
+        tuple(Variant(f"{p}-{suffix}", p, f"{p} {label}", dict(over))
+              for p in structures.POOLINGS for suffix, label, _, over in structures.KINDS), 10,
+        tuple((f"{p}-dense", f"{p}-{suffix}", NO_WORSE)
+              for p in structures.POOLINGS for suffix, *_ in structures.KINDS[1:]))}
+
+
+def _experiment(name: str) -> Experiment:
+    found = EXPERIMENTS.get(name) or BEYOND_PAPER.get(name)
+    if found is None:
+        raise ValueError(f"unknown experiment {name!r}; valid: "
+                         f"{', '.join([*EXPERIMENTS, *BEYOND_PAPER])}")
+    return found
+
 
 #: Per scale: data, model overrides (clusters per pooling; audio gets half), TrainConfig
 #: fields, epochs (``None``: the figure's), default seeds, and the protocol in words.
@@ -171,10 +195,9 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
     from circlearn.models import preset_config
     from circlearn.train import TrainConfig
 
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    exp = _experiment(name)
     layout = layout or data_layout(scale, data)
-    exp, spec = EXPERIMENTS[name], SCALES[scale]
+    spec = SCALES[scale]
     sizes = {"feature_names": layout.feature_names, "feature_sizes": layout.feature_sizes,
              "num_classes": layout.num_classes}
     configs = []
@@ -186,6 +209,7 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
             overrides["cluster_sizes"] = tuple([k] + [k // 2] * (len(base.streams) - 1))
         overrides.update(variant.overrides)
         overrides.update(model_overrides or {})
+        overrides = structures.resolve_budget(variant.preset, overrides)  # thin / rank budgets
         model = preset_config(variant.preset, **overrides)
         fields = {**spec["train"], "num_epochs": epochs or spec["epochs"] or exp.epochs,
                   "seed": seed, **(train_overrides or {})}
@@ -273,10 +297,8 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     from circlearn.train import train
 
     out = Path(out)
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    exp = _experiment(name)
     layout = data_layout(scale, data, log=log)
-    exp = EXPERIMENTS[name]
     n_seeds = SCALES[scale]["seeds"] if seeds is None else seeds
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
@@ -314,6 +336,8 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
         info = {"name": variant.name, "preset": variant.preset, "label": variant.label,
                 "overrides": dict(variant.overrides), "params": params,
                 "model_mb": round(4 * params / 1e6, 4), "model": cfg.model.to_dict()}
+        if name in BEYOND_PAPER:  # kind, FC parameters, batch-1 latency
+            info.update(structures.variant_details(variant.name, cfg.model, cfg.max_frames))
         variants.append(summarize_variant(info, runs[variant.name],
                                           base["validate"] if base else None))
     first = per_seed[0][0]
@@ -338,14 +362,17 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
         "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-        (out / "table.md").write_text(format_table(results))
-        plot_experiment(results, out / "figure.png")
+        beyond = name in BEYOND_PAPER
+        (out / "table.md").write_text((structures.format_table if beyond else format_table)(
+            results))
+        (structures.plot_structures if beyond else plot_experiment)(results, out / "figure.png")
     return results
 
 
 # ------------------------------------------------------------------------------ CLI
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", choices=list(EXPERIMENTS), help="the paper figure to reproduce")
+    p.add_argument("name", choices=[*EXPERIMENTS, *BEYOND_PAPER],
+                   help="the paper figure to reproduce (or fig-structures, beyond the paper)")
     p.add_argument("--scale", choices=list(SCALES), default="quick")
     p.add_argument("--seeds", type=int, default=None,
                    help="train seeds 0..N-1 (default 3); variants share each seed's data order")
@@ -367,7 +394,7 @@ def run(args: argparse.Namespace) -> int:
                         epochs=args.epochs, train_overrides=train_overrides,
                         log=lambda m: print(m, flush=True))
     print()
-    print(format_table(results))
+    print((structures.format_table if args.name in BEYOND_PAPER else format_table)(results))
     print(f"figure: {out / 'figure.png'}")
     print(f"results: {out / 'results.json'} ({results['wall_seconds']:.0f} s)")
     return 0
