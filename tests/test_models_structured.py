@@ -104,3 +104,25 @@ def test_cli_layer_kind_options(capsys):
     code = main(["train", "--train-dir", "x", "--train-data-pattern", "y", "--fc", "hankel"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'hankel'" in err[0] and "low-rank" in err[0]
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_models_with_each_kind_export_to_torchscript(kind, tmp_path):
+    """The deployable TorchScript traces every new kind (sign-output uses the traceable twin)
+    and export_torchscript checks the artifact against the model."""
+    import warnings
+
+    from circlearn.training.export import export_torchscript
+
+    torch.manual_seed(0)
+    model = from_preset("dbof", cluster_sizes=(24, 12), embedding=kind, fc=kind,
+                        classifier_layer=kind, **SMALL).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shape checks
+        info = export_torchscript(model, tmp_path / "m.pt", max_batch=4)
+    assert info["parameters"] == count_parameters(model)
+    loaded = torch.jit.load(str(tmp_path / "m.pt"))
+    frames = torch.randint(0, 256, (3, 7, 24), dtype=torch.uint8)
+    num_frames = torch.tensor([7, 2, 5])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(frames, num_frames), model(frames, num_frames))

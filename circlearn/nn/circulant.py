@@ -166,7 +166,7 @@ class CirculantLinear(nn.Module):
 
     def _forward_sign_output(self, x: torch.Tensor) -> torch.Tensor:
         inner, last = self._sign_output_parts()
-        if inner is None:
+        if inner is None and not torch.jit.is_tracing():  # tracing: the autograd twin below
             y = F.circulant_linear(x, self.c, None, self.out_features)  # (*, out)
         else:
             y = F.block_circulant_matmul(x, self.c, inner, self.out_features)  # (*, out)
