@@ -156,3 +156,12 @@ def test_cli_seeds(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(ex, "reproduce", fake)
     assert main(["experiment", "fig-embeddings", "--seeds", "5", "--out", str(tmp_path)]) == 2
     assert seen["seeds"] == 5 and seen["name"] == "fig-embeddings"
+
+
+def test_worker_processes_give_the_same_runs(two_seeds, tmp_path):
+    _, results = two_seeds
+    par = reproduce("fig-dc-cd", "quick", tmp_path, seeds=1, epochs=1, model_overrides=TINY_MODEL,
+                    train_overrides=TINY_TRAIN, baselines=False, jobs=2, log=lambda m: None)
+    for ours, theirs in zip(par["variants"], results["variants"]):
+        assert ours["runs"][0]["curve"] == theirs["runs"][0]["curve"]
+        assert ours["runs"][0]["test_gap"] == theirs["runs"][0]["test_gap"]
