@@ -3,8 +3,10 @@
 Trains the dense ``fig-embeddings`` variants (DBoF, NetVLAD, NetFV) of a scale with seeds
 ``0 … n−1`` under a few training settings that differ from the scale's protocol in one knob
 each (learning rate, batch-norm momentum, epochs), and writes a table of the final validate
-GAP (mean ± std over seeds), the best epoch's GAP and the epoch-to-epoch swing of the last
-three epochs, beside the class-prior and linear-on-means baselines::
+GAP (mean ± std over seeds), the best epoch's GAP, the epoch-to-epoch swing of the last
+three epochs and the final model's GAP on the training split itself (overfitting shows as a
+large train − validate gap), beside the class-prior and linear-on-means baselines. Finished
+runs in ``--out`` are reused::
 
     python -m benchmarks.protocol_sweep --scale quick --seeds 3 --out runs/protocol-sweep
 
@@ -26,7 +28,8 @@ from circlearn.baselines import baseline_gaps
 from circlearn.experiment_report import format_mean_std
 from circlearn.experiments import data_layout, experiment_configs
 from circlearn.stats import mean_std
-from circlearn.train import train
+from circlearn.train import evaluate, load_model, train
+from circlearn.training.evaluation import eval_loader
 
 #: name → TrainConfig overrides (on top of the scale's protocol).
 SETTINGS = {
@@ -67,25 +70,27 @@ def main(argv=None) -> int:
                 curve = [json.loads(line)["gap"] for line in
                          (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines()]
                 last3 = curve[-3:]
+                model, run_cfg, _ = load_model(cfg.run_dir)
+                on_train = evaluate(model, eval_loader(cfg.train_data, run_cfg))["gap"]
                 rows.append({"setting": name, "preset": cfg.preset, "seed": seed,
-                             "final": curve[-1], "best": max(curve),
+                             "final": curve[-1], "best": max(curve), "train": on_train,
                              "swing": max(last3) - min(last3), "curve": curve,
                              "seconds": round(time.perf_counter() - tick, 1)})
                 print(f"{name:20s} {cfg.preset:8s} seed {seed}: final {curve[-1]:.3f} best "
-                      f"{max(curve):.3f}", flush=True)
+                      f"{max(curve):.3f} train {on_train:.3f}", flush=True)
     lines = [f"# Training settings vs pooling model, scale {args.scale}, {args.seeds} seeds "
              f"(synthetic data)", "",
              f"Baselines (validate): class prior {base['class_prior']:.3f}, linear on means "
              f"{base['linear_means']:.3f}.", "",
-             "| setting | model | final GAP | best epoch GAP | swing of last 3 epochs |",
-             "|---|---|---:|---:|---:|"]
+             "| setting | model | final validate GAP | best epoch | swing of last 3 epochs | "
+             "final GAP on train |", "|---|---|---:|---:|---:|---:|"]
     for name in args.settings:
         for preset in PRESETS:
             sel = [r for r in rows if r["setting"] == name and r["preset"] == preset]
             if not sel:
                 continue
             cells = [format_mean_std(*mean_std([r[k] for r in sel])) for k in
-                     ("final", "best", "swing")]
+                     ("final", "best", "swing", "train")]
             lines.append(f"| {name} | {preset} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)

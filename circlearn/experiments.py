@@ -55,6 +55,7 @@ from pathlib import Path
 
 import torch
 
+from circlearn.baselines import LINEAR_PROTOCOL
 from circlearn.cli import add_alias_option
 from circlearn.experiment_report import comparisons, format_table, provenance, summarize_variant
 from circlearn.experiment_runs import cached_baselines, compute_baselines, run_one
@@ -254,6 +255,12 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         [layout.test_labels] if layout.test_labels else [])
     prov = provenance(files, layout.generator_version)
     base = cached_baselines(out, prov["data_sha256"]) if baselines else None
+    recorded = layout.baselines or {}
+    if baselines and base is None and recorded.get("validate") and (
+            recorded.get("test") or not layout.test_labels):
+        # computed by the generator with the same function (circlearn.baselines) on these files
+        base = {"protocol": LINEAR_PROTOCOL, "validate": recorded["validate"],
+                "test": recorded.get("test"), "source": _shown(layout.source), "seconds": 0.0}
     labels_csv = str(layout.test_labels) \
         if layout.test_labels is not None and "test" in splits else None
     test_pattern = layout.pattern("test")
@@ -311,6 +318,8 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         "baselines": base["validate"] if base else None,
         "baselines_test": base["test"] if base else None,
         "baseline_protocol": base["protocol"] if base else None,
+        "baselines_source": (base.get("source") or "computed by circlearn.baselines") if base
+        else None,
         "comparisons": comparisons(exp.claims, variants),
         "comparisons_test": comparisons(exp.claims, variants, "test_gap"),
         "provenance": prov,
