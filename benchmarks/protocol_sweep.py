@@ -31,14 +31,14 @@ from circlearn.stats import mean_std
 from circlearn.train import evaluate, load_model, train
 from circlearn.training.evaluation import eval_loader
 
-#: name → TrainConfig overrides (on top of the scale's protocol).
+#: name → TrainConfig overrides (on top of the scale's protocol; explicit values, so a run
+#: directory keeps its meaning when the scale's protocol changes).
 SETTINGS = {
-    "protocol": {},
-    "lr 3e-3": {"base_learning_rate": 3e-3},
-    "lr 1e-3": {"base_learning_rate": 1e-3},
-    "bn momentum 0.01": {"batch_norm_momentum": 0.01},
-    "bn momentum 0.2": {"batch_norm_momentum": 0.2},
-    "lr 3e-3, 20 epochs": {"base_learning_rate": 3e-3, "num_epochs": 20},
+    "lr 1e-2, bn 0.05": {"base_learning_rate": 1e-2, "batch_norm_momentum": 0.05},
+    "lr 3e-3, bn 0.05": {"base_learning_rate": 3e-3, "batch_norm_momentum": 0.05},
+    "lr 1e-3, bn 0.05": {"base_learning_rate": 1e-3, "batch_norm_momentum": 0.05},
+    "lr 1e-2, bn 0.01": {"base_learning_rate": 1e-2, "batch_norm_momentum": 0.01},
+    "lr 1e-2, bn 0.2": {"base_learning_rate": 1e-2, "batch_norm_momentum": 0.2},
 }
 PRESETS = ("dbof", "netvlad", "netfv")
 
@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     rows = []
     for name in args.settings:
         for seed in range(args.seeds):
-            cfgs = experiment_configs("fig-embeddings", args.scale, out / name.replace(" ", "_")
-                                      .replace(",", ""), seed=seed, layout=layout,
+            cfgs = experiment_configs("fig-embeddings", args.scale, out / name.replace(", ", "_")
+                                      .replace(" ", ""), seed=seed, layout=layout,
                                       train_overrides={**SETTINGS[name], "tensorboard": False})
             for cfg in cfgs:
                 if cfg.preset not in PRESETS:
