@@ -42,7 +42,7 @@ from circlearn.data.files import resolve_files
 from circlearn.data.yt8m import dequantize, read_frame_examples
 from circlearn.metrics import gap
 
-__all__ = ["baseline_gaps", "video_means", "read_labels_csv", "class_prior_scores",
+__all__ = ["baseline_gaps", "FittedBaselines", "video_means", "read_labels_csv", "class_prior_scores",
            "fit_linear_means", "select_l2", "L2_GRID", "LINEAR_PROTOCOL"]
 
 #: Candidate L2 weights of the linear baseline (chosen on a split of the training videos).
@@ -203,6 +203,30 @@ def select_l2(x: np.ndarray, y: np.ndarray, *, seed: int = 0, grid: Sequence[flo
     return best
 
 
+class FittedBaselines:
+    """Both baselines fitted on one training split; :meth:`gaps` scores any split."""
+
+    def __init__(self, train_pattern: str, *, feature_sizes: Sequence[int], num_classes: int,
+                 seed: int = 0, feature_names: Sequence[str] = ("rgb", "audio")):
+        self.kw = dict(feature_sizes=feature_sizes, num_classes=num_classes,
+                       feature_names=feature_names)
+        _, x_train, y_train = video_means(train_pattern, **self.kw)
+        self.prior = class_prior_scores(y_train)  # (C,)
+        self.l2 = select_l2(x_train, y_train, seed=seed)
+        self.predict = fit_linear_means(x_train, y_train, l2=self.l2)
+
+    def gaps(self, eval_pattern: str, labels_csv: str | Path | None = None,
+             top_k: int = 20) -> dict[str, float]:
+        """``{"class_prior": GAP, "linear_means": GAP}`` on ``eval_pattern``."""
+        truth = read_labels_csv(labels_csv) if labels_csv is not None else None
+        _, x_eval, y_eval = video_means(eval_pattern, labels=truth, **self.kw)
+        if len(x_eval) == 0:
+            raise ValueError(f"{eval_pattern}: no video to evaluate")
+        prior = np.broadcast_to(self.prior, y_eval.shape)  # (M, C)
+        return {"class_prior": float(gap(prior, y_eval, top_k=top_k)),
+                "linear_means": float(gap(self.predict(x_eval), y_eval, top_k=top_k))}
+
+
 def baseline_gaps(train_pattern: str, eval_pattern: str, *, feature_sizes: Sequence[int],
                   num_classes: int, labels_csv: str | Path | None = None, seed: int = 0,
                   feature_names: Sequence[str] = ("rgb", "audio"), top_k: int = 20
@@ -212,15 +236,9 @@ def baseline_gaps(train_pattern: str, eval_pattern: str, *, feature_sizes: Seque
     Both predictors are fitted on ``train_pattern`` (frame-level files). ``labels_csv`` gives
     the evaluation labels by video id (for the unlabelled test split). ``seed`` draws the
     training-split permutation that chooses the linear model's L2 weight (:func:`select_l2`);
-    everything else is deterministic.
+    everything else is deterministic. To score several splits, fit once with
+    :class:`FittedBaselines`.
     """
-    kw = dict(feature_sizes=feature_sizes, num_classes=num_classes, feature_names=feature_names)
-    _, x_train, y_train = video_means(train_pattern, **kw)
-    truth = read_labels_csv(labels_csv) if labels_csv is not None else None
-    _, x_eval, y_eval = video_means(eval_pattern, labels=truth, **kw)
-    if len(x_eval) == 0:
-        raise ValueError(f"{eval_pattern}: no video to evaluate")
-    prior = np.broadcast_to(class_prior_scores(y_train), y_eval.shape)  # (M, C)
-    predict = fit_linear_means(x_train, y_train, l2=select_l2(x_train, y_train, seed=seed))
-    return {"class_prior": float(gap(prior, y_eval, top_k=top_k)),
-            "linear_means": float(gap(predict(x_eval), y_eval, top_k=top_k))}
+    fitted = FittedBaselines(train_pattern, feature_sizes=feature_sizes, num_classes=num_classes,
+                             seed=seed, feature_names=feature_names)
+    return fitted.gaps(eval_pattern, labels_csv, top_k=top_k)

@@ -26,8 +26,9 @@ stated in ``results.json`` as ``protocol``):
 - ``quick``: the bundled **synthetic** data (``data_samples/yt8m``: rgb 128 + audio 16, 50
   classes, 1000 train / 300 validate / 200 test videos); DBoF 256/128, NetVLAD/NetFV 16/8
   clusters, FC 64, 2 bags of 15 frames; batch 32, Adam 1e-2 without decay, batch-norm
-  momentum 0.05, 10 epochs (7 for ``fig-layers``, as the paper's figure); 3 seeds
-  (``make demo``).
+  momentum 0.2 (0.05 left the running statistics behind the weights: NetVLAD's validate GAP
+  swung by up to 0.1 between epochs), 10 epochs (7 for ``fig-layers``, as the paper's
+  figure); 3 seeds (``make demo``).
 - ``medium``: the real feature sizes on the **synthetic** ``cached_dataset("medium")``
   (generated once into the cache; ``/work/MEDIUM.md`` of the project): DBoF 1024/512,
   NetVLAD 32/16, NetFV 16/8 clusters, FC 64 (the DBoF FC 1024→64 keeps the paper's ratio 16),
@@ -61,8 +62,10 @@ from pathlib import Path
 import torch
 
 from circlearn import structures
+from circlearn.baselines import LINEAR_PROTOCOL
 from circlearn.cli import add_alias_option
 from circlearn.experiment_report import comparisons, format_table, provenance, summarize_variant
+from circlearn.experiment_runs import cached_baselines, compute_baselines, run_one
 from circlearn.stats import BETTER, NO_WORSE
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "reproduce",
@@ -132,21 +135,25 @@ def _experiment(name: str) -> Experiment:
 
 
 #: Per scale: data, model overrides (clusters per pooling; audio gets half), TrainConfig
-#: fields, epochs (``None``: the figure's), default seeds, and the protocol in words.
+#: fields, epochs (``None``: the figure's), default seeds, CPU threads (``None``: torch's
+#: default) and the protocol in words. The small CPU scales use one thread: on a shared
+#: 2-core machine (load ≈ 9) a quick run took 6.2 s with 1 thread and 36.3 s with 2.
 SCALES: dict[str, dict] = {
     "quick": {
-        "data": "bundled", "seeds": 3, "epochs": None,
+        "data": "bundled", "seeds": 3, "epochs": None, "threads": 1,
         "clusters": {"dbof": 256, "netvlad": 16, "netfv": 16},
         "model": {"hidden_size": 64, "n_bagging": 2, "iterations": 15},
         "train": {"batch_size": 32, "base_learning_rate": 1e-2, "learning_rate_decay": 1.0,
-                  "batch_norm_momentum": 0.05, "max_frames": 50, "eval_batch_size": 300,
+                  "batch_norm_momentum": 0.2, "max_frames": 50, "eval_batch_size": 300,
                   "checkpoint_every_steps": 0, "keep_checkpoints": 1, "device": "cpu"},
-        "protocol": "one setting for every variant, chosen once for the bundled data: Adam "
-                    "1e-2 without decay, batch 32, batch-norm momentum 0.05, the figure's "
-                    "epochs, final epoch reported (no early stopping, no per-variant tuning)",
+        "protocol": "one setting for every variant: Adam 1e-2 without decay, batch 32, "
+                    "batch-norm momentum 0.2 (chosen over 0.01/0.05 and learning rates "
+                    "1e-3/3e-3 on the dense variants' validate GAP, 3 seeds: "
+                    "benchmarks/results/protocol_sweep-quick.md), the figure's epochs, final "
+                    "epoch reported (no early stopping, no per-variant tuning)",
     },
     "medium": {
-        "data": "synth:medium", "seeds": 3, "epochs": 5,
+        "data": "synth:medium", "seeds": 3, "epochs": 5, "threads": 1,
         "clusters": {"dbof": 1024, "netvlad": 32, "netfv": 16},
         "model": {"hidden_size": 64, "n_bagging": 1, "iterations": 30},
         "train": {"batch_size": 64, "base_learning_rate": 1e-3, "learning_rate_decay": 1.0,
@@ -156,7 +163,8 @@ SCALES: dict[str, dict] = {
                     "batch 64, batch-norm momentum 0.01, 5 epochs, final epoch reported",
     },
     "paper": {
-        "data": None, "seeds": 3, "epochs": None, "clusters": None, "model": {},
+        "data": None, "seeds": 3, "epochs": None, "threads": None, "clusters": None,
+        "model": {},
         "train": {"data_augmentation": True, "max_frames": 300},
         "protocol": "the paper's: Adam 2e-4 x0.8 per 4M examples, batch 80 per process, "
                     "per-tensor clipping 1.0, half-video augmentation, batch-norm momentum "
@@ -226,77 +234,37 @@ def _shown(path: str | Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _read_curve(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
-        if path.exists() else []
-
-
-def _test_gap(cfg, layout, labels: dict) -> float:
-    """GAP of the run's final checkpoint on the test split (labels from ``test_labels.csv``),
-    cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
-    from circlearn.train import evaluate, load_model
-    from circlearn.training.evaluation import eval_loader
-
-    run_dir = Path(cfg.run_dir)
-    model, run_cfg, info = load_model(run_dir)
-    cache = run_dir / "test_metrics.json"
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("step") == info["step"]:
-            return saved["gap"]
-
-    def batches():
-        for batch in eval_loader(layout.pattern("test"), run_cfg):
-            missing = [v for v in batch.ids if v not in labels]
-            if missing:
-                raise ValueError(f"{layout.test_labels}: no labels for test videos {missing[:3]}")
-            y = torch.zeros_like(batch.labels)  # (B, C)
-            for i, vid in enumerate(batch.ids):
-                y[i, torch.from_numpy(labels[vid])] = 1.0
-            batch.labels = y
-            yield batch
-
-    result = evaluate(model, batches(), top_k=run_cfg.top_k)
-    cache.write_text(json.dumps({"step": info["step"], "gap": result["gap"]}) + "\n")
-    return result["gap"]
-
-
-def _baselines(layout, out: Path, data_hash: str, log) -> dict:
-    """Validate and test baselines, cached in ``out/baselines.json`` per data hash."""
-    from circlearn.baselines import LINEAR_PROTOCOL, baseline_gaps
-
-    path = out / "baselines.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved.get("data_sha256") == data_hash and saved.get("protocol") == LINEAR_PROTOCOL:
-            return saved
-    tick = time.perf_counter()
-    kw = dict(feature_sizes=layout.feature_sizes, num_classes=layout.num_classes,
-              feature_names=layout.feature_names)
-    saved = {"data_sha256": data_hash, "protocol": LINEAR_PROTOCOL,
-             "validate": baseline_gaps(layout.pattern("train"), layout.pattern("validate"), **kw),
-             "test": None}
-    if layout.has_split("test") and layout.test_labels is not None:
-        saved["test"] = baseline_gaps(layout.pattern("train"), layout.pattern("test"),
-                                      labels_csv=layout.test_labels, **kw)
-    path.write_text(json.dumps(saved, indent=1) + "\n")
-    log(f"baselines: {saved['validate']} ({time.perf_counter() - tick:.0f} s)")
-    return saved
-
-
 def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
               seeds: int | None = None, data: str | None = None, epochs: int | None = None,
               model_overrides: dict | None = None, train_overrides: dict | None = None,
-              baselines: bool = True, log=print) -> dict:
+              baselines: bool = True, threads: int | None = None, jobs: int = 1,
+              log=print) -> dict:
     """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
-    and ``figure.png`` into ``out``; return the results dict."""
-    from circlearn.baselines import read_labels_csv
+    and ``figure.png`` into ``out``; return the results dict.
+
+    ``threads``: torch CPU threads per run (default: the scale's; restored after).
+    ``jobs``: runs trained at the same time in worker processes (the baselines are one more
+    task); the results do not depend on it (each run is a function of its configuration).
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    threads = SCALES.get(scale, {}).get("threads") if threads is None else threads
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _reproduce(name, scale, Path(out), seeds=seeds, data=data, epochs=epochs,
+                          model_overrides=model_overrides, train_overrides=train_overrides,
+                          baselines=baselines, threads=threads, jobs=jobs, log=log)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_overrides,
+               baselines, threads, jobs, log) -> dict:
     from circlearn.models import VideoClassifier, count_parameters
     from circlearn.plotting.paper import plot_experiment
-    from circlearn.train import train
 
-    out = Path(out)
     exp = _experiment(name)
     layout = data_layout(scale, data, log=log)
     n_seeds = SCALES[scale]["seeds"] if seeds is None else seeds
@@ -311,25 +279,49 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     files = [f for s in splits for f in layout.files(s)] + (
         [layout.test_labels] if layout.test_labels else [])
     prov = provenance(files, layout.generator_version)
-    base = _baselines(layout, out, prov["data_sha256"], log) if baselines else None
-    test_labels = read_labels_csv(layout.test_labels) \
+    base = cached_baselines(out, prov["data_sha256"]) if baselines else None
+    recorded = layout.baselines or {}
+    if baselines and base is None and recorded.get("validate") and (
+            recorded.get("test") or not layout.test_labels):
+        # computed by the generator with the same function (circlearn.baselines) on these files
+        base = {"protocol": LINEAR_PROTOCOL, "validate": recorded["validate"],
+                "test": recorded.get("test"), "source": _shown(layout.source), "seconds": 0.0}
+    labels_csv = str(layout.test_labels) \
         if layout.test_labels is not None and "test" in splits else None
+    test_pattern = layout.pattern("test")
+    tasks = [(seed, variant, cfg) for seed, configs in enumerate(per_seed)
+             for variant, cfg in zip(exp.variants, configs)]
     runs: dict[str, list[dict]] = {v.name: [] for v in exp.variants}
-    for seed, configs in enumerate(per_seed):
-        for variant, cfg in zip(exp.variants, configs):
-            tick = time.perf_counter()
-            summary = train(cfg)
-            rows = _read_curve(Path(cfg.run_dir))
-            if not rows:
-                raise ValueError(f"{cfg.run_dir}: no evaluation recorded")
-            test_gap = _test_gap(cfg, layout, test_labels) if test_labels is not None else None
-            speed = summary["videos_per_s"] or rows[-1]["videos_per_s"]
-            runs[variant.name].append({
-                "seed": seed, "gap": rows[-1]["gap"], "test_gap": test_gap,
-                "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
-                "videos_per_s": round(speed, 2), "steps": rows[-1]["step"]})
-            log(f"[{name}] {variant.name} seed {seed}: GAP {rows[-1]['gap']:.4f} "
-                f"({time.perf_counter() - tick:.0f} s)")
+
+    def record(seed, variant, run):
+        runs[variant.name].append({"seed": seed, **run})
+        log(f"[{name}] {variant.name} seed {seed}: GAP {run['gap']:.4f} ({run['seconds']:.0f} s)")
+
+    if jobs == 1:
+        if baselines and base is None:
+            base = compute_baselines(layout)
+        for seed, variant, cfg in tasks:
+            record(seed, variant, run_one(cfg.to_dict(), test_pattern, labels_csv))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            pending = pool.submit(compute_baselines, layout) \
+                if baselines and base is None else None
+            futures = [(seed, variant, pool.submit(run_one, cfg.to_dict(), test_pattern,
+                                                   labels_csv, threads or 0))
+                       for seed, variant, cfg in tasks]
+            for seed, variant, future in futures:
+                record(seed, variant, future.result())
+            base = pending.result() if pending is not None else base
+    if base is not None and "data_sha256" not in base:
+        base["data_sha256"] = prov["data_sha256"]
+        (out / "baselines.json").write_text(json.dumps(base, indent=1) + "\n")
+        log(f"baselines: {base['validate']} ({base['seconds']:.0f} s)")
+    for v in runs.values():
+        v.sort(key=lambda r: r["seed"])
     variants = []
     for variant, cfg in zip(exp.variants, per_seed[0]):
         params = count_parameters(VideoClassifier(cfg.model, device="meta"))
@@ -347,12 +339,14 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
         "protocol": SCALES[scale]["protocol"],
         "data": {"root": _shown(layout.root), "train": _shown(first.train_data),
                  "eval": _shown(first.eval_data), "sizes_from": _shown(layout.source),
-                 "test": _shown(layout.pattern("test")) if test_labels is not None else None},
+                 "test": _shown(test_pattern) if labels_csv is not None else None},
         "train": {k: v for k, v in first.to_dict().items()
                   if k not in ("model", "preset", "run_dir", "train_data", "eval_data", "seed")},
         "baselines": base["validate"] if base else None,
         "baselines_test": base["test"] if base else None,
         "baseline_protocol": base["protocol"] if base else None,
+        "baselines_source": (base.get("source") or "computed by circlearn.baselines") if base
+        else None,
         "comparisons": comparisons(exp.claims, variants),
         "comparisons_test": comparisons(exp.claims, variants, "test_gap"),
         "provenance": prov,
@@ -382,6 +376,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "dataset.json, else the first record and vocabulary.csv); default: "
                         "quick the bundled sample, medium the cached synthetic medium set")
     p.add_argument("--epochs", type=int, default=None, help="override the figure's epochs")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per run (default: 1 at quick and medium, else "
+                        "torch's)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at the same time in worker processes (e.g. 2 on a "
+                        "2-core machine with --threads 1); results do not depend on it")
     add_alias_option(p, "device", choices=("auto", "cpu", "cuda"), default=None)
     add_alias_option(p, "num-workers", type=int, default=None)
 
@@ -392,6 +392,7 @@ def run(args: argparse.Namespace) -> int:
                                          ("num_workers", args.num_workers)) if v is not None}
     results = reproduce(args.name, args.scale, out, seeds=args.seeds, data=args.data,
                         epochs=args.epochs, train_overrides=train_overrides,
+                        threads=args.threads, jobs=args.jobs,
                         log=lambda m: print(m, flush=True))
     print()
     print((structures.format_table if args.name in BEYOND_PAPER else format_table)(results))

@@ -156,3 +156,25 @@ def test_cli_seeds(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(ex, "reproduce", fake)
     assert main(["experiment", "fig-embeddings", "--seeds", "5", "--out", str(tmp_path)]) == 2
     assert seen["seeds"] == 5 and seen["name"] == "fig-embeddings"
+
+
+def test_worker_processes_give_the_same_runs(two_seeds, tmp_path):
+    _, results = two_seeds
+    par = reproduce("fig-dc-cd", "quick", tmp_path, seeds=1, epochs=1, model_overrides=TINY_MODEL,
+                    train_overrides=TINY_TRAIN, baselines=False, jobs=2, log=lambda m: None)
+    for ours, theirs in zip(par["variants"], results["variants"]):
+        assert ours["runs"][0]["curve"] == theirs["runs"][0]["curve"]
+        assert ours["runs"][0]["test_gap"] == theirs["runs"][0]["test_gap"]
+
+
+def test_baselines_recorded_in_dataset_json_are_reused(tmp_path):
+    root = _copy_sample(tmp_path)
+    meta = json.loads((root / "dataset.json").read_text())
+    meta["baselines"] = {"validate": {"class_prior": 0.25, "linear_means": 0.5},
+                         "test": {"class_prior": 0.2, "linear_means": 0.4}}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    r = reproduce("fig-dc-cd", "quick", tmp_path / "out", seeds=1, epochs=1, data=str(root),
+                  model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, log=lambda m: None)
+    assert r["baselines"] == meta["baselines"]["validate"]
+    assert r["baselines_test"] == meta["baselines"]["test"]
+    assert r["baselines_source"].endswith("dataset.json")

@@ -12,7 +12,8 @@ folder (``DIR/frame``, the README's form) or any folder of ``train*``/``validate
 
 Anything missing raises an error naming the folder and what was looked for.
 ``test_labels.csv`` (the test split's truth; the test records carry no labels) is found
-beside ``dataset.json``/``vocabulary.csv``.
+beside ``dataset.json``/``vocabulary.csv``; baseline GAPs recorded in ``dataset.json`` by
+:func:`circlearn.data.synth.cached_dataset` (``"baselines"``) are kept in the layout.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class DataLayout:
     source: str  # where the sizes came from
     test_labels: Path | None = None
     generator_version: int | None = None
+    baselines: dict | None = None  # dataset.json's "baselines" ({"validate": …, "test": …})
 
     def pattern(self, split: str) -> str:
         """The glob of a split's frame-level files, e.g. ``<frame_dir>/train*.tfrecord``."""
@@ -115,6 +117,7 @@ def resolve_data(path: str | Path) -> DataLayout:
             raise ValueError(f"{meta}: {len(names)} frame_features {list(names)} but "
                              f"{len(sizes)} feature_sizes {list(sizes)}")
         root, source, version = meta.parent, str(meta), info.get("generator_version")
+        baselines = info.get("baselines")
     else:
         vocab = next((f / "vocabulary.csv" for f in folders if (f / "vocabulary.csv").is_file()),
                      None)
@@ -124,10 +127,10 @@ def resolve_data(path: str | Path) -> DataLayout:
                 f"in {' or '.join(str(f) for f in folders)}")
         names, sizes = sizes_from_records(sorted(frame_dir.glob("train*.tfrecord")))
         classes = classes_from_vocabulary(vocab)
-        root, version = vocab.parent, None
+        root, version, baselines = vocab.parent, None, None
         source = f"first record of {frame_dir}/train* and {vocab}"
     labels = root / "test_labels.csv"
     return DataLayout(root=root, frame_dir=frame_dir, feature_names=names, feature_sizes=sizes,
                       num_classes=classes, source=source,
                       test_labels=labels if labels.is_file() else None,
-                      generator_version=version)
+                      generator_version=version, baselines=baselines)
