@@ -155,7 +155,8 @@ def format_table(results: dict) -> str:
               ""]
     comps = {c["b"]: c for c in results.get("comparisons", [])}
     lines += ["| variant | FC | FC params | trainable params | model MB (fp32) | batch-1 ms | "
-              "GAP | − dense [95% CI] |", "|---|---|---:|---:|---:|---:|---:|---|"]
+              "GAP | − dense [95% CI] | no worse than dense (margin 0.01)? |",
+              "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for v in results["variants"]:
         fc = v.get("fc", "dense")
         detail = (f"rank {v['rank']}" if v.get("rank") else
@@ -168,7 +169,8 @@ def format_table(results: dict) -> str:
         lines.append(f"| {v['label']} | {fc} {detail} | {v.get('fc_params', 0):,} | "
                      f"{v['params']:,} | {v['model_mb']:.3f} | "
                      f"{v.get('latency_ms_batch1', float('nan')):.2f} | "
-                     f"{format_mean_std(v['gap_mean'], v['gap_std'])} | {diff} |")
+                     f"{format_mean_std(v['gap_mean'], v['gap_std'])} | {diff} | "
+                     f"{'–' if c is None else c['verdict']} |")
     b = results.get("baselines")
     if b:
         lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
