@@ -2,7 +2,7 @@
 
 Example::
 
-    circlearn experiment fig-embeddings --scale quick --out runs/fig-embeddings
+    circlearn experiment fig-embeddings --scale quick --seeds 3 --out runs/fig-embeddings
 
 ``configure_parser(parser)`` and ``run(args)`` are called by the dispatcher
 (:mod:`circlearn.cli`); nothing in the library imports this module.
@@ -13,20 +13,32 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from circlearn import experiments, structures
 from circlearn.arguments import add_alias_option
-from circlearn.experiments import EXPERIMENTS, SCALES, format_table, reproduce
+from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES, format_table
 from circlearn.training.distributed import DEVICES
 
 __all__ = ["configure_parser", "run"]
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", choices=list(EXPERIMENTS), help="the paper figure to reproduce")
+    p.add_argument("name", choices=[*EXPERIMENTS, *BEYOND_PAPER],
+                   help="the paper figure to reproduce (or fig-structures, beyond the paper)")
     p.add_argument("--scale", choices=list(SCALES), default="quick")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="train seeds 0..N-1 (default 3); variants share each seed's data order")
     p.add_argument("--out", default=None, help="output folder (default runs/<name>-<scale>)")
     p.add_argument("--data", default=None,
-                   help="data folder with train*/validate*.tfrecord (quick: bundled sample)")
+                   help="dataset folder or its frame/ folder (sizes and classes read from "
+                        "dataset.json, else the first record and vocabulary.csv); default: "
+                        "quick the bundled sample, medium the cached synthetic medium set")
     p.add_argument("--epochs", type=int, default=None, help="override the figure's epochs")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per run (default: 1 at quick and medium, else "
+                        "torch's)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at the same time in worker processes (e.g. 2 on a "
+                        "2-core machine with --threads 1); results do not depend on it")
     add_alias_option(p, "device", choices=DEVICES, default=None)
     add_alias_option(p, "num-workers", type=int, default=None)
 
@@ -35,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.name}-{args.scale}")
     train_overrides = {k: v for k, v in (("device", args.device),
                                          ("num_workers", args.num_workers)) if v is not None}
-    results = reproduce(args.name, args.scale, out, data=args.data, epochs=args.epochs,
-                        train_overrides=train_overrides, log=lambda m: print(m, flush=True))
+    results = experiments.reproduce(args.name, args.scale, out, seeds=args.seeds, data=args.data,
+                        epochs=args.epochs, train_overrides=train_overrides,
+                        threads=args.threads, jobs=args.jobs,
+                        log=lambda m: print(m, flush=True))
     print()
-    print(format_table(results))
+    print((structures.format_table if args.name in BEYOND_PAPER else format_table)(results))
     print(f"figure: {out / 'figure.png'}")
     print(f"results: {out / 'results.json'} ({results['wall_seconds']:.0f} s)")
     return 0

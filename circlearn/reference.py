@@ -31,7 +31,9 @@ Rectangular maps ``in → out`` (the paper's rule): ``B = ceil(out / in)`` indep
 first ``out`` entries. For ``out < in`` that is one block's first ``out`` rows. There is no
 input padding. Parameters: ``B · in · (1 + learned diagonal) · k (+ out for a bias)``.
 
-Every torch layer in :mod:`circlearn.nn` is tested against these functions.
+Every torch layer in :mod:`circlearn.nn` is tested against these functions. Toeplitz, low-rank
+and signs-after-the-circulant maps live in :mod:`circlearn.reference_structured` and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ import math
 
 import numpy as np
 import scipy.linalg
+
+from circlearn.reference_structured import (
+    low_rank_matrix,
+    low_rank_matvec,
+    low_rank_parameter_count,
+    nearest_low_rank,
+    nearest_toeplitz,
+    sign_output_matrix,
+    sign_output_matvec,
+    toeplitz,
+    toeplitz_matvec,
+    toeplitz_parameter_count,
+)
 
 __all__ = [
     "circulant",
@@ -59,6 +74,17 @@ __all__ = [
     "parameter_count",
     "nearest_circulant",
     "nearest_block_circulant",
+    # re-exported from circlearn.reference_structured
+    "toeplitz",
+    "toeplitz_matvec",
+    "nearest_toeplitz",
+    "toeplitz_parameter_count",
+    "low_rank_matrix",
+    "low_rank_matvec",
+    "nearest_low_rank",
+    "low_rank_parameter_count",
+    "sign_output_matrix",
+    "sign_output_matvec",
 ]
 
 
@@ -333,7 +359,7 @@ def parameter_count(in_features: int, out_features: int, diagonal: str | None = 
     """Trainable parameters of a circulant map ``in → out`` under the paper's rule.
 
     ``blocks · in · (1 + [diagonal == "learned"]) · n_factors + (out if bias)``; a fixed sign
-    diagonal is not trained.
+    diagonal (``"sign"`` on the input, ``"sign-output"`` after the circulant) is not trained.
 
     >>> parameter_count(8192, 512, "learned")   # the paper's DBoF FC (dense: 4,194,304)
     16384
@@ -342,8 +368,9 @@ def parameter_count(in_features: int, out_features: int, diagonal: str | None = 
     >>> parameter_count(1024, 19310, None)      # circulant MoE gates
     19456
     """
-    if diagonal not in ("learned", "sign", None):
-        raise ValueError(f"diagonal must be 'learned', 'sign' or None, got {diagonal!r}")
+    if diagonal not in ("learned", "sign", "sign-output", None):
+        raise ValueError(f"diagonal must be 'learned', 'sign', 'sign-output' or None, got "
+                         f"{diagonal!r}")
     if n_factors < 1:
         raise ValueError(f"n_factors must be >= 1, got {n_factors}")
     per_block = in_features * (2 if diagonal == "learned" else 1) * n_factors

@@ -1,4 +1,7 @@
-"""Synthetic generator: byte-identical per seed, the documented statistics, the data CLI."""
+"""Synthetic generator: byte-identical per seed, version 1's documented statistics, the data CLI.
+
+Version 2 (verticals, lengths, presets, the cache): ``tests/test_data_synth_v2.py``.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ def files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-def test_same_seed_same_bytes(tmp_path):
-    generate(tmp_path / "a", SynthConfig(seed=5, **SMALL))
-    generate(tmp_path / "b", SynthConfig(seed=5, **SMALL))
-    generate(tmp_path / "c", SynthConfig(seed=6, **SMALL))
+@pytest.mark.parametrize("version", [1, 2])
+def test_same_seed_same_bytes(tmp_path, version):
+    generate(tmp_path / "a", SynthConfig(seed=5, generator_version=version, **SMALL))
+    generate(tmp_path / "b", SynthConfig(seed=5, generator_version=version, **SMALL))
+    generate(tmp_path / "c", SynthConfig(seed=6, generator_version=version, **SMALL))
     a, b, c = files(tmp_path / "a"), files(tmp_path / "b"), files(tmp_path / "c")
     assert a == b
     assert a["frame/train0000.tfrecord"] != c["frame/train0000.tfrecord"]
@@ -35,7 +39,8 @@ def test_same_seed_same_bytes(tmp_path):
 def big(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     generate(root, SynthConfig(seed=0, num_classes=20, rgb_size=64, audio_size=4,
-                               train_videos=600, validate_videos=1, test_videos=1))
+                               train_videos=600, validate_videos=1, test_videos=1,
+                               generator_version=1))
     return root
 
 
@@ -84,7 +89,10 @@ def test_evidence_is_learnable_signal(big):
 
 
 @pytest.mark.parametrize("bad", [dict(min_frames=0), dict(num_classes=2), dict(shards=0),
-                                 dict(evidence_min=0.0), dict(id_key="vid")])
+                                 dict(evidence_min=0.0), dict(id_key="vid"),
+                                 dict(generator_version=3), dict(num_verticals=60),
+                                 dict(vertical_purity=1.0), dict(flip=1.5),
+                                 dict(max_duration=5), dict(generator_version=1, flip=0.2)])
 def test_invalid_config(bad):
     with pytest.raises(ValueError, match="invalid synthetic-data config"):
         SynthConfig(**bad)
@@ -95,7 +103,8 @@ def test_cli_synth_and_inspect(tmp_path, capsys):
     assert main(["data", "synth", "--out", str(out), "--seed", "1", "--num-classes", "12",
                  "--rgb_size", "16", "--audio-size", "4", "--train-videos", "9",
                  "--validate-videos", "3", "--test-videos", "2", "--id-key", "video_id"]) == 0
-    assert json.loads((out / "dataset.json").read_text())["config"]["id_key"] == "video_id"
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["config"]["id_key"] == "video_id" and meta["generator_version"] == 2
     capsys.readouterr()
     assert main(["data", "inspect", f"{out}/frame/train*", str(out / "video/test00.tfrecord")]) == 0
     text = capsys.readouterr().out

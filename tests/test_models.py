@@ -113,8 +113,9 @@ def test_unknown_override_names_the_field():
 
 @pytest.mark.parametrize("over, match", [
     ({"pooling": "gem"}, "pooling"),
-    ({"fc": "toeplitz"}, "fc"),
-    ({"embedding": "low-rank"}, "embedding"),
+    ({"fc": "hankel"}, "fc"),
+    ({"embedding": "butterfly"}, "embedding"),
+    ({"rank": 0}, "rank"),
     ({"classifier": "svm"}, "classifier"),
     ({"feature_sizes": (1024,)}, "feature_sizes"),
     ({"feature_sizes": (1024, 0)}, "feature_sizes"),

@@ -3,7 +3,8 @@
 Modules: ``tfrecord`` (framing, CRC-32C), ``protowire`` (Example/SequenceExample wire format),
 ``yt8m`` (schemas, readers/writers, (de)quantisation), ``files`` (patterns, record indexes),
 ``datasets`` (sharded, resumable loaders), ``batch`` (the batch format and device-side input
-preparation), ``sampling`` (frame sampling, half videos), ``synth`` (synthetic YouTube-8M),
+preparation), ``sampling`` (frame sampling, half videos), ``synth`` (synthetic YouTube-8M, presets and the
+dataset cache; its generative models in ``synth_models``),
 ``samples`` (the bundled ``data_samples/``), ``inspect`` and ``cli`` (``circlearn data``).
 """
 

@@ -1,39 +1,52 @@
-"""``circlearn data synth | inspect``: make synthetic YouTube-8M files, or check real ones.
+"""``circlearn data synth | inspect | from-ts``: make synthetic YouTube-8M files, check real
+ones, or convert UEA/UCR ``.ts`` time series (:mod:`circlearn.data.ts`).
 
 Examples::
 
     circlearn data synth --out /tmp/yt8m --seed 0 --rgb-size 128 --audio-size 16
+    circlearn data synth --preset medium            # cached; prints the dataset's folder
+    circlearn data synth --preset proxy --seed 1 --out /tmp/proxy1
     circlearn data inspect "/data/yt8m/frame/train00*.tfrecord" --num-classes 3862
+    circlearn data from-ts JapaneseVowels_TRAIN.ts JapaneseVowels_TEST.ts --out /tmp/jv
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import fields, replace
+from pathlib import Path
 
 from ..arguments import add_alias_option
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
-from .synth import SynthConfig, generate
+from .synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
 
 __all__ = ["configure_parser", "run"]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="data_command", metavar="{synth,inspect}")
+    sub = parser.add_subparsers(dest="data_command", metavar="{synth,inspect,from-ts}")
     sub.required = True
     synth = sub.add_parser("synth", help="write a synthetic dataset in the YouTube-8M format",
                            description="Write train/validate/test splits (frame and video "
                                        "level), vocabulary.csv and dataset.json. The same "
-                                       "seed gives byte-identical files.")
-    synth.add_argument("--out", required=True, help="output directory")
+                                       "seed and generator version give byte-identical files. "
+                                       "With --preset and no --out, the set is generated once "
+                                       "into the cache folder and its path printed.")
+    synth.add_argument("--out", default=None, help="output directory (default with --preset: "
+                       "the cache, see --cache-dir)")
+    synth.add_argument("--preset", default=None, choices=sorted(SYNTH_PRESETS),
+                       help="start from a named configuration (circlearn.data.synth."
+                            "SYNTH_PRESETS); options below override its knobs")
+    add_alias_option(synth, "cache-dir", default=None,
+                     help="cache folder for --preset without --out (default: "
+                          "$CIRCLEARN_CACHE, else ~/.cache/circlearn)")
     defaults = SynthConfig()
     for f in fields(SynthConfig):
         default = getattr(defaults, f.name)
-        kind = type(default)
         extra = {"choices": ["id", "video_id"]} if f.name == "id_key" else {}
-        add_alias_option(synth, f.name.replace("_", "-"), type=kind, default=default,
-                         help=f"(default: {default})", **extra)
+        add_alias_option(synth, f.name.replace("_", "-"), type=type(default), default=None,
+                         help=f"(default: {default}, or the preset's)", **extra)
     insp = sub.add_parser("inspect", help="validate TFRecord files and print a summary",
                           description="Check every record (CRC, schema, labels) and print "
                                       "records, frames and labels per video, feature sizes "
@@ -41,17 +54,67 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     insp.add_argument("paths", nargs="+", help="files or globs (comma-separated globs allowed)")
     add_alias_option(insp, "num-classes", type=int, default=None,
                      help="also check that every label is below this")
+    ts = sub.add_parser("from-ts", help="convert UEA/UCR .ts time series to circlearn records",
+                        description="Read a .ts classification file (and a test file, which "
+                                    "becomes the validate split); standardize each channel "
+                                    "with the train file's statistics, fill missing values "
+                                    "with the train mean, quantize like the real features; "
+                                    "write frame/ and video/ shards, vocabulary.csv and "
+                                    "dataset.json under --out.")
+    ts.add_argument("train", help="the TRAIN .ts file")
+    ts.add_argument("test", nargs="?", default=None, help="the TEST .ts file (validate split)")
+    ts.add_argument("--out", required=True, help="output folder (new or empty)")
+    ts.add_argument("--stream", default="series", help="feature name of the series (series)")
+    ts.add_argument("--shards", type=int, default=1, help="files per split (1)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "synth":
-        cfg = SynthConfig(**{f.name: getattr(args, f.name) for f in fields(SynthConfig)})
-        summary = generate(args.out, cfg)
-        for split, s in summary["splits"].items():
-            print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
-        print(f"wrote {args.out}")
-        return 0
+        return _synth(args)
+    if args.data_command == "from-ts":
+        return _from_ts(args)
     files = resolve_files(list(args.paths))
     for path in files:
         print(format_summary(inspect_file(path, num_classes=args.num_classes)))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    given = {f.name: getattr(args, f.name) for f in fields(SynthConfig)
+             if getattr(args, f.name) is not None}
+    if args.preset is None and args.out is None:
+        raise ValueError("circlearn data synth needs --out DIR, or --preset NAME (cached)")
+    base = SYNTH_PRESETS[args.preset] if args.preset else SynthConfig()
+    cfg = replace(base, **given)
+    if args.out is None:
+        root = cached_dataset(cfg, args.cache_dir, name=args.preset, log=print)
+        print(root)
+        return 0
+    summary = generate(args.out, cfg)
+    for split, s in summary["splits"].items():
+        print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _from_ts(args: argparse.Namespace) -> int:
+    from .ts import convert_ts
+
+    summary = convert_ts(args.train, args.test, out=args.out, stream=args.stream,
+                         shards=args.shards)
+    for split, s in summary["splits"].items():
+        padded = summary["source"]["padded_values"][split]
+        print(f"{split}: {s['videos']} series, {s['min_frames']}-{s['max_frames']} steps, "
+              f"{s['missing_values']} missing values filled ({padded} from padding), "
+              f"{100 * s['clipped_fraction']:.2f}% of values clipped at ±2 std")
+    size, k = summary["feature_sizes"][0], summary["num_classes"]
+    longest = max(s["max_frames"] for s in summary["splits"].values())
+    print(f"wrote {args.out}: {k} classes, {size} channels as stream {args.stream!r}")
+    evaluate = (f" \\\n    --eval-data-pattern '{args.out}/frame/validate*.tfrecord'"
+                if "validate" in summary["splits"] else "")
+    print("train a model with, e.g.:\n"
+          f"  circlearn train --train-dir runs/{Path(args.out).name} --model dbof "
+          f"--feature-names {args.stream} --feature-sizes {size} --num-classes {k} "
+          f"--cluster-sizes 64 --hidden-size 32 --max-frames {max(longest, 1)} \\\n"
+          f"    --train-data-pattern '{args.out}/frame/train*.tfrecord'{evaluate}")
     return 0

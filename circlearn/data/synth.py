@@ -6,11 +6,16 @@ Output layout (``out/``)::
     video/train00.tfrecord …       Example shards (mean_rgb/mean_audio float32)
     frame|video/validate*, test*   the same; test records carry no labels
     test_labels.csv                the test split's ground truth ("id,l1 l2 …")
-    vocabulary.csv                 the 2018 header; Index = label id, sorted by frequency
-    dataset.json                   the configuration, feature names/sizes, counts
+    vocabulary.csv                 the 2018 header; Index = label id (the prior decreases with
+                                   it), TrainVideoCount = the generated training count
+    dataset.json                   generator_version, the configuration, feature names/sizes,
+                                   counts (and ``baselines`` when made by :func:`cached_dataset`)
 
-**Generative model** (stream ``s`` ∈ {rgb, audio} of size ``D_s``; all draws from one
-``np.random.default_rng(seed)`` in a fixed order, so a seed gives byte-identical files):
+``SynthConfig.generator_version`` picks the model; :data:`GENERATOR_VERSION` is the newest.
+All draws come from one ``np.random.default_rng(seed)`` in a fixed order, so a seed and a
+version give byte-identical files. Stream ``s`` ∈ {rgb, audio} has size ``D_s``.
+
+**Version 1** (the bundled ``data_samples/``; one video at a time):
 
 1. Class directions ``u_k^s ~ N(0, I_{D_s})``, one per class and stream.
 2. Label frequencies are long-tailed: ``p_k ∝ (k + 1) ** -zipf``; class 0 is the most frequent
@@ -28,31 +33,72 @@ Output layout (``out/``)::
 6. Frames are quantised like the real data (:func:`circlearn.data.yt8m.quantize`); video-level
    features are the means of the dequantised frames (float32), as in the real video-level files.
 
-Pooling matters because evidence covers only part of each video; rare classes have few
-examples; distractors and the per-video offset make single frames ambiguous.
+**Version 2** (the calibrated model; vectorised, :class:`circlearn.data.synth_models.V2`).
+Steps 1, 5 and 6 as in version 1 (float32 draws), with these changes:
+
+- *Verticals* (label co-occurrence). ``num_verticals`` verticals (the real vocabulary has
+  about two dozen ``Vertical1`` values) of long-tailed sizes: each class belongs to one
+  vertical ``g(k)``, every vertical has at least one class and the others are assigned with
+  probabilities ``∝ (v + 1) ** -vertical_zipf``. A video first picks a vertical ``v`` with
+  probability ``P_v = Σ_{g(k)=v} p_k``, then draws its ``L`` labels (as in version 1)
+  sequentially without replacement with weights
+  ``w_k = purity · p_k [g(k) = v] / P_v + (1 − purity) · p_k`` (``purity =
+  vertical_purity``; Gumbel-top-k): most labels come from the video's vertical, so labels of
+  one vertical co-occur, and the vertical's frequent classes co-occur most. Each vertical
+  also has a *look* ``c_v^s ~ N(0, I)`` added to every frame at amplitude ``vertical_signal``
+  (videos of one vertical resemble each other).
+- *Lengths*. A video lasts ``d = floor(exp(U[ln min_frames, ln(max_duration + 1)]))`` seconds
+  and has ``T = min(d, max_frames)`` frames (1 per second, capped like the real extractor).
+  The real selection kept videos of 120–500 s and capped them at 300 frames; its published
+  totals give ≈ 230 frames per video (1.9B frames / 8.2M videos in 2016, 3.2B features / 2
+  streams / 7.0M videos in 2017). Log-uniform durations on [120, 500] s give a mean of ≈ 233
+  frames with 36 % of the videos at the 300-frame cap, all at least 120 frames ("most videos
+  are long"); a uniform duration would give ≈ 257 and 53 % at the cap.
+- *Segments*. As step 4, plus: a distractor segment has amplitude ``distractor_amplitude``
+  (the mean of a long weak distractor can exceed that of a short true segment; single frames
+  tell them apart), and each segment's sign is flipped with probability ``flip`` (it shows
+  ``−u_k``). A flipped segment shifts the video mean the other way, so the class's mean
+  shift shrinks by ``1 − 2 · flip``, while a frame-level pooling (a cluster for ``+u_k`` and
+  one for ``−u_k``, or a residual's energy) still sees each frame's evidence: ``flip`` is the
+  knob that sets how much a frame model can beat a linear model on video-level means.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+import os
+import shutil
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from .yt8m import VideoExample, dequantize, quantize, write_frame_examples, write_video_examples
+from .synth_models import V1, V2
+from .yt8m import VideoExample, dequantize, write_frame_examples, write_video_examples
 
-__all__ = ["SynthConfig", "generate", "config_fields", "SPLITS", "GENERATOR_VERSION"]
+__all__ = ["SynthConfig", "generate", "config_fields", "SPLITS", "GENERATOR_VERSION",
+           "SYNTH_PRESETS", "cached_dataset", "cache_root", "config_hash", "CACHE_ENV_VAR",
+           "preset"]
 
 SPLITS = ("train", "validate", "test")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+CACHE_ENV_VAR = "CIRCLEARN_CACHE"
 _ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+_V1_FIELDS = ("seed", "num_classes", "rgb_size", "audio_size", "train_videos", "validate_videos",
+              "test_videos", "shards", "min_frames", "max_frames", "labels_per_video",
+              "max_labels", "zipf", "evidence_min", "evidence_max", "distractor", "signal",
+              "audio_signal", "noise", "video_noise", "id_key")
 
 
 @dataclass
 class SynthConfig:
-    """Size and difficulty knobs of the synthetic dataset (see the module docstring)."""
+    """Size and difficulty knobs of the synthetic dataset (see the module docstring).
+
+    The fields after ``generator_version`` are version-2 knobs; version 1 needs them at their
+    defaults (it would ignore them).
+    """
 
     seed: int = 0
     num_classes: int = 50
@@ -75,53 +121,55 @@ class SynthConfig:
     noise: float = 0.6
     video_noise: float = 0.3
     id_key: str = "id"
+    generator_version: int = GENERATOR_VERSION
+    max_duration: int = 100
+    num_verticals: int = 8
+    vertical_zipf: float = 1.0
+    vertical_purity: float = 0.8
+    vertical_signal: float = 0.1
+    distractor_amplitude: float = 0.5
+    flip: float = 0.0
 
     def __post_init__(self):
-        checks = [(self.num_classes >= 1, "num_classes >= 1"),
+        checks = [(self.generator_version in (1, 2), "generator_version in (1, 2)"),
+                  (self.num_classes >= 1, "num_classes >= 1"),
                   (self.rgb_size >= 1 and self.audio_size >= 1, "feature sizes >= 1"),
                   (min(self.train_videos, self.validate_videos, self.test_videos) >= 0,
                    "video counts >= 0"),
                   (self.shards >= 1, "shards >= 1"),
                   (1 <= self.min_frames <= self.max_frames <= 300,
                    "1 <= min_frames <= max_frames <= 300"),
+                  (self.max_duration >= self.min_frames, "max_duration >= min_frames"),
                   (1 <= self.labels_per_video <= self.max_labels <= self.num_classes,
                    "1 <= labels_per_video <= max_labels <= num_classes"),
                   (0 < self.evidence_min <= self.evidence_max <= 1,
                    "0 < evidence_min <= evidence_max <= 1"),
-                  (0 <= self.distractor <= 1, "0 <= distractor <= 1"),
-                  (self.noise >= 0 and self.video_noise >= 0 and self.zipf >= 0,
-                   "noise, video_noise, zipf >= 0"),
+                  (0 <= self.distractor <= 1 and 0 <= self.flip <= 1,
+                   "0 <= distractor, flip <= 1"),
+                  (min(self.noise, self.video_noise, self.zipf, self.vertical_zipf,
+                       self.vertical_signal, self.distractor_amplitude) >= 0,
+                   "noise, video_noise, zipf, vertical_zipf, vertical_signal, "
+                   "distractor_amplitude >= 0"),
+                  (1 <= self.num_verticals <= self.num_classes,
+                   "1 <= num_verticals <= num_classes"),
+                  (0 <= self.vertical_purity < 1, "0 <= vertical_purity < 1"),
                   (self.id_key in ("id", "video_id"), "id_key in ('id', 'video_id')")]
         for ok, what in checks:
             if not ok:
                 raise ValueError(f"invalid synthetic-data config: need {what}; got {self}")
+        if self.generator_version == 1:
+            default = SynthConfig(generator_version=2)
+            changed = [f.name for f in fields(self) if f.name not in _V1_FIELDS
+                       and f.name != "generator_version"
+                       and getattr(self, f.name) != getattr(default, f.name)]
+            if changed:
+                raise ValueError(f"invalid synthetic-data config: {', '.join(changed)} are "
+                                 f"version-2 knobs; generator_version 1 does not use them")
 
-
-def _segment(rng: np.random.Generator, t: int, cfg: SynthConfig) -> slice:
-    frac = rng.uniform(cfg.evidence_min, cfg.evidence_max)
-    length = max(1, int(np.ceil(frac * t)))
-    start = int(rng.integers(0, t - length + 1))
-    return slice(start, start + length)
-
-
-def _video(rng, cfg: SynthConfig, dirs, p) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """One video's labels and quantised frames (steps 3–6)."""
-    n_labels = min(1 + int(rng.poisson(cfg.labels_per_video - 1)), cfg.max_labels)
-    labels = np.sort(rng.choice(cfg.num_classes, size=n_labels, replace=False, p=p))
-    t = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
-    events = [(int(k), 1.0, _segment(rng, t, cfg)) for k in labels]
-    others = np.setdiff1d(np.arange(cfg.num_classes), labels)
-    for _ in range(n_labels):
-        if others.size and rng.random() < cfg.distractor:
-            events.append((int(rng.choice(others)), 0.5, _segment(rng, t, cfg)))
-    feats = {}
-    for name, amp in (("rgb", cfg.signal), ("audio", cfg.signal * cfg.audio_signal)):
-        d = dirs[name].shape[1]
-        x = rng.normal(0.0, cfg.noise, size=(t, d)) + rng.normal(0.0, cfg.video_noise, size=d)
-        for k, scale, seg in events:
-            x[seg] += (amp * scale) * dirs[name][k]  # (len, D)
-        feats[name] = quantize(x)  # (T, D) uint8
-    return labels.astype(np.int64), feats
+    def to_dict(self) -> dict:
+        """The knobs as stored in ``dataset.json`` (version 1: its own fields only)."""
+        d = asdict(self)
+        return {k: d[k] for k in _V1_FIELDS} if self.generator_version == 1 else d
 
 
 def _ids(rng: np.random.Generator, n: int) -> list[str]:
@@ -140,18 +188,18 @@ def _shard_name(split: str, i: int, frame: bool) -> str:
 
 
 def generate(out, config: SynthConfig | None = None) -> dict:
-    """Write the synthetic dataset under ``out``; return the ``dataset.json`` summary."""
+    """Write the synthetic dataset under ``out``; return the ``dataset.json`` summary.
+
+    Videos are generated and written one shard at a time (memory: one shard's frames).
+    """
     cfg = config or SynthConfig()
     out = Path(out)
     rng = np.random.default_rng(cfg.seed)
-    dirs = {"rgb": rng.normal(size=(cfg.num_classes, cfg.rgb_size)),
-            "audio": rng.normal(size=(cfg.num_classes, cfg.audio_size))}
-    w = (np.arange(cfg.num_classes) + 1.0) ** -cfg.zipf
-    p = w / w.sum()
+    model = (V1 if cfg.generator_version == 1 else V2)(rng, cfg)
     counts = {s: getattr(cfg, f"{s}_videos") for s in SPLITS}
     all_ids = _ids(rng, sum(counts.values()))
     train_count = np.zeros(cfg.num_classes, dtype=np.int64)
-    summary = {"generator_version": GENERATOR_VERSION, "config": asdict(cfg),
+    summary = {"generator_version": cfg.generator_version, "config": cfg.to_dict(),
                "num_classes": cfg.num_classes, "frame_features": ["rgb", "audio"],
                "video_features": ["mean_rgb", "mean_audio"],
                "feature_sizes": [cfg.rgb_size, cfg.audio_size], "splits": {}}
@@ -161,40 +209,40 @@ def generate(out, config: SynthConfig | None = None) -> dict:
         n = counts[split]
         if n == 0:
             continue
-        frame_ex, video_ex = [], []
-        for vid in all_ids[pos:pos + n]:
-            labels, feats = _video(rng, cfg, dirs, p)
-            frame_ex.append(VideoExample(vid, labels, feats))
-            means = {f"mean_{k}": dequantize(v).astype(np.float64).mean(axis=0).astype(np.float32)
-                     for k, v in feats.items()}
-            video_ex.append(VideoExample(vid, labels, means))
-            if split == "train":
-                train_count[labels] += 1
-            if split == "test":
-                test_truth.append((vid, labels))
-        pos += n
+        ids, videos = all_ids[pos:pos + n], model.videos(n)
         shards = min(cfg.shards, n)
         bounds = np.linspace(0, n, shards + 1).round().astype(int)
+        frames = labels = 0
         for i in range(shards):
-            lo, hi = bounds[i], bounds[i + 1]
+            frame_ex, video_ex = [], []
+            for vid in ids[bounds[i]:bounds[i + 1]]:
+                y, feats = next(videos)
+                frame_ex.append(VideoExample(vid, y, feats))
+                means = {f"mean_{k}": dequantize(v).astype(np.float64).mean(axis=0)
+                         .astype(np.float32) for k, v in feats.items()}
+                video_ex.append(VideoExample(vid, y, means))
+                frames, labels = frames + frame_ex[-1].num_frames, labels + y.size
+                if split == "train":
+                    train_count[y] += 1
+                if split == "test":
+                    test_truth.append((vid, y))
             kw = dict(id_key=cfg.id_key, with_labels=split != "test")
-            write_frame_examples(out / "frame" / _shard_name(split, i, True), frame_ex[lo:hi], **kw)
-            write_video_examples(out / "video" / _shard_name(split, i, False), video_ex[lo:hi], **kw)
-        summary["splits"][split] = {
-            "videos": n, "shards": shards,
-            "frames": int(sum(e.num_frames for e in frame_ex)),
-            "labels": int(sum(e.labels.size for e in frame_ex))}
+            write_frame_examples(out / "frame" / _shard_name(split, i, True), frame_ex, **kw)
+            write_video_examples(out / "video" / _shard_name(split, i, False), video_ex, **kw)
+        pos += n
+        summary["splits"][split] = {"videos": n, "shards": shards, "frames": int(frames),
+                                    "labels": int(labels)}
     if test_truth:
         with open(out / "test_labels.csv", "w", newline="") as f:
             f.write("VideoId,Labels\n")
-            for vid, labels in test_truth:
-                f.write(f"{vid},{' '.join(str(int(k)) for k in labels)}\n")
-    _write_vocabulary(out / "vocabulary.csv", train_count)
+            for vid, y in test_truth:
+                f.write(f"{vid},{' '.join(str(int(k)) for k in y)}\n")
+    _write_vocabulary(out / "vocabulary.csv", train_count, model.verticals)
     (out / "dataset.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
 
 
-def _write_vocabulary(path: Path, train_count: np.ndarray) -> None:
+def _write_vocabulary(path: Path, train_count: np.ndarray, verticals: np.ndarray) -> None:
     header = ["Index", "TrainVideoCount", "KnowledgeGraphId", "Name", "WikiUrl", "Vertical1",
               "Vertical2", "Vertical3", "WikiDescription"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,10 +251,116 @@ def _write_vocabulary(path: Path, train_count: np.ndarray) -> None:
         writer.writerow(header)
         for k, c in enumerate(train_count):
             writer.writerow([k, int(c), f"/synthetic/{k:04d}", f"Synthetic class {k}", "",
-                             f"Synthetic vertical {k % 8}", "", "",
+                             f"Synthetic vertical {int(verticals[k])}", "", "",
                              f"Synthetic class {k} of the circlearn generator."])
 
 
 def config_fields() -> list[str]:
     """Names of the :class:`SynthConfig` knobs (the CLI exposes each as an option)."""
     return [f.name for f in fields(SynthConfig)]
+
+
+# ----------------------------------------------------------------------------- presets, cache
+
+_REAL = dict(rgb_size=1024, audio_size=128, min_frames=120, max_frames=300, max_duration=500,
+             labels_per_video=3.0, max_labels=10, num_verticals=24, generator_version=2)
+_KNOBS = dict(zipf=1.0, vertical_zipf=1.0, vertical_purity=0.8, vertical_signal=0.1,
+              evidence_min=0.1, evidence_max=0.4, distractor=0.5, distractor_amplitude=0.5,
+              flip=0.0, signal=0.3, audio_signal=0.7, noise=0.6, video_noise=0.3)
+
+#: Named version-2 sets at the real feature sizes and lengths (the calibrated knobs: the
+#: module docstring). ``medium``: the medium scale (400 classes, 10,000 / 2,000 / 1,000
+#: videos). ``proxy``: the same per-class example counts at a quarter of the classes and
+#: videos, for quick calibration runs.
+SYNTH_PRESETS: dict[str, SynthConfig] = {
+    "medium": SynthConfig(**_REAL, **_KNOBS, num_classes=400, train_videos=10_000,
+                          validate_videos=2_000, test_videos=1_000, shards=16),
+    "proxy": SynthConfig(**{**_REAL, "num_verticals": 6}, **_KNOBS, num_classes=100,
+                         train_videos=2_500, validate_videos=500, test_videos=0, shards=4),
+}
+
+
+def config_hash(cfg: SynthConfig) -> str:
+    """SHA-256 (hex) of the configuration's canonical JSON; names the cache folder."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True)
+    return hashlib.sha256(f"v{cfg.generator_version}:{text}".encode()).hexdigest()
+
+
+def cache_root(cache_dir=None) -> Path:
+    """``cache_dir``, else ``$CIRCLEARN_CACHE``, else ``~/.cache/circlearn``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get(CACHE_ENV_VAR)
+    return Path(env) if env else Path.home() / ".cache" / "circlearn"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: str | None = None,
+                   log=None) -> Path:
+    """The root of a generated dataset in the cache, generating it first when absent.
+
+    The folder is ``<cache>/synth/<name>-v<version>-<hash12>`` (``name``: the preset's, else
+    ``name`` or ``custom``; ``hash12``: :func:`config_hash`). Generation writes into a hidden
+    temporary folder next to it, which is renamed into place only when complete, so an
+    interrupted generation is never reused (its leftover folder is removed by a later call
+    once its process has ended). An existing folder whose ``dataset.json`` does not record
+    this configuration raises ``ValueError``. Same seed and version: byte-identical files.
+    """
+    if isinstance(config_or_name, str):
+        if config_or_name not in SYNTH_PRESETS:
+            raise ValueError(f"unknown synthetic preset {config_or_name!r}; valid: "
+                             f"{', '.join(SYNTH_PRESETS)}")
+        name, cfg = config_or_name, SYNTH_PRESETS[config_or_name]
+    else:
+        name, cfg = name or "custom", config_or_name
+    parent = cache_root(cache_dir) / "synth"
+    final = parent / f"{name}-v{cfg.generator_version}-{config_hash(cfg)[:12]}"
+    if final.is_dir():
+        _check_cached(final, cfg)
+        return final
+    parent.mkdir(parents=True, exist_ok=True)
+    for tmp in parent.glob(f".{final.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+    tmp = parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    if log:
+        log(f"generating {name} (generator v{cfg.generator_version}) into {final}")
+    try:
+        generate(tmp, cfg)
+        os.rename(tmp, final)
+    except OSError:
+        if not final.is_dir():  # not a lost race with another process: a real error
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _check_cached(final, cfg)
+    return final
+
+
+def _check_cached(root: Path, cfg: SynthConfig) -> None:
+    meta = root / "dataset.json"
+    if not meta.is_file():
+        raise ValueError(f"{root}: cached synthetic dataset without dataset.json; remove it")
+    info = json.loads(meta.read_text())
+    if info.get("config") != cfg.to_dict() or info.get("generator_version") != \
+            cfg.generator_version:
+        raise ValueError(f"{meta} records another configuration than the one requested; "
+                         f"remove {root}")
+
+
+def preset(name: str, **overrides) -> SynthConfig:
+    """``SYNTH_PRESETS[name]`` with ``overrides`` (a copy; unknown names raise)."""
+    if name not in SYNTH_PRESETS:
+        raise ValueError(f"unknown synthetic preset {name!r}; valid: {', '.join(SYNTH_PRESETS)}")
+    return replace(SYNTH_PRESETS[name], **overrides)

@@ -18,8 +18,9 @@ Contract (used by training, experiments, the CLI and notebooks)::
 - Outputs are **probabilities** in (0, 1), not logits (the paper's loss acts on probabilities).
 - Training mode samples ``iterations`` frames with replacement per bag, ``n_bagging`` bags,
   and averages the pooled embeddings before the FC; pass ``generator=`` for reproducible
-  draws. Evaluation mode is deterministic: ``eval_sampling="random"`` (the paper's protocol)
-  reseeds the sampler with ``eval_seed`` at every call unless a generator is passed;
+  draws. Evaluation mode is deterministic: ``eval_sampling="random"`` (the paper's sampler;
+  reseeding it with ``eval_seed`` at every call unless a generator is passed is circlearn's
+  deterministic choice, the paper's evaluation was in effect unseeded, ``paper.md`` §3.7);
   ``"all"`` pools every real frame once.
 - ``regularization_loss()`` is the dense classifier's ``l2 · ½‖W‖²`` (1e-8, ``moe_l2``).
 - ``from_preset(name, **overrides)``: unknown preset or field → ``ValueError`` naming it and

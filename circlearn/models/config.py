@@ -8,7 +8,14 @@ compresses can each be dense or circulant independently:
 ``"circulant"``      ``CirculantLinear(diagonal="learned")``, the paper's "DC"/general layer
 ``"circulant-sign"`` ``CirculantLinear(diagonal="sign")``, fixed ±1 diagonal ("CD", Cheng et al.)
 ``"circulant-plain"`` ``CirculantLinear(diagonal=None)``, the paper's compact MoE layers
+``"circulant-sign-output"`` ``CirculantLinear(diagonal="sign-output")``, the authors' placement of
+                     the fixed signs (after the circulant; a plain circulant once BN follows)
+``"toeplitz"``       ``ToeplitzLinear`` (``in + out - 1`` weights)
+``"low-rank"``       ``LowRankLinear`` of rank ``rank`` (``rank · (in + out)`` weights)
 =================== ====================================================================
+
+The structured kinds are initialised like the kind they replace: their represented weight's
+entries get the standard deviation of the dense rule for that place (:mod:`.layers`).
 
 Streams: the input frame vector is the concatenation of ``feature_names`` with
 ``feature_sizes`` (in order); the whole vector is L2-normalized per frame, then split.
@@ -28,7 +35,8 @@ from circlearn.configuration import dataclass_from_dict
 
 __all__ = ["ModelConfig", "LAYER_KINDS", "POOLINGS", "CLASSIFIERS", "EVAL_SAMPLINGS"]
 
-LAYER_KINDS = ("dense", "circulant", "circulant-sign", "circulant-plain")
+LAYER_KINDS = ("dense", "circulant", "circulant-sign", "circulant-plain",
+               "circulant-sign-output", "toeplitz", "low-rank")
 #: ``None`` is a video-level model (no frames, no pooling, no FC).
 POOLINGS = ("dbof", "netvlad", "netfv", None)
 DBOF_POOLINGS = ("max", "average")
@@ -58,12 +66,14 @@ class ModelConfig:
         context_gating_batch_norm: batch norm inside it (the paper's ``moe_add_batch_norm``).
         l2: weight of ``½‖W‖²`` on the dense classifier weights (``moe_l2`` = 1e-8).
         n_factors: diagonal-circulant factors per block in circulant layers (``k_factor``).
+        rank: rank of every ``"low-rank"`` layer (capped at the layer's ``min(in, out)``).
         sign_seed: seed of the first sign diagonal; the others use ``sign_seed + i``.
         iterations: frames sampled per bag (with replacement).
         n_bagging: bags per video; pooled embeddings are averaged before the FC.
-        eval_sampling: evaluation mode's frames: ``"random"`` (the paper's: the training
-            sampler, drawn from ``torch.Generator().manual_seed(eval_seed)`` at every call
-            unless a generator is passed) or ``"all"`` (every real frame, one bag).
+        eval_sampling: evaluation mode's frames: ``"random"`` (the training sampler, drawn
+            from ``torch.Generator().manual_seed(eval_seed)`` at every call unless a generator
+            is passed: circlearn's deterministic choice; the paper's ``eval.py`` sampled
+            unseeded, ``paper.md`` §3.7) or ``"all"`` (every real frame, one bag).
         eval_seed: seed of the evaluation sampler.
     """
 
@@ -84,6 +94,7 @@ class ModelConfig:
     context_gating_batch_norm: bool = True
     l2: float = 1e-8
     n_factors: int = 1
+    rank: int = 1
     sign_seed: int = 0
     iterations: int = 15
     n_bagging: int = 10
@@ -117,8 +128,8 @@ class ModelConfig:
         choice("classifier", CLASSIFIERS)
         choice("classifier_layer", LAYER_KINDS)
         choice("eval_sampling", EVAL_SAMPLINGS)
-        for name in ("num_classes", "hidden_size", "num_mixtures", "n_factors", "iterations",
-                     "n_bagging"):
+        for name in ("num_classes", "hidden_size", "num_mixtures", "n_factors", "rank",
+                     "iterations", "n_bagging"):
             positive(name)
         if not self.feature_names:
             raise ValueError("feature_names must name at least one stream")

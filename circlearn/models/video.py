@@ -17,7 +17,10 @@ Video-level model (``pooling=None``, the starter code's ``logistic`` / ``moe``):
 Initializations (``paper.md`` §2.4): dense FC ``N(0, 1/hidden)``, circulant FC ``c, d ~
 N(0, 1/hidden)``; dense DBoF ``N(0, 1/F)``, circulant DBoF ``N(0, 1/K_c)``; dense MoE
 Xavier-uniform; circulant MoE gates ``N(0, 1/(V(M+1)))``, experts ``N(0, 1/(VM))`` with bias
-``1/sqrt(VM)``; context gating ``N(0, 1/V)``. Batch norm: ``momentum=0.001, eps=1e-3``.
+``1/sqrt(VM)``; context gating ``N(0, 1/V)``. Toeplitz and low-rank layers take the dense
+rule of their place (their weight's entries with the dense standard deviation; Xavier's
+``sqrt(2/(in+out))`` in the classifier, zero bias) and, like every non-dense classifier, no
+L2. Batch norm: ``momentum=0.001, eps=1e-3``.
 Bagging calls each pooling module once per bag, so its batch norm sees each bag's statistics
 and updates its running averages ``n_bagging`` times per step, as the paper's code does.
 """
@@ -83,7 +86,7 @@ class VideoClassifier(nn.Module):
                 out = self.pooling[name].output_size
                 layer = make_linear(cfg.fc, out, cfg.hidden_size, bias=False,
                                     std=1 / math.sqrt(cfg.hidden_size), n_factors=cfg.n_factors,
-                                    sign_seed=next(signs), **kw)
+                                    sign_seed=next(signs), rank=cfg.rank, **kw)
                 self.fc[name] = _StreamFC(layer, cfg.hidden_size, device, dtype)
             width = cfg.hidden_size * len(cfg.streams)
         else:
@@ -95,31 +98,35 @@ class VideoClassifier(nn.Module):
     def _make_pooling(self, f: int, k: int, sign_seed: int, kw: dict) -> nn.Module:
         cfg = self.config
         if cfg.pooling == "dbof":
-            std = 1 / math.sqrt(f) if cfg.embedding == "dense" else 1 / math.sqrt(k)
+            circulant = cfg.embedding.startswith("circulant")
+            std = 1 / math.sqrt(k) if circulant else 1 / math.sqrt(f)
             proj = make_linear(cfg.embedding, f, k, bias=False, std=std, n_factors=cfg.n_factors,
-                               sign_seed=sign_seed, **kw)
+                               sign_seed=sign_seed, rank=cfg.rank, **kw)
             return DBoF(f, k, cfg.dbof_pooling, proj, **kw)
         proj = make_linear(cfg.embedding, f, k, bias=False, std=1 / math.sqrt(f),
-                           n_factors=cfg.n_factors, sign_seed=sign_seed, **kw)
+                           n_factors=cfg.n_factors, sign_seed=sign_seed, rank=cfg.rank, **kw)
         return (NetVLAD if cfg.pooling == "netvlad" else NetFV)(f, k, proj, **kw)
 
     def _make_classifier(self, width: int, sign_seed: int, kw: dict) -> nn.Module:
         cfg = self.config
         v, m = cfg.num_classes, cfg.num_mixtures
         dense = cfg.classifier_layer == "dense"
+        circulant = cfg.classifier_layer.startswith("circulant")
+
+        def std(out: int) -> float:  # circulant: the paper's 1/sqrt(out); else Xavier's
+            return 1 / math.sqrt(out) if circulant else math.sqrt(2 / (width + out))
+
+        lin = {"n_factors": cfg.n_factors, "rank": cfg.rank, **kw}
         if cfg.classifier == "logistic":
             layer = None if dense else make_linear(
-                cfg.classifier_layer, width, v, bias=True, std=1 / math.sqrt(v),
-                n_factors=cfg.n_factors, sign_seed=sign_seed, **kw)
+                cfg.classifier_layer, width, v, bias=True, std=std(v), sign_seed=sign_seed, **lin)
             return LogisticClassifier(width, v, layer, l2=cfg.l2 if dense else 0.0, **kw)
         gates = experts = None
         if not dense:  # Circulant_MoeModel: no L2 (paper.md §3.5)
             gates = make_linear(cfg.classifier_layer, width, v * (m + 1), bias=False,
-                                std=1 / math.sqrt(v * (m + 1)), n_factors=cfg.n_factors,
-                                sign_seed=sign_seed, **kw)
+                                std=std(v * (m + 1)), sign_seed=sign_seed, **lin)
             experts = make_linear(cfg.classifier_layer, width, v * m, bias=True,
-                                  std=1 / math.sqrt(v * m), n_factors=cfg.n_factors,
-                                  sign_seed=sign_seed + 1, **kw)
+                                  std=std(v * m), sign_seed=sign_seed + 1, **lin)
         return MixtureOfExperts(width, v, m, gates, experts, l2=cfg.l2 if dense else 0.0, **kw)
 
     @property

@@ -5,7 +5,8 @@ Modules: ``functional`` (readable stateless ops, the public namespace of the ops
 (its numba backward kernels and their torch twins), ``options`` (``FastPathOptions``,
 ``fast_path``), ``conventions`` (precision and block-shape rules), ``circulant``
 (``CirculantLinear``), ``paper`` (the paper's complex-FFT formulation, ``PaperCirculant``: a
-twin), ``pooling`` and ``gating`` (video modules).
+twin), ``structured`` (``ToeplitzLinear``, ``LowRankLinear``: other structured maps),
+``pooling`` and ``gating`` (video modules).
 """
 
 from circlearn.nn import functional
@@ -14,10 +15,13 @@ from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExpe
 from circlearn.nn.options import FastPathOptions, fast_path, fast_path_options
 from circlearn.nn.paper import PaperCirculant
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
+from circlearn.nn.structured import LowRankLinear, ToeplitzLinear
 
 __all__ = [
     "CirculantLinear",
     "PaperCirculant",
+    "LowRankLinear",
+    "ToeplitzLinear",
     "functional",
     "FastPathOptions",
     "fast_path",

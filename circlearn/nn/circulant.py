@@ -9,15 +9,22 @@ The layer represents the ``(out_features, in_features)`` weight of the paper's r
 Diagonal modes (``diagonal=``):
 
 - ``"learned"`` (the paper's default "DC"): ``D_i = diag(d_i)`` trained.
-- ``"sign"`` (the "CD, D ∈ {−1, +1}" baseline): ``D_i = diag(s_i)`` with fixed random signs,
-  a buffer drawn on the CPU from ``torch.Generator().manual_seed(sign_seed)`` — so the same
-  seed gives the same signs on every device — and saved in ``state_dict``. The paper's TF code
-  applies its fixed signs *after* the circulant; here, as in Cheng et al., they scale the
-  input. Both are "a random sign diagonal next to a learned circulant".
+- ``"sign"`` (Cheng et al.'s "CD", D ∈ {−1, +1}): ``D_i = diag(s_i)`` with fixed random
+  signs on the **input**, ``W = C · diag(s)``: a buffer drawn on the CPU from
+  ``torch.Generator().manual_seed(sign_seed)`` — so the same seed gives the same signs on
+  every device — and saved in ``state_dict``. Signs on the input mix the features before the
+  circulant: the function class differs from a plain circulant's.
+- ``"sign-output"`` (the authors' placement, ``CirculantLayerWithDiag``, ``paper.md`` §2.2):
+  the same fixed signs applied **after** each circulant, ``W = diag(s) · C`` per factor
+  (their code's ``roll(d ⊙ C x, 1)`` is ``roll(d, 1) ⊙ C' x``, again random signs after a
+  circulant). With one factor, each output is one circulant row times ±1, so a batch norm
+  that follows absorbs the signs into its scales: ``BN(D′Cx) = BN(Cx)`` with the scales
+  started at ±1 (tests/test_nn_sign_output.py). In the paper's model the "CD" FC, followed by batch norm,
+  is therefore a plain circulant; only ``"sign"`` is Cheng et al.'s construction.
 - ``None``: plain circulant blocks.
 
 Parameters: ``c`` (first columns, shape ``(blocks, n_factors, in)``), ``d`` (learned diagonal,
-same shape, or the sign buffer), ``bias`` ``(out,)``.
+same shape, or the sign buffer of either sign mode), ``bias`` ``(out,)``.
 
 Computation: one factor per block goes through the fast path
 (:func:`circlearn.nn.functional.circulant_linear`; in eval mode without grad, ``rfft(c)`` is
@@ -47,7 +54,8 @@ from circlearn.nn.options import fast_path_options
 
 __all__ = ["CirculantLinear", "DIAGONAL_MODES", "INIT_MODES"]
 
-DIAGONAL_MODES = ("learned", "sign", None)
+DIAGONAL_MODES = ("learned", "sign", "sign-output", None)
+_SIGNS = ("sign", "sign-output")
 INIT_MODES = ("paper", "linear")
 
 
@@ -58,7 +66,7 @@ class CirculantLinear(nn.Module):
         in_features: size of each input sample (the circulant size ``n``).
         out_features: size of each output sample.
         bias: learn an additive bias.
-        diagonal: ``"learned"``, ``"sign"`` or ``None`` (see module docstring).
+        diagonal: ``"learned"``, ``"sign"``, ``"sign-output"`` or ``None`` (module docstring).
         n_factors: diagonal-circulant factors per block.
         init: ``"paper"`` or ``"linear"``.
         init_std: standard deviation of the ``"paper"`` init (default ``1/sqrt(out_features)``).
@@ -101,7 +109,7 @@ class CirculantLinear(nn.Module):
         self.c = nn.Parameter(torch.empty(shape, **factory))
         if diagonal == "learned":
             self.d = nn.Parameter(torch.empty(shape, **factory))
-        elif diagonal == "sign":
+        elif diagonal in _SIGNS:
             if sign_seed is None:
                 sign_seed = int(torch.randint(0, 2**31 - 1, ()).item())
             self.sign_seed = int(sign_seed)
@@ -138,6 +146,8 @@ class CirculantLinear(nn.Module):
                 nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.diagonal == "sign-output":
+            return self._forward_sign_output(x)
         options = fast_path_options()
         # Tracing (TorchScript export) cannot record the fast path's custom autograd Function,
         # nor does fast_path(plain=True) want it: the readable twin computes the same values
@@ -157,6 +167,24 @@ class CirculantLinear(nn.Module):
             y = y + self.bias.to(y.dtype)
         return y
 
+    def _sign_output_parts(self) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``S_k C_k ⋯ S_1 C_1`` as input diagonals ``(1, s_1, …, s_{k-1})`` per factor plus
+        the output signs ``s_k`` flattened over the blocks, ``(out,)``."""
+        inner = None
+        if self.n_factors > 1:
+            inner = torch.cat([torch.ones_like(self.d[:, :1]), self.d[:, :-1]], dim=1)
+        last = self.d[:, -1].reshape(-1)[:self.out_features]  # (out,)
+        return inner, last
+
+    def _forward_sign_output(self, x: torch.Tensor) -> torch.Tensor:
+        inner, last = self._sign_output_parts()
+        if inner is None and not torch.jit.is_tracing():  # tracing: the autograd twin below
+            y = F.circulant_linear(x, self.c, None, self.out_features)  # (*, out)
+        else:
+            y = F.block_circulant_matmul(x, self.c, inner, self.out_features)  # (*, out)
+        y = y * last.to(y.dtype)
+        return y if self.bias is None else y + self.bias.to(y.dtype)
+
     def _cached_spectrum(self) -> torch.Tensor | None:
         """``rfft(c)`` cached for inference (eval mode, no grad); None while training.
 
@@ -173,6 +201,9 @@ class CirculantLinear(nn.Module):
 
     def dense(self) -> torch.Tensor:
         """The ``(out_features, in_features)`` weight this layer represents (differentiable)."""
+        if self.diagonal == "sign-output":
+            inner, last = self._sign_output_parts()
+            return F.circulant_dense(self.c, inner, self.out_features) * last.unsqueeze(1)
         return F.circulant_dense(self.c, self.d, self.out_features)
 
     @classmethod
@@ -183,16 +214,17 @@ class CirculantLinear(nn.Module):
         Each row block of ``weight`` is projected onto circulants
         (:func:`circlearn.reference.nearest_block_circulant`). With ``diagonal="sign"`` the
         projection is of ``weight · diag(s)`` for the layer's signs ``s`` (exact when ``weight``
-        has that form); with ``"learned"`` the diagonal starts at ones. Exact whenever
-        ``weight`` is a map of the same form. Extra factors (``n_factors > 1``) start as the
-        identity. ``kwargs`` go to the constructor (``n_factors``, ``sign_seed``, ``device``…).
+        has that form), with ``"sign-output"`` of ``diag(s) · weight``; with ``"learned"`` the
+        diagonal starts at ones. Exact whenever ``weight`` is a map of the same form. Extra
+        factors (``n_factors > 1``) start as the identity. ``kwargs`` go to the constructor
+        (``n_factors``, ``sign_seed``, ``device``…).
         """
         if weight.dim() != 2:
             raise ValueError(f"weight must have shape (out_features, in_features), "
                              f"got {tuple(weight.shape)}")
         out_features, in_features = weight.shape
-        if diagonal == "sign" and kwargs.get("n_factors", 1) != 1:
-            raise ValueError("from_dense with diagonal='sign' needs n_factors=1 "
+        if diagonal in _SIGNS and kwargs.get("n_factors", 1) != 1:
+            raise ValueError(f"from_dense with diagonal={diagonal!r} needs n_factors=1 "
                              f"(got n_factors={kwargs['n_factors']})")
         if bias is not None and bias.shape != (out_features,):
             raise ValueError(f"bias must have shape ({out_features},), got {tuple(bias.shape)}")
@@ -207,6 +239,10 @@ class CirculantLinear(nn.Module):
                 s = layer.d[:, 0].detach().to("cpu", torch.float64)  # (blocks, in)
                 rows = torch.arange(out_features) // in_features
                 w = w * s[rows]
+            elif diagonal == "sign-output":
+                # W = diag(s) C ⇔ C = diag(s) W (rows scaled by their own sign).
+                s = layer.d[:, 0].detach().to("cpu", torch.float64).reshape(-1)[:out_features]
+                w = w * s.unsqueeze(1)
             cs = reference.nearest_block_circulant(w.numpy(), in_features)  # (blocks, in)
             layer.c.zero_()
             layer.c[:, 0] = torch.from_numpy(cs).to(layer.c)
@@ -225,6 +261,6 @@ class CirculantLinear(nn.Module):
              f"bias={self.bias is not None}, diagonal={self.diagonal!r}, "
              f"n_factors={self.n_factors}, blocks={self.blocks}, params={params:,} "
              f"(dense {dense:,})")
-        if self.diagonal == "sign":
+        if self.diagonal in _SIGNS:
             s += f", sign_seed={self.sign_seed}"
         return s

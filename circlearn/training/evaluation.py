@@ -1,7 +1,11 @@
-"""Evaluation: the paper's protocol (``paper.md`` §3.7) over a validation pattern.
+"""Evaluation over a validation pattern, as the paper's ``eval.py`` (``paper.md`` §3.7) but
+deterministic.
 
 Batch norm in inference mode, no augmentation, the model's evaluation sampling (by default
-the training sampler reseeded with ``eval_seed`` at every call, the paper's ``eval.py``),
+the training sampler reseeded with ``eval_seed`` at every call: circlearn's deterministic
+choice, so that an evaluation can be repeated exactly; the authors' ``eval.py`` calls
+``tf.set_random_seed(0)`` and then builds a new graph, which drops that seed, so its frame
+sampling was in effect unseeded and repeated evaluations differed slightly),
 metrics GAP@k, Hit@1, PERR, mAP accumulated exactly over the whole set
 (:class:`circlearn.metrics.EvaluationMetrics`; under ``torch.distributed`` every rank
 evaluates its share and the metrics are gathered) plus the mean loss.

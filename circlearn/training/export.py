@@ -5,7 +5,8 @@ The artifact takes the starter code's MediaPipe-style inputs (``yt8m.md`` §2.2)
 int64, and returns probabilities ``(B, C)``; video-level models take ``features (B, D)``.
 It reproduces the model's **evaluation** outputs exactly:
 
-- ``eval_sampling="random"`` (the paper's protocol): the model draws
+- ``eval_sampling="random"`` (the paper's sampler, reseeded: circlearn's deterministic
+  choice; the paper's evaluation was in effect unseeded, ``paper.md`` §3.7): the model draws
   ``u ~ U[0, 1)^(B, bags, iterations)`` from ``torch.Generator().manual_seed(eval_seed)`` at
   every call and samples frames ``floor(u · num_frames)``. The artifact stores those ``u``
   for ``max_batch`` videos (float64; row ``i`` of a draw for ``B`` videos does not depend on
