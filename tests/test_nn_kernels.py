@@ -5,7 +5,7 @@ import torch
 
 from circlearn import reference as ref
 from circlearn.nn import functional as F
-from circlearn.nn import kernels
+from circlearn.nn import fast_path, kernels
 
 pytestmark = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba is not installed")
 
@@ -60,10 +60,8 @@ def test_spatial_backward_equals_torch(blocks, need_x, need_d, dtype):
 @pytest.mark.parametrize("with_d", [True, False])
 @pytest.mark.parametrize("n_in,n_out", [(7, 3), (13, 13), (64, 200), (256, 1024)])
 @pytest.mark.parametrize("wants", ["all", "params", "x", "bias-only"])
-def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d, dtype, wants,
-                                                            monkeypatch):
+def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d, dtype, wants):
     """circulant_linear's gradients are the same whether the kernels or torch compute them."""
-    monkeypatch.setattr(F, "CHUNK_TRANSFORMS", 8)  # several chunks, a ragged last one
     g = torch.Generator().manual_seed(2)
     blocks = ref.num_blocks(n_in, n_out)
     grad_cd = wants in ("all", "params")  # "bias-only": frozen c and d, the bias summed apart
@@ -76,9 +74,10 @@ def test_fast_path_gradients_equal_with_and_without_kernels(n_in, n_out, with_d,
     inputs = [t for t in (x, c, d, bias) if t is not None and t.requires_grad]
     grads = {}
     for use in (True, False):
-        monkeypatch.setattr(F, "USE_KERNELS", use)
-        y = F.circulant_linear(x, c, d, n_out, bias=bias)
-        grads[use] = torch.autograd.grad(y, inputs, gy)
+        # chunk_transforms=8: several chunks, a ragged last one
+        with fast_path(chunk_transforms=8, use_kernels=use):
+            y = F.circulant_linear(x, c, d, n_out, bias=bias)
+            grads[use] = torch.autograd.grad(y, inputs, gy)
     twin = F.block_circulant_matmul(x, c[:, None], None if d is None else d[:, None], n_out) + bias
     grads["twin"] = torch.autograd.grad(twin, inputs, gy)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
@@ -105,3 +104,37 @@ def test_fast_path_calls_the_kernels_on_cpu(monkeypatch):
     d = torch.randn(2, 16, requires_grad=True)
     F.circulant_linear(x, c, d, 20).sum().backward()
     assert calls == ["frequency_backward", "spatial_backward"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("blocks", [1, 3])
+def test_named_torch_twins_equal_the_kernels(blocks, dtype):
+    """The readable backward steps (the fallback) ≡ the numba kernels, on the same inputs."""
+    g = torch.Generator().manual_seed(3)
+    G = _complex((5, blocks, 9), dtype, g)
+    Z = _complex((5, blocks, 9), dtype, g)
+    S = _complex((blocks, 9), dtype, g)
+    gz = torch.randn(5, blocks, 16, dtype=dtype, generator=g)
+    x = torch.randn(5, 16, dtype=dtype, generator=g)
+    d = torch.randn(blocks, 16, dtype=dtype, generator=g)
+    out = {}
+    for name, (freq, spatial) in {"numba": (kernels.frequency_backward, kernels.spatial_backward),
+                                  "torch": (kernels.frequency_backward_torch,
+                                            kernels.spatial_backward_torch)}.items():
+        Gc, acc, acc_sum = G.clone(), torch.zeros_like(S), torch.zeros_like(S)
+        freq(Gc, Z, S, acc, scale=True, acc_sum=acc_sum)
+        gx, acc_d = torch.empty(5, 16, dtype=dtype), torch.zeros(blocks, 16, dtype=dtype)
+        spatial(gz, x, d, gx, acc_d)
+        out[name] = (Gc, acc, acc_sum, gx, acc_d)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip(out["numba"], out["torch"]):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def test_backward_steps_is_the_one_dispatch():
+    x, s = torch.ones(2, 4), torch.ones(1, 3, dtype=torch.complex64)
+    assert kernels.backward_steps(True, x, s) == (kernels.frequency_backward,
+                                                 kernels.spatial_backward)
+    torch_twins = (kernels.frequency_backward_torch, kernels.spatial_backward_torch)
+    assert kernels.backward_steps(False, x, s) == torch_twins
+    assert kernels.backward_steps(True, x.half(), s) == torch_twins

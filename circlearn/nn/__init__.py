@@ -1,13 +1,24 @@
-"""torch layers: circulant maps (``functional``, ``CirculantLinear``) and the video modules."""
+"""torch layers: circulant maps (``functional``, ``CirculantLinear``) and the video modules.
+
+Modules: ``functional`` (readable stateless ops, the public namespace of the ops),
+``fastpath`` (the chunked fast path behind ``functional.circulant_linear``), ``kernels``
+(its numba backward kernels and their torch twins), ``options`` (``FastPathOptions``,
+``fast_path``), ``conventions`` (precision and block-shape rules), ``circulant``
+(``CirculantLinear``), ``pooling`` and ``gating`` (video modules).
+"""
 
 from circlearn.nn import functional
 from circlearn.nn.circulant import CirculantLinear
+from circlearn.nn.options import FastPathOptions, fast_path, fast_path_options
 from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExperts
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 __all__ = [
     "CirculantLinear",
     "functional",
+    "FastPathOptions",
+    "fast_path",
+    "fast_path_options",
     "DBoF",
     "NetVLAD",
     "NetFV",

@@ -19,6 +19,12 @@ Diagonal modes (``diagonal=``):
 Parameters: ``c`` (first columns, shape ``(blocks, n_factors, in)``), ``d`` (learned diagonal,
 same shape, or the sign buffer), ``bias`` ``(out,)``.
 
+Computation: one factor per block goes through the fast path
+(:func:`circlearn.nn.functional.circulant_linear`; in eval mode without grad, ``rfft(c)`` is
+cached in ``_spectrum_cache`` and a few CPU rows go through ``scipy.fft``); factor chains,
+``torch.jit.trace`` and :func:`circlearn.nn.fast_path` ``(plain=True)`` use the readable twin
+:func:`~circlearn.nn.functional.block_circulant_matmul` (torch ops only).
+
 Initialization (``init=``):
 
 - ``"paper"`` (default, ``paper.md`` §2.4): ``c`` and a learned ``d`` ~ N(0, std²) with
@@ -37,6 +43,7 @@ from torch import nn
 
 from circlearn import reference
 from circlearn.nn import functional as F
+from circlearn.nn.options import fast_path_options
 
 __all__ = ["CirculantLinear", "DIAGONAL_MODES", "INIT_MODES"]
 
@@ -108,6 +115,9 @@ class CirculantLinear(nn.Module):
             self.bias = nn.Parameter(torch.empty(out_features, **factory))
         else:
             self.register_parameter("bias", None)
+        # Inference cache of rfft(c) for the fast path: (key, spectrum) or None; filled by
+        # _cached_spectrum in eval mode without grad, never saved (not a buffer).
+        self._spectrum_cache: tuple | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -128,18 +138,20 @@ class CirculantLinear(nn.Module):
                 nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Tracing (TorchScript export) cannot record the fast path's custom autograd Function;
-        # the autograd twin computes the same values (tests/test_nn_functional.py).
-        if self.n_factors == 1 and not torch.jit.is_tracing():
+        options = fast_path_options()
+        # Tracing (TorchScript export) cannot record the fast path's custom autograd Function,
+        # nor does fast_path(plain=True) want it: the readable twin computes the same values
+        # (tests/test_nn_functional.py).
+        if self.n_factors == 1 and not options.plain and not torch.jit.is_tracing():
             spectrum = self._cached_spectrum()  # None while training or under autograd
             rows = x.numel() // max(self.in_features, 1) * self.blocks
-            if spectrum is None or x.device.type != "cpu" or rows > F.SMALL_CPU_ROWS:
+            if spectrum is None or x.device.type != "cpu" or rows > options.small_cpu_rows:
                 # the bias is added inside, in the frequency domain (no extra pass over the output)
                 return F.circulant_linear(x, self.c, self.d, self.out_features, spectrum=spectrum,
                                           bias=self.bias)
             d = None if self.d is None else self.d[:, 0]  # (blocks, n)
             y = F.circulant_linear_small_cpu(x, d, self.out_features, spectrum)
-        else:  # factor chains use the autograd twin
+        else:  # factor chains and the plain path use the autograd twin
             y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
@@ -148,17 +160,16 @@ class CirculantLinear(nn.Module):
     def _cached_spectrum(self) -> torch.Tensor | None:
         """``rfft(c)`` cached for inference (eval mode, no grad); None while training.
 
-        The cache key is ``c``'s version counter, storage and dtype, so an optimizer step,
-        ``load_state_dict`` or ``.to()`` invalidates it.
+        The cache (``self._spectrum_cache``, created empty in ``__init__``) holds
+        ``(key, spectrum)``; the key is ``c``'s version counter, storage, dtype and device, so
+        an optimizer step, ``load_state_dict`` or ``.to()`` invalidates it.
         """
         if self.training or torch.is_grad_enabled():
             return None
         key = (self.c._version, self.c.data_ptr(), self.c.dtype, self.c.device)
-        cache = getattr(self, "_spectrum_cache", None)
-        if cache is None or cache[0] != key:
-            cache = (key, F.circulant_spectrum(self.c.detach()[:, 0]))
-            self._spectrum_cache = cache
-        return cache[1]
+        if self._spectrum_cache is None or self._spectrum_cache[0] != key:
+            self._spectrum_cache = (key, F.circulant_spectrum(self.c.detach()[:, 0]))
+        return self._spectrum_cache[1]
 
     def dense(self) -> torch.Tensor:
         """The ``(out_features, in_features)`` weight this layer represents (differentiable)."""

@@ -1,7 +1,12 @@
-r"""Compiled (numba) CPU kernels for the backward pass of :func:`~circlearn.nn.functional.circulant_linear`.
+r"""The two steps of the fast path's backward, each as a numba kernel and its readable twin.
 
-Each kernel fuses, in one pass over a chunk of rows, what the torch expressions of the fast
-path do in three to five (a temporary per product, then a reduction)::
+:func:`~circlearn.nn.functional.circulant_linear`'s backward (:mod:`circlearn.nn.fastpath`)
+runs, per chunk of rows, a frequency-domain step and a spatial step. Each exists twice: a
+compiled (numba) CPU kernel that fuses it into one pass, and a readable torch expression
+(``*_torch``: the twin the kernels are tested against, and the fallback for GPU tensors, other
+dtypes, ``FastPathOptions(use_kernels=False)`` or no numba). :func:`backward_steps` is the one
+place that chooses between them. The kernels fuse, in one pass over a chunk of rows, what the
+torch expressions do in three to five (a temporary per product, then a reduction)::
 
     frequency_backward:  acc[b] += Σ_r G[r, b] · conj(Z[r, b or 0])      (dL/dc, frequency domain)
                          acc_sum[b] += Σ_r G[r, b]                         (dL/dbias, if asked)
@@ -11,9 +16,7 @@ path do in three to five (a temporary per product, then a reduction)::
 
 Shapes: ``G (R, B, m)`` complex, ``Z (R, B, m)`` or ``(R, 1, m)`` (one input spectrum shared by
 every block when there is no diagonal), ``S (B, m)``; ``gz (R, B, n)``, ``x (R, n)``,
-``d (B, n)``, ``gx (R, n)``. The torch expressions in :mod:`circlearn.nn.functional` are the
-fallback (no numba, GPU tensors, other dtypes) and the twin ``tests/test_nn_kernels.py`` ties
-these kernels to.
+``d (B, n)``, ``gx (R, n)``. ``tests/test_nn_kernels.py`` ties each kernel to its twin.
 
 Why: the products and reductions of the backward are memory-bound, and each torch expression
 writes a full temporary before reducing it. Fused, on a 128 × 8192 chunk on the 2-core CPU
@@ -36,10 +39,11 @@ import torch
 
 try:
     import numba
-except ImportError:  # the torch expressions in functional.py take over
+except ImportError:  # the torch twins below take over
     numba = None
 
-__all__ = ["HAVE_NUMBA", "usable", "is_compiling", "frequency_backward", "spatial_backward"]
+__all__ = ["HAVE_NUMBA", "usable", "is_compiling", "frequency_backward", "spatial_backward",
+           "frequency_backward_torch", "spatial_backward_torch", "backward_steps"]
 
 HAVE_NUMBA = numba is not None
 
@@ -170,3 +174,43 @@ def spatial_backward(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
     a = acc.detach().numpy() if need_d else np.zeros((g.shape[1], 0), g.dtype)
 
     _spatial_rows(g, xx, dd, out, a, need_x, need_d)
+
+
+def frequency_backward_torch(G: torch.Tensor, Z: torch.Tensor, S_conj: torch.Tensor,
+                             acc: torch.Tensor, scale: bool,
+                             acc_sum: torch.Tensor | None = None) -> None:
+    """Readable twin of :func:`frequency_backward` (same arguments, same in-place updates)::
+
+        acc += Σ_r G · conj(Z);   acc_sum += Σ_r G;   G *= S_conj (if scale)
+    """
+    acc += (G * Z.conj()).sum(0)  # (B, m); Z (R, 1, m) broadcasts over the blocks
+    if acc_sum is not None:
+        acc_sum += G.sum(0)
+    if scale:
+        G.mul_(S_conj)
+
+
+def spatial_backward_torch(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
+                           gx: torch.Tensor | None, acc: torch.Tensor | None) -> None:
+    """Readable twin of :func:`spatial_backward` (same arguments, same in-place updates)::
+
+        gx = Σ_b gz[:, b] ⊙ d[b];   acc += Σ_r gz[r] ⊙ x[r]
+    """
+    if gx is not None:
+        if gz.shape[1] == 1:
+            torch.mul(gz[:, 0], d[0], out=gx)  # (R, n), no (R, 1, n) temporary
+        else:
+            gx.copy_((gz * d).sum(1))  # (R, n)
+    if acc is not None:
+        acc += (gz * x.unsqueeze(1)).sum(0)  # (B, n)
+
+
+def backward_steps(use_kernels: bool, *tensors: torch.Tensor):
+    """``(frequency_step, spatial_step)`` for a backward over ``tensors``: the numba kernels
+    when ``use_kernels`` and :func:`usable` allow, else their torch twins.
+
+    The kernels are read from this module at each call, so a test that wraps them sees the calls.
+    """
+    if use_kernels and usable(*tensors):
+        return frequency_backward, spatial_backward
+    return frequency_backward_torch, spatial_backward_torch
