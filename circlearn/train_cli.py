@@ -292,25 +292,39 @@ def run_predict(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ export
 def configure_export_parser(p: argparse.ArgumentParser) -> None:
+    from circlearn.deploy.export_run import FORMATS, PRECISIONS
+
     add_alias_option(p, "train-dir", required=True, help="run directory of `circlearn train`")
     p.add_argument("--checkpoint", default=None, help="file, 'latest' (default) or 'best'")
+    p.add_argument("--format", dest="format", choices=FORMATS, default="torchscript",
+                   help="torchscript (default) or onnx (needs the 'deploy' extra)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="onnx: fp32 (default), fp16 (float16 weights) or int8 (dynamic "
+                        "quantization of the dense weights)")
     p.add_argument("--output", default=None,
-                   help="artifact path (default TRAIN_DIR/export/model.torchscript.pt)")
+                   help="artifact path (default TRAIN_DIR/export/model.torchscript.pt, "
+                        "model.onnx, model.fp16.onnx or model.int8.onnx)")
+    add_alias_option(p, "eval-data-pattern", default=None,
+                     help="records the export is verified on (default: the run's eval_data)")
+    p.add_argument("--verify-videos", type=int, default=1000,
+                   help="evaluation videos the export is verified on (default 1000)")
+    p.add_argument("--vocabulary", default=None,
+                   help="vocabulary.csv whose hash goes into the ONNX metadata (default: the "
+                        "one beside the evaluation data)")
     p.add_argument("--max-batch", type=int, default=512,
-                   help="largest batch the artifact accepts (stored evaluation frame draws)")
+                   help="torchscript: largest batch the artifact accepts (stored evaluation "
+                        "frame draws)")
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from circlearn.training.evaluation import load_model
-    from circlearn.training.export import export_torchscript
+    from circlearn.deploy.export_run import export_run, format_report
 
-    model, config, info = load_model(args.train_dir, args.checkpoint, "cpu")
-    out = Path(args.output) if args.output else Path(args.train_dir) / "export" / \
-        "model.torchscript.pt"
-    if args.output is None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    result = export_torchscript(model, out, max_batch=args.max_batch, max_frames=config.max_frames)
-    print(f"exported {info['path']} to {result['path']}: {result['bytes'] / 1e6:.3f} MB "
-          f"({result['parameters']:,} parameters, {result['parameter_bytes'] / 1e6:.3f} MB as "
-          f"float32), max |difference| to the model {result['max_abs_diff']:.2g}")
+    try:
+        result = export_run(args.train_dir, fmt=args.format, precision=args.precision,
+                            output=args.output, checkpoint=args.checkpoint,
+                            eval_data=args.eval_data_pattern, verify_videos=args.verify_videos,
+                            vocabulary=args.vocabulary, max_batch=args.max_batch)
+    except ModuleNotFoundError as exc:  # the optional deploy extra
+        raise ValueError(str(exc)) from None
+    print(format_report(result))
     return 0

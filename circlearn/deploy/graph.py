@@ -17,7 +17,11 @@ frame count::
       ─ the model's FC + batch norm + ReLU6 per stream, classifier, context gating
     → probabilities (B, V)
 
-    video level: features (B, D) float32 → the model's forward (L2 normalization inside)
+    video level: features (B, D) float32 → L2-normalize → used streams → the model's classifier
+                 and context gating (the model's forward)
+
+Inputs are normalized in float32 also for a float16 model (``eps = 1e-12`` underflows in
+float16, which would turn an all-zero padded frame into NaN); probabilities come out float32.
 
 The model itself selects the real rows (``x[used]``) and checks its inputs with Python
 ``int()``/``bool()`` calls; both are data-dependent and cannot be exported, so the graph masks
@@ -66,11 +70,14 @@ class DeployGraph(nn.Module):
         cfg = model.config
         self.frame_level = cfg.frame_level
         self.slices = {name: (s.start, s.stop) for name, s in cfg.stream_slices().items()}
+        self.used_slices = [self.slices[name] for name in cfg.streams]
 
     def forward(self, frames: torch.Tensor, num_frames: torch.Tensor | None = None) -> torch.Tensor:
         m = self.model
-        if not self.frame_level:
-            return m(frames)  # (B, V); shape checks only, no data-dependent branch
+        if not self.frame_level:  # the model's video-level forward, normalizing in float32
+            x = prepare_frames(frames, None, torch.float32).to(m.param_dtype)  # (B, D)
+            x = torch.cat([x[:, lo:hi] for lo, hi in self.used_slices], dim=1)  # (B, D_used)
+            return m._classify(x).to(torch.float32)  # (B, V)
         b, t, _ = frames.shape
         n = torch.clamp(num_frames.to(torch.int64), min=0, max=t)  # (B,)
         real, used = frame_masks(n, t)  # (B, T) each
@@ -95,4 +102,4 @@ class DeployGraph(nn.Module):
                 a = torch.softmax(logits, dim=-1).reshape(b, t, -1) * keep  # (B, T, K)
                 pooled = pool.aggregate(a, xs * keep)  # (B, E)
             h.append(m.fc[name](pooled))  # (B, hidden)
-        return m._classify(torch.cat(h, dim=1))  # (B, V)
+        return m._classify(torch.cat(h, dim=1)).to(torch.float32)  # (B, V)
