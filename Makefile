@@ -59,8 +59,8 @@ lab: $(VENV)/.circlearn-lab
 	$(VENV)/bin/jupyter lab notebooks
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --out benchmarks/results
+	$(VENV)/bin/circlearn bench --out benchmarks/results
 
 lint: $(STAMP)
 	$(PIP) install -q ruff
-	$(VENV)/bin/ruff check circlearn tests benchmarks
+	$(VENV)/bin/ruff check circlearn tests

@@ -13,11 +13,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 "$PY" -m pytest tests/test_nn_circulant.py tests/test_nn_functional.py -m gpu -q \
     -p no:cacheprovider 2>&1 | tee "$OUT_DIR/gpu-tests.txt"
 # 2. layers: headline cases and the n x batch sweep, dense in FP32 and in TF32
-"$PY" -m benchmarks.run layers --device cuda --out "$OUT_DIR"
-"$PY" -m benchmarks.run layers --device cuda --sweep --out "$OUT_DIR"
-"$PY" -m benchmarks.run layers --device cuda --sweep --tf32 --out "$OUT_DIR"
+"$PY" -m circlearn bench layers --device cuda --out "$OUT_DIR"
+"$PY" -m circlearn bench layers --device cuda --sweep --out "$OUT_DIR"
+"$PY" -m circlearn bench layers --device cuda --sweep --tf32 --out "$OUT_DIR"
 # 3. models: training step videos/s and parameter memory per preset at paper sizes
-"$PY" -m benchmarks.run models --device cuda --out "$OUT_DIR"
+"$PY" -m circlearn bench models --device cuda --out "$OUT_DIR"
 # 4. last (compiling takes a while): headline cases under torch.compile with CUDA graphs
-"$PY" -m benchmarks.run layers --device cuda --compile --out "$OUT_DIR"
+"$PY" -m circlearn bench layers --device cuda --compile --out "$OUT_DIR"
 echo "results in $OUT_DIR"

@@ -1,10 +1,15 @@
-"""The ``circlearn`` command line: a thin layer over the library.
+"""The ``circlearn`` command line: the dispatcher, a thin layer over the library.
 
-Each sub-command lives next to the code it drives and exposes two functions::
+This module is the top of the import graph: it imports the command modules, and no circlearn
+module imports it back (only the ``circlearn`` entry point and ``python -m circlearn``;
+``tests/test_layering.py`` checks). Each sub-command lives next to the code it drives and
+exposes two functions (or ``configure_<command>_parser``/``run_<command>`` when one module
+serves several commands)::
 
     configure_parser(parser: argparse.ArgumentParser) -> None
     run(args: argparse.Namespace) -> int
 
+The options themselves are built with :mod:`circlearn.arguments` (shared by every command).
 ``COMMANDS`` maps the command name to ``(module, one-line help)``; modules are imported only
 when their command runs, so ``circlearn --help`` stays fast.
 
@@ -20,34 +25,23 @@ import importlib
 import os
 import sys
 
+from circlearn.arguments import add_alias_option
+
+# add_alias_option: re-exported for code that imported it from here (it lives in arguments)
 __all__ = ["COMMANDS", "build_parser", "main", "add_alias_option"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("circlearn.train_cli", "train a model (resumes when the run directory exists)"),
-    "eval": ("circlearn.train_cli", "evaluate a checkpoint (or follow new ones)"),
-    "predict": ("circlearn.train_cli", "write Kaggle-format top-20 predictions"),
-    "export": ("circlearn.train_cli", "export a trained model to a deployable artifact"),
-    "experiment": ("circlearn.experiments", "run one of the paper's experiments"),
-    "bench": ("circlearn.bench_cli", "run the benchmark suites (from a source checkout)"),
+    "train": ("circlearn.training.cli",
+              "train a model (resumes when the run directory exists)"),
+    "eval": ("circlearn.training.cli", "evaluate a checkpoint (or follow new ones)"),
+    "predict": ("circlearn.training.cli", "write Kaggle-format top-20 predictions"),
+    "export": ("circlearn.training.cli", "export a trained model to a deployable artifact"),
+    "experiment": ("circlearn.experiment_cli", "run one of the paper's experiments"),
+    "bench": ("circlearn.bench.cli", "run the benchmark suites (circlearn.bench)"),
     "data": ("circlearn.data.cli", "synthesize or inspect YouTube-8M-format files"),
 }
 
 USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, KeyError)
-
-
-def add_alias_option(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    """Add ``--kebab-name`` with the starter code's ``--snake_name`` as an alias.
-
-    >>> p = argparse.ArgumentParser()
-    >>> add_alias_option(p, "train-dir", default=None)
-    >>> p.parse_args(["--train_dir", "runs/x"]).train_dir
-    'runs/x'
-    """
-    flags = [f"--{name}"]
-    snake = name.replace("-", "_")
-    if snake != name:
-        flags.append(f"--{snake}")
-    parser.add_argument(*flags, **kwargs)
 
 
 def _command_module(name: str):

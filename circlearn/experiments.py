@@ -28,11 +28,12 @@ Output (``--out DIR``): ``results.json`` (per variant ``preset``, ``label``, ``p
 :func:`circlearn.plotting.paper.plot_experiment`) and ``runs/<preset>/`` (each run
 directory; rerunning resumes or reuses finished runs). Under ``torchrun`` every variant
 trains on all processes (:mod:`circlearn.training.distributed`) and rank 0 writes the files.
+
+The command line (``circlearn experiment NAME``) is :mod:`circlearn.experiment_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -42,10 +43,8 @@ from pathlib import Path
 
 import torch
 
-from circlearn.cli import add_alias_option
-
 __all__ = ["EXPERIMENTS", "SCALES", "Experiment", "reproduce", "experiment_configs",
-           "format_table", "configure_parser", "run"]
+           "format_table"]
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,9 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
                        data: str | None = None, epochs: int | None = None,
                        model_overrides: dict | None = None,
                        train_overrides: dict | None = None) -> list:
-    """The :class:`~circlearn.train.TrainConfig` of every variant (``run_dir`` under ``out``)."""
+    """The :class:`~circlearn.training.TrainConfig` of every variant (``run_dir`` under ``out``)."""
     from circlearn.models import preset_config
-    from circlearn.train import TrainConfig
+    from circlearn.training import TrainConfig
 
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
@@ -159,7 +158,8 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     """Train every variant, then write ``results.json``, ``table.md`` and ``figure.png``."""
     from circlearn.models import VideoClassifier, count_parameters
     from circlearn.plotting.paper import plot_experiment
-    from circlearn.train import train
+    from circlearn.training import train
+    from circlearn.training.distributed import current_rank
 
     out = Path(out)
     configs = experiment_configs(name, scale, out, data=data, epochs=epochs,
@@ -192,7 +192,7 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
                "machine": {"platform": platform.platform(), "processor": platform.processor(),
                            "torch": torch.__version__, "threads": torch.get_num_threads()},
                "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes
+    if current_rank() == 0:  # under torchrun, rank 0 writes
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         (out / "table.md").write_text(format_table(results))
         plot_experiment(results, out / "figure.png")
@@ -209,29 +209,3 @@ def format_table(results: dict) -> str:
         lines.append(f"| {v['label']} | `{v['preset']}` | {v['params']:,} | {v['model_mb']:.3f} "
                      f"| {v['gap']:.4f} | {v['videos_per_s']:.0f} |")
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------------------ CLI
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", choices=list(EXPERIMENTS), help="the paper figure to reproduce")
-    p.add_argument("--scale", choices=list(SCALES), default="quick")
-    p.add_argument("--out", default=None, help="output folder (default runs/<name>-<scale>)")
-    p.add_argument("--data", default=None,
-                   help="data folder with train*/validate*.tfrecord (quick: bundled sample)")
-    p.add_argument("--epochs", type=int, default=None, help="override the figure's epochs")
-    add_alias_option(p, "device", choices=("auto", "cpu", "cuda"), default=None)
-    add_alias_option(p, "num-workers", type=int, default=None)
-
-
-def run(args: argparse.Namespace) -> int:
-    out = Path(args.out or f"runs/{args.name}-{args.scale}")
-    train_overrides = {k: v for k, v in (("device", args.device),
-                                         ("num_workers", args.num_workers)) if v is not None}
-    results = reproduce(args.name, args.scale, out, data=args.data, epochs=args.epochs,
-                             train_overrides=train_overrides,
-                             log=lambda m: print(m, flush=True))
-    print()
-    print(format_table(results))
-    print(f"figure: {out / 'figure.png'}")
-    print(f"results: {out / 'results.json'} ({results['wall_seconds']:.0f} s)")
-    return 0

@@ -47,6 +47,7 @@ __all__ = [
     "eigenvalues",
     "circulant_product",
     "transpose_vector",
+    "paper_circulant_matvec",
     "circulant_inverse",
     "solve",
     "diag_circulant",
@@ -131,6 +132,36 @@ def transpose_vector(c) -> np.ndarray:
     """
     c = _vector(c)
     return np.roll(c[::-1], 1)
+
+
+def paper_circulant_matvec(w, x) -> np.ndarray:
+    """The paper's TensorFlow formulation (``paper.md`` §2.1), the twin of :func:`circulant_matvec`.
+
+    The authors' code stores the **first row** ``w`` and computes, with complex FFTs::
+
+        y = roll(real(ifft(fft(x) · fft(reverse(w)))), 1)       (over the last axis)
+
+    i.e. ``y_i = Σ_j w[(j - i) mod n] x_j``, the cross-correlation with ``w``: the same map as
+    ``circulant_matvec(transpose_vector(w), x)`` (first row ``w`` ↔ first column
+    ``c = transpose_vector(w)``). :class:`circlearn.nn.PaperCirculant` is its torch layer.
+
+    Shape:
+        w ``(n,)``, x ``(..., n)`` → ``(..., n)``.
+
+    >>> w, x = [1., 2., 3., 4.], [[1., 0., 0., 0.], [0., 1., 2., 0.]]
+    >>> paper_circulant_matvec(w, x).round(9)
+    array([[ 1.,  4.,  3.,  2.],
+           [ 8.,  5.,  6., 11.]])
+    >>> bool(np.allclose(paper_circulant_matvec(w, x), circulant_matvec(transpose_vector(w), x)))
+    True
+    """
+    w = _vector(w, "w")
+    x = np.asarray(x, dtype=np.float64)
+    n = w.shape[0]
+    if x.ndim == 0 or x.shape[-1] != n:
+        raise ValueError(f"x must have shape (..., {n}) to match w of shape ({n},), got {x.shape}")
+    y = np.fft.ifft(np.fft.fft(x, axis=-1) * np.fft.fft(w[::-1]), axis=-1).real
+    return np.roll(y, 1, axis=-1)
 
 
 def circulant_inverse(c, rcond: float = 1e-12) -> np.ndarray:

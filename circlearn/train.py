@@ -1,27 +1,21 @@
-"""Training and evaluation: the public entry point (the code lives in ``circlearn.training``).
+"""Alias of :mod:`circlearn.training`, kept for code written against it (same names).
 
-::
+:mod:`circlearn.training` is the front door to training: its code, its public API (below) and
+its command line (:mod:`circlearn.training.cli`). This module re-exports the public API
+unchanged, so both spellings work::
 
-    from circlearn.models import preset_config
-    from circlearn.train import TrainConfig, train, evaluate
-
-    cfg = TrainConfig(train_data="data/train*.tfrecord", eval_data="data/validate*.tfrecord",
-                      run_dir="runs/dbof", model=preset_config("dbof"), preset="dbof")
-    summary = train(cfg)          # rerun to resume; metrics in runs/dbof/metrics.jsonl
-
-See :mod:`circlearn.training.loop` for the run directory and resume semantics,
-:mod:`circlearn.training.objective` for the loss, schedule and clipping, and
-:mod:`circlearn.training.distributed` for torchrun.
+    from circlearn.training import TrainConfig, train, evaluate   # the front door
+    from circlearn.train import TrainConfig, train, evaluate      # the same objects
 """
 
 from circlearn.training import (
-                                RESUMABLE_FIELDS,
-                                TrainConfig,
-                                TrainingDiverged,
-                                evaluate,
-                                incompatible_fields,
-                                load_model,
-                                train,
+    RESUMABLE_FIELDS,
+    TrainConfig,
+    TrainingDiverged,
+    evaluate,
+    incompatible_fields,
+    load_model,
+    train,
 )
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "train", "evaluate",

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from benchmarks import bench_layers
-from benchmarks.common import markdown_table, write_results
+from circlearn.bench import layers as bench_layers
+from circlearn.bench.results import markdown_table, write_results
 from circlearn.cli import main as cli_main
 from circlearn.nn import CirculantLinear
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from circlearn import reference as ref
-from circlearn.nn import functional as F
 from circlearn.nn import fast_path, kernels
+from circlearn.nn import functional as F
 
 pytestmark = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba is not installed")
 

@@ -6,9 +6,8 @@ import pytest
 import scipy.fft
 import torch
 
-from circlearn.nn import CirculantLinear, FastPathOptions, fast_path, fast_path_options
+from circlearn.nn import CirculantLinear, FastPathOptions, fast_path, fast_path_options, kernels
 from circlearn.nn import functional as F
-from circlearn.nn import kernels
 
 
 def test_defaults_are_the_documented_values():

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from circlearn.nn.functional import l2_normalize
+from circlearn.normalization import l2_normalize
 
 from .yt8m import dequantize
 

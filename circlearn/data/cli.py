@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from ..cli import add_alias_option
+from ..arguments import add_alias_option
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
 from .synth import SynthConfig, generate

@@ -13,7 +13,7 @@ The graph (:class:`circlearn.deploy.graph.DeployGraph`), opset :data:`OPSET` (20
 
 ``batch`` and ``frames`` are dynamic axes. The per-frame L2 normalization (and the zeroing
 of padded frames) is inside the graph; dequantization is not (``q · 4/255 − 1.9921875`` for
-YouTube-8M bytes, :func:`circlearn.models.inputs.dequantize`). The graph uses every real
+YouTube-8M bytes, :func:`circlearn.data.yt8m.dequantize`). The graph uses every real
 frame, deterministically: the model's ``eval_sampling="all"`` mode, whatever mode the model
 was trained and evaluated with (the paper's evaluation samples 10 bags of 15 frames at
 random; a graph with a stored random draw would only fit one batch size). ``num_frames = 0``
@@ -204,7 +204,7 @@ def _metadata(model: VideoClassifier, precision: str, extra: dict | None) -> dic
 
 def onnx_inputs(model_config, batch) -> dict[str, np.ndarray]:
     """A :class:`~circlearn.data.batch.Batch` as the graph's numpy inputs (frames dequantized)."""
-    from circlearn.models.inputs import dequantize
+    from circlearn.data.yt8m import dequantize
 
     if model_config.frame_level:
         return {"frames": dequantize(batch.frames, dtype=torch.float32).numpy(),

@@ -13,7 +13,7 @@ the ``filter_empty_classes`` switch that selects the 2017 convention):
   ``AP = (1 / numpos) * sum over positive ranks i of (positives so far) / i``.
 
 It exists to be the slow twin of :mod:`circlearn.metrics` (tests compare both on random,
-tie-free data to 1e-9) and the baseline of ``benchmarks/bench_metrics.py``. It keeps every
+tie-free data to 1e-9) and the baseline of :mod:`circlearn.bench.metrics`. It keeps every
 pooled pair as a Python tuple, which is why the reference needs gigabytes on the full
 validation set. Do not use it for real evaluations.
 

@@ -24,6 +24,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from circlearn.configuration import dataclass_from_dict
+
 __all__ = ["ModelConfig", "LAYER_KINDS", "POOLINGS", "CLASSIFIERS", "EVAL_SAMPLINGS"]
 
 LAYER_KINDS = ("dense", "circulant", "circulant-sign", "circulant-plain")
@@ -33,16 +35,6 @@ DBOF_POOLINGS = ("max", "average")
 CLASSIFIERS = ("moe", "logistic")
 EVAL_SAMPLINGS = ("random", "all")
 _TUPLE_FIELDS = ("feature_names", "feature_sizes", "use_features", "cluster_sizes")
-
-
-def dataclass_from_dict(cls, data: dict[str, Any]):
-    """``cls(**data)`` for the config dataclass ``cls``; an unknown key raises ``ValueError``
-    naming it and the valid fields (shared by ModelConfig and TrainConfig)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {sorted(names)}")
-    return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Build a dense or circulant linear layer from a layer-kind name (see :mod:`.config`).
+"""The layer-kind factory: a layer-kind name (see :mod:`.config`) → a linear module.
+
+:func:`make_linear` is the one place that maps a kind (``ModelConfig.embedding``, ``fc``,
+``classifier_layer``) to a module; a new kind is a new branch here plus its name in
+``LAYER_KINDS``. Dense layers come from :func:`circlearn.nn.blocks.dense_linear`.
 
 Initializations are passed in by the caller, which knows the paper's rule for its place
 (``paper.md`` §2.4): a dense layer gets ``N(0, std²)`` weights and a zero bias; a circulant one
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from circlearn.nn.blocks import dense_linear
 from circlearn.nn.circulant import CirculantLinear
 
 __all__ = ["make_linear", "CIRCULANT_DIAGONAL"]
@@ -28,11 +33,8 @@ def make_linear(kind: str, in_features: int, out_features: int, *, bias: bool, s
     (16, (4, 8))
     """
     if kind == "dense":
-        layer = nn.Linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
-        nn.init.normal_(layer.weight, std=std)
-        if bias:
-            nn.init.zeros_(layer.bias)
-        return layer
+        return dense_linear(in_features, out_features, bias=bias, std=std, device=device,
+                            dtype=dtype)
     if kind not in CIRCULANT_DIAGONAL:
         raise ValueError(f"layer kind must be 'dense' or one of {sorted(CIRCULANT_DIAGONAL)}, "
                          f"got {kind!r}")

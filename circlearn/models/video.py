@@ -30,12 +30,13 @@ import math
 import torch
 from torch import nn
 
+from circlearn.data.batch import prepare_frames
 from circlearn.data.sampling import gather_frames, sample_frame_indices
 from circlearn.models.config import ModelConfig
-from circlearn.models.inputs import prepare_frames
 from circlearn.models.layers import make_linear
+from circlearn.nn.blocks import batch_norm, check_num_frames
 from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExperts
-from circlearn.nn.pooling import DBoF, NetFV, NetVLAD, batch_norm
+from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 __all__ = ["VideoClassifier"]
 
@@ -141,7 +142,7 @@ class VideoClassifier(nn.Module):
                              f"{cfg.feature_sizes} sum to {cfg.input_size}")
         if t == 0:
             raise ValueError("frames must hold at least one (possibly padded) frame, got T = 0")
-        num_frames = self._check_num_frames(num_frames, b, t, frames.device)
+        num_frames = check_num_frames(num_frames, b, t, frames.device)
         slices = cfg.stream_slices()
         sampling = "random" if self.training else cfg.eval_sampling
         dtype = self.param_dtype
@@ -180,20 +181,6 @@ class VideoClassifier(nn.Module):
     def _classify(self, h: torch.Tensor) -> torch.Tensor:
         p = self.classifier(h)  # (B, V)
         return self.context_gating(p) if self.context_gating is not None else p
-
-    @staticmethod
-    def _check_num_frames(num_frames, b: int, t: int, device) -> torch.Tensor:
-        if num_frames is None:
-            return torch.full((b,), t, dtype=torch.int64, device=device)
-        num_frames = torch.as_tensor(num_frames, device=device)
-        if num_frames.shape != (b,) or num_frames.is_floating_point():
-            raise ValueError(f"num_frames must be an integer tensor of shape ({b},), got "
-                             f"{num_frames.dtype} {tuple(num_frames.shape)}")
-        num_frames = num_frames.to(torch.int64)
-        if b and (int(num_frames.min()) < 0 or int(num_frames.max()) > t):
-            raise ValueError(f"num_frames must lie in [0, T={t}], got min "
-                             f"{int(num_frames.min())}, max {int(num_frames.max())}")
-        return num_frames
 
     # ----------------------------------------------------------------------------- extras
     def regularization_loss(self) -> torch.Tensor:

@@ -4,17 +4,20 @@ Modules: ``functional`` (readable stateless ops, the public namespace of the ops
 ``fastpath`` (the chunked fast path behind ``functional.circulant_linear``), ``kernels``
 (its numba backward kernels and their torch twins), ``options`` (``FastPathOptions``,
 ``fast_path``), ``conventions`` (precision and block-shape rules), ``circulant``
-(``CirculantLinear``), ``pooling`` and ``gating`` (video modules).
+(``CirculantLinear``), ``paper`` (the paper's complex-FFT formulation, ``PaperCirculant``: a
+twin), ``pooling`` and ``gating`` (video modules).
 """
 
 from circlearn.nn import functional
 from circlearn.nn.circulant import CirculantLinear
-from circlearn.nn.options import FastPathOptions, fast_path, fast_path_options
 from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExperts
+from circlearn.nn.options import FastPathOptions, fast_path, fast_path_options
+from circlearn.nn.paper import PaperCirculant
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 __all__ = [
     "CirculantLinear",
+    "PaperCirculant",
     "functional",
     "FastPathOptions",
     "fast_path",

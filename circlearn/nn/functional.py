@@ -25,9 +25,9 @@ from __future__ import annotations
 import torch
 
 from circlearn.nn.conventions import check_blocks, check_last_dim, compute_dtype, one_factor_args
-from circlearn.nn.fastpath import (circulant_linear_fast, circulant_linear_small_cpu,
-                                   circulant_spectrum)
+from circlearn.nn.fastpath import circulant_linear_fast, circulant_linear_small_cpu, circulant_spectrum
 from circlearn.nn.options import fast_path_options
+from circlearn.normalization import l2_normalize  # re-exported: circlearn.nn.functional's API
 
 __all__ = [
     "l2_normalize",
@@ -173,15 +173,3 @@ def circulant_linear(x: torch.Tensor, c: torch.Tensor, d: torch.Tensor | None,
     if fast_path_options().plain:
         return circulant_linear_plain(x, c, d, out_features, bias=bias)
     return circulant_linear_fast(x, c, d, out_features, spectrum=spectrum, bias=bias)
-
-
-def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
-    """``tf.nn.l2_normalize``: ``x / sqrt(max(Σ x², eps))`` along ``dim``; zeros stay zeros.
-
-    Used for the per-frame input normalization and inside NetVLAD/NetFV.
-
-    >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
-    tensor([[0.6000, 0.8000],
-            [0.0000, 0.0000]])
-    """
-    return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=eps))

@@ -35,25 +35,9 @@ import math
 import torch
 from torch import nn
 
-from circlearn.nn.pooling import batch_norm
+from circlearn.nn.blocks import batch_norm, check_features, dense_linear
 
 __all__ = ["ContextGating", "MixtureOfExperts", "LogisticClassifier"]
-
-
-def _check_layer(module: nn.Module, in_features: int, out_features: int, name: str) -> None:
-    got = (getattr(module, "in_features", in_features), getattr(module, "out_features",
-                                                                out_features))
-    if got != (in_features, out_features):
-        raise ValueError(f"{name} must map {in_features} → {out_features} features, "
-                         f"got {got[0]} → {got[1]}")
-
-
-def _dense(in_features: int, out_features: int, bias: bool, device, dtype) -> nn.Linear:
-    layer = nn.Linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
-    nn.init.xavier_uniform_(layer.weight)
-    if bias:
-        nn.init.zeros_(layer.bias)
-    return layer
 
 
 def _bn(size: int, device, dtype) -> nn.BatchNorm1d:
@@ -125,13 +109,14 @@ class MixtureOfExperts(nn.Module):
         self.l2 = l2
         v, m = num_classes, num_mixtures
         if gates is None:
-            gates = _dense(input_size, v * (m + 1), False, device, dtype)
+            gates = dense_linear(input_size, v * (m + 1), bias=False, init="xavier",
+                                 device=device, dtype=dtype)
         if experts is None:
-            experts = _dense(input_size, v * m, True, device, dtype)
-        _check_layer(gates, input_size, v * (m + 1), "gates")
-        _check_layer(experts, input_size, v * m, "experts")
-        if getattr(gates, "bias", None) is not None:
-            raise ValueError("gates must have no bias (the paper's MoE gates have none)")
+            experts = dense_linear(input_size, v * m, bias=True, init="xavier", device=device,
+                                   dtype=dtype)
+        check_features(gates, input_size, v * (m + 1), "gates", bias=False,
+                       why=" (the paper's MoE gates have none)")
+        check_features(experts, input_size, v * m, "experts")
         self.gates, self.experts = gates, experts
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -176,8 +161,9 @@ class LogisticClassifier(nn.Module):
             raise ValueError(f"l2 must be >= 0, got {l2}")
         self.l2 = l2
         if layer is None:
-            layer = _dense(input_size, num_classes, True, device, dtype)
-        _check_layer(layer, input_size, num_classes, "layer")
+            layer = dense_linear(input_size, num_classes, bias=True, init="xavier", device=device,
+                                 dtype=dtype)
+        check_features(layer, input_size, num_classes, "layer")
         self.layer = layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

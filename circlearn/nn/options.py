@@ -11,9 +11,11 @@ and :class:`~circlearn.nn.CirculantLinear`; :func:`fast_path` replaces some of t
 
 The options in force are thread-local (a :class:`threading.local`, which ``torch.compile``
 reads and guards on; a ``contextvars.ContextVar`` stops it), so a ``with`` block affects only
-its own thread; blocks nest and restore on exit, also after an exception. ``plain=True`` gives :func:`~circlearn.nn.functional.block_circulant_matmul`'s
-computation (``torch.fft.rfft``/``irfft`` and elementwise products, autograd's backward): no
-custom ``torch.autograd.Function``, no numba kernel, no ``scipy.fft``, no cached spectrum —
+its own thread; blocks nest and restore on exit, also after an exception.
+
+``plain=True`` gives :func:`~circlearn.nn.functional.block_circulant_matmul`'s computation
+(``torch.fft.rfft``/``irfft`` and elementwise products, autograd's backward): no custom
+``torch.autograd.Function``, no numba kernel, no ``scipy.fft``, no cached spectrum —
 what ``torch.jit.trace``, ``torch.export`` and ``torch.onnx.export(dynamo=True)`` can record.
 
 >>> fast_path_options().chunk_transforms

@@ -47,7 +47,16 @@ import math
 import torch
 from torch import nn
 
-from circlearn.nn.functional import l2_normalize
+# batch_norm, BN_*, l2_normalize: re-exported (this module's API before nn.blocks existed)
+from circlearn.nn.blocks import (
+    BN_EPS,
+    BN_MOMENTUM,
+    batch_norm,
+    check_features,
+    check_num_frames,
+    dense_linear,
+)
+from circlearn.normalization import l2_normalize
 
 __all__ = [
     "BN_MOMENTUM",
@@ -59,33 +68,7 @@ __all__ = [
     "NetFV",
 ]
 
-#: PyTorch batch-norm momentum equivalent to TensorFlow's ``decay=0.999``.
-BN_MOMENTUM = 1e-3
-#: slim batch norm's epsilon in the paper's code.
-BN_EPS = 1e-3
 _POOLINGS = ("max", "average")
-
-
-def batch_norm(num_features: int, *, device=None, dtype=None) -> nn.BatchNorm1d:
-    """An affine ``BatchNorm1d`` with the paper's ``momentum=0.001, eps=1e-3``."""
-    return nn.BatchNorm1d(num_features, eps=BN_EPS, momentum=BN_MOMENTUM, device=device,
-                          dtype=dtype)
-
-
-def _check_projection(module: nn.Module, in_features: int, out_features: int, name: str) -> None:
-    got_in = getattr(module, "in_features", in_features)
-    got_out = getattr(module, "out_features", out_features)
-    if (got_in, got_out) != (in_features, out_features):
-        raise ValueError(f"{name} must map {in_features} → {out_features} features, "
-                         f"got {got_in} → {got_out}")
-    if getattr(module, "bias", None) is not None:
-        raise ValueError(f"{name} must have no bias (batch norm follows it)")
-
-
-def _dense_projection(in_features: int, out_features: int, std: float, device, dtype) -> nn.Linear:
-    layer = nn.Linear(in_features, out_features, bias=False, device=device, dtype=dtype)
-    nn.init.normal_(layer.weight, std=std)
-    return layer
 
 
 def _frame_rows(x: torch.Tensor, num_frames: torch.Tensor | None
@@ -101,12 +84,7 @@ def _frame_rows(x: torch.Tensor, num_frames: torch.Tensor | None
         raise ValueError("frames must hold at least one (possibly padded) frame, got T = 0")
     if num_frames is None:
         return x.reshape(b * t, f), None  # (B·T, F)
-    if num_frames.shape != (b,):
-        raise ValueError(f"num_frames must have shape ({b},), got {tuple(num_frames.shape)}")
-    n = num_frames.to(device=x.device, dtype=torch.int64)
-    if bool((n < 0).any()) or bool((n > t).any()):
-        raise ValueError(f"num_frames must lie in [0, T={t}], got min {int(n.min())}, "
-                         f"max {int(n.max())}")
+    n = check_num_frames(num_frames, b, t, x.device)  # (B,) int64
     pos = torch.arange(t, device=x.device)
     real = pos.view(1, t) < n.view(b, 1)  # (B, T)
     if bool(real.all()):
@@ -156,9 +134,10 @@ class DBoF(nn.Module):
                              f"{feature_size} and {cluster_size}")
         self.feature_size, self.cluster_size, self.pooling = feature_size, cluster_size, pooling
         if projection is None:
-            projection = _dense_projection(feature_size, cluster_size,
-                                           1 / math.sqrt(feature_size), device, dtype)
-        _check_projection(projection, feature_size, cluster_size, "projection")
+            projection = dense_linear(feature_size, cluster_size, bias=False,
+                                      std=1 / math.sqrt(feature_size), device=device, dtype=dtype)
+        check_features(projection, feature_size, cluster_size, "projection", bias=False,
+                       why=" (batch norm follows it)")
         self.projection = projection
         self.bn = batch_norm(cluster_size, device=device, dtype=dtype)
 
@@ -191,8 +170,10 @@ class _SoftAssignment(nn.Module):
         self.feature_size, self.cluster_size = feature_size, cluster_size
         std = 1 / math.sqrt(feature_size)
         if assignment is None:
-            assignment = _dense_projection(feature_size, cluster_size, std, device, dtype)
-        _check_projection(assignment, feature_size, cluster_size, "assignment")
+            assignment = dense_linear(feature_size, cluster_size, bias=False, std=std,
+                                      device=device, dtype=dtype)
+        check_features(assignment, feature_size, cluster_size, "assignment", bias=False,
+                       why=" (batch norm follows it)")
         self.assignment = assignment
         if add_batch_norm:
             self.bn = batch_norm(cluster_size, device=device, dtype=dtype)

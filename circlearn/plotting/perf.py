@@ -1,4 +1,4 @@
-"""Speed, memory and size figures (notebooks 02, 05, 07) and the small timer behind them.
+"""Speed, memory and size figures (notebooks 02, 05, 07).
 
 Cost model (floating-point operations for one ``n``-vector, real input), :func:`matvec_flops`::
 
@@ -11,17 +11,15 @@ Cost model (floating-point operations for one ``n``-vector, real input), :func:`
 Memory: a dense ``n × n`` layer stores ``n²`` weights, a circulant one ``n`` (plus ``n`` for a
 learned diagonal); :func:`layer_sizes` reads the counts off real layers.
 
-Timing (:func:`time_layers`) is a median of ``repeats`` calls of ``torch``'s dense
-``x @ W.T`` and of :func:`circlearn.nn.functional.circulant_matmul`, interleaved so that
-noise from other processes hits both alike. Timings vary between machines and runs; the
-notebooks never compare them as outputs.
+Timings come from the one timer, :mod:`circlearn.timing`; :func:`time_layers` (dense
+``x @ W.T`` against :func:`circlearn.nn.functional.circulant_matmul`, medians of interleaved
+rounds) lives there and is re-exported here for the notebooks that call ``perf.time_layers``.
+Timings vary between machines and runs; the notebooks never compare them as outputs.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -29,7 +27,7 @@ import numpy as np
 import torch
 
 from circlearn.nn import CirculantLinear
-from circlearn.nn import functional as CF
+from circlearn.timing import time_layers
 
 from .algebra import DPI
 
@@ -43,42 +41,6 @@ def matvec_flops(n: int) -> dict:
         raise ValueError(f"n must be >= 1, got {n}")
     fft = 2 * 2.5 * n * math.log2(n) + 6 * (n // 2 + 1) if n > 1 else 1.0
     return {"n": n, "dense": 2.0 * n * n, "fft": float(fft)}
-
-
-def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
-                dtype: torch.dtype = torch.float32, device: str = "cpu",
-                generator: torch.Generator | None = None) -> list[dict]:
-    """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
-
-    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
-    ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
-    the two variants alternate inside the repeat loop.
-    """
-    if repeats < 1 or batch < 1:
-        raise ValueError(f"repeats and batch must be >= 1, got {repeats}, {batch}")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
-    rows = []
-    for n in ns:
-        x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
-        c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
-        w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
-        fns = {"dense": lambda x=x, w=w: x @ w.T,
-               "fft": lambda x=x, c=c: CF.circulant_matmul(x, c)}
-        times: dict[str, list[float]] = {k: [] for k in fns}
-        for fn in fns.values():
-            fn()
-        for _ in range(repeats):
-            for name, fn in fns.items():
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                fn()
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                times[name].append(time.perf_counter() - t0)
-        dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
-        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
-    return rows
 
 
 def layer_sizes(ns: Sequence[int], diagonal: str | None = "learned") -> list[dict]:
@@ -162,7 +124,7 @@ def plot_parameter_budget(budgets: Mapping[str, Mapping[str, int]]):
 def plot_layer_sweep(rows: Sequence[Mapping], title: str = ""):
     """Speed-up of the circulant layer over dense (and over the paper's formulation) vs batch.
 
-    ``rows`` are :mod:`benchmarks.bench_layers` results (keys ``n_in``, ``batch``, ``pass``,
+    ``rows`` are :mod:`circlearn.bench.layers` results (keys ``n_in``, ``batch``, ``pass``,
     ``speedup_vs_dense`` and optionally ``speedup_vs_paper``); one panel per pass, one line
     per ``n``, log-log axes, the break-even line at 1.
     """

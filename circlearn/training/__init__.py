@@ -1,10 +1,21 @@
-"""Training, evaluation, checkpoints, distributed execution, prediction and export.
+"""Training: the front door (code, public API and command line in one package).
+
+::
+
+    from circlearn.models import preset_config
+    from circlearn.training import TrainConfig, train, evaluate
+
+    cfg = TrainConfig(train_data="data/train*.tfrecord", eval_data="data/validate*.tfrecord",
+                      run_dir="runs/dbof", model=preset_config("dbof"), preset="dbof")
+    summary = train(cfg)          # rerun to resume; metrics in runs/dbof/metrics.jsonl
 
 Modules: ``config`` (:class:`TrainConfig`), ``objective`` (loss, learning-rate schedule,
-clipping), ``loop`` (:func:`train`), ``evaluation`` (:func:`evaluate`, loading a trained
-model), ``checkpoint`` (atomic checkpoints), ``distributed`` (torch.distributed plumbing),
-``predict`` (Kaggle CSV) and ``export`` (TorchScript artifacts). ``circlearn.train`` is the
-short public entry point.
+clipping), ``loop`` (:func:`train`: run directory and resume semantics), ``evaluation``
+(:func:`evaluate`, loading a trained model), ``checkpoint`` (atomic checkpoints),
+``distributed`` (torch.distributed plumbing, device choices), ``predict`` (Kaggle CSV),
+``export`` (TorchScript artifacts) and ``cli`` (``circlearn train | eval | predict |
+export``, generated from the ``TrainConfig``/``ModelConfig`` fields). ``circlearn.train`` is
+an alias of this package's public API.
 """
 
 from circlearn.training.config import RESUMABLE_FIELDS, TrainConfig, incompatible_fields

@@ -14,13 +14,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from circlearn.configuration import dataclass_from_dict
+from circlearn.data.datasets import LoaderConfig
 from circlearn.models import ModelConfig
-from circlearn.models.config import dataclass_from_dict
+from circlearn.training.distributed import DEVICES
 from circlearn.training.objective import CLIP_MODES
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "DEVICES"]
-
-DEVICES = ("auto", "cpu", "cuda")
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "loader_config", "DEVICES"]
 
 #: Fields that may change when a run resumes (they do not change the optimisation path,
 #: except ``num_epochs``/``max_steps``, which only move the end).
@@ -39,14 +39,19 @@ class TrainConfig:
         train_data: comma-separated globs of training TFRecords (``--train_data_pattern``).
         eval_data: validation globs; ``None`` skips periodic evaluation.
         run_dir: the run directory (``--train_dir``).
-        model: the model's configuration; ``preset`` records which preset it came from.
+        model: the model's configuration.
+        preset: the model preset (:data:`circlearn.models.PRESETS`) the model was built from;
+            None: built by hand.
         frame_level: frame-level SequenceExamples (True) or video-level Examples.
         max_frames: frames kept per video (pad/truncate), the paper's 300.
         batch_size: original videos per step **per process** (global batch = × world size).
         num_epochs: passes over the training files; ``max_steps`` stops earlier when set.
-        base_learning_rate, learning_rate_decay, learning_rate_decay_examples: the schedule.
+        max_steps: stop after this many steps (None: after ``num_epochs``).
+        base_learning_rate, learning_rate_decay, learning_rate_decay_examples: the staircase
+            schedule ``base · decay^floor(examples seen / decay_examples)``.
         adam_betas, adam_epsilon: TensorFlow's Adam defaults.
-        clip_gradient_norm, clip_mode: see :mod:`circlearn.training.objective`.
+        clip_gradient_norm, clip_mode: gradient clipping threshold and mode ("per-tensor":
+            the paper's; :mod:`circlearn.training.objective`).
         batch_norm_momentum: overrides every batch norm's ``momentum`` (running-average
             update rate); ``None`` keeps the model's (the paper's TensorFlow decay 0.999, i.e.
             0.001, made for ~10⁵ steps: a run of a few hundred steps needs e.g. 0.05, else
@@ -178,3 +183,13 @@ def incompatible_fields(saved: dict[str, Any], current: TrainConfig) -> list[str
         elif saved.get(key) != now.get(key):
             diff.append(key)
     return diff
+
+
+def loader_config(config: TrainConfig, *, batch_size: int, **fields: Any) -> LoaderConfig:
+    """The :class:`~circlearn.data.datasets.LoaderConfig` of a run's data: the model's feature
+    names, sizes and classes, the run's ``frame_level`` and ``max_frames``; ``fields`` are the
+    pass's own (shuffling, dropping the last batch…). Training and evaluation both use it."""
+    m = config.model
+    return LoaderConfig(batch_size=batch_size, frame_level=config.frame_level,
+                        feature_names=m.feature_names, feature_sizes=m.feature_sizes,
+                        num_classes=m.num_classes, max_frames=config.max_frames, **fields)

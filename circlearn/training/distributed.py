@@ -37,7 +37,10 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["DistContext", "setup", "teardown", "all_gather_objects", "all_reduce_sum",
-           "broadcast_buffers", "wrap_model", "pick_device"]
+           "broadcast_buffers", "wrap_model", "pick_device", "current_rank", "DEVICES"]
+
+#: The device choices of every command and config (``TrainConfig.device``, ``--device``).
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
@@ -46,8 +49,8 @@ def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
         if not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but CUDA is not available")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
-    if preference not in ("auto", "cpu"):
-        raise ValueError(f"device {preference!r}; valid: auto, cpu, cuda")
+    if preference not in DEVICES:
+        raise ValueError(f"device {preference!r}; valid: {', '.join(DEVICES)}")
     return torch.device("cpu")
 
 
@@ -85,6 +88,15 @@ def setup(device: str = "auto") -> DistContext:
         torch.cuda.set_device(dev)
     dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return DistContext(rank, world, local, dev, True)
+
+
+def current_rank() -> int:
+    """This process's rank: the process group's when one is joined, else the one torchrun
+    gives it (``RANK``), else 0 (a process on its own). Code that writes files once per job
+    asks this, between or after the :func:`setup`/:func:`teardown` of its runs."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
 
 
 def teardown(ctx: DistContext, synchronize: bool = True) -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from circlearn.data.batch import Batch
-from circlearn.data.datasets import LoaderConfig, YT8MLoader
+from circlearn.data.datasets import YT8MLoader
 from circlearn.metrics import EvaluationMetrics
 from circlearn.models import VideoClassifier
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
-from circlearn.training.config import TrainConfig
+from circlearn.training.config import TrainConfig, loader_config
 from circlearn.training.distributed import DistContext, all_reduce_sum
 from circlearn.training.objective import EPSILON
 
@@ -45,11 +45,8 @@ def eval_loader(pattern, config: TrainConfig, ctx: DistContext | None = None,
                 batch_size: int | None = None) -> YT8MLoader:
     """Every video of ``pattern`` once, in file order, split over the ranks (none dropped)."""
     ctx = ctx or DistContext()
-    m = config.model
-    cfg = LoaderConfig(batch_size=batch_size or config.eval_batch_size,
-                       frame_level=config.frame_level, feature_names=m.feature_names,
-                       feature_sizes=m.feature_sizes, num_classes=m.num_classes,
-                       max_frames=config.max_frames, shuffle=False, even_ranks=False)
+    cfg = loader_config(config, batch_size=batch_size or config.eval_batch_size,
+                        shuffle=False, even_ranks=False)
     return YT8MLoader(pattern, cfg, num_workers=config.num_workers, rank=ctx.rank,
                       world_size=ctx.world_size, pin_memory=ctx.device.type == "cuda")
 

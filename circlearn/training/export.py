@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from circlearn.data.batch import prepare_frames
 from circlearn.data.sampling import gather_frames
 from circlearn.models import VideoClassifier
-from circlearn.models.inputs import prepare_frames
 
 __all__ = ["SampledEvaluation", "export_torchscript", "deployable"]
 

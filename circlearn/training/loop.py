@@ -34,11 +34,11 @@ from pathlib import Path
 
 import torch
 
-from circlearn.data.datasets import LoaderConfig, YT8MLoader
+from circlearn.data.datasets import YT8MLoader
 from circlearn.models import VideoClassifier
 from circlearn.training import distributed
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
-from circlearn.training.config import TrainConfig, incompatible_fields
+from circlearn.training.config import TrainConfig, incompatible_fields, loader_config
 from circlearn.training.evaluation import eval_loader, evaluate, model_inputs
 from circlearn.training.objective import (
     clip_gradients,
@@ -120,11 +120,9 @@ class _Trainer:
         m = cfg.model
         self.loader = YT8MLoader(
             cfg.train_data,
-            LoaderConfig(batch_size=cfg.batch_size, frame_level=cfg.frame_level,
-                         feature_names=m.feature_names, feature_sizes=m.feature_sizes,
-                         num_classes=m.num_classes, max_frames=cfg.max_frames, shuffle=True,
-                         shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, drop_last=True,
-                         half_videos=cfg.data_augmentation),
+            loader_config(cfg, batch_size=cfg.batch_size, shuffle=True,
+                          shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, drop_last=True,
+                          half_videos=cfg.data_augmentation),
             num_workers=cfg.num_workers, rank=ctx.rank, world_size=ctx.world_size,
             pin_memory=ctx.device.type == "cuda")
         if len(self.loader) == 0:

@@ -13,7 +13,7 @@ Variants, timed interleaved in rounds (median over rounds), on one pinned core:
 
 Targets: ``circlearn`` ≥ 4,000 videos/s and ≥ 3× ``tfrecord``.
 
-Run: ``python -m benchmarks.bench_data [--quick]``.
+Run: ``circlearn bench data [--quick]`` (needs the ``tfrecord`` package, a test extra).
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.common import machine_info, write_results
+from circlearn.bench.results import machine_info, write_results
 from circlearn.data.tfrecord import read_records
 from circlearn.data.yt8m import (
     VideoExample,
@@ -36,6 +35,7 @@ from circlearn.data.yt8m import (
     read_frame_examples,
     write_frame_examples,
 )
+from circlearn.timing import time_rounds
 
 __all__ = ["run", "make_file"]
 
@@ -108,14 +108,10 @@ def run(quick: bool = False, out_dir=None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = make_file(Path(tmp) / "frames300.tfrecord", videos)
         size = path.stat().st_size
-        times: dict[str, list[float]] = {k: [] for k in VARIANTS}
-        for fn in VARIANTS.values():  # warm-up (page cache, imports)
+        for fn in VARIANTS.values():  # warm-up (page cache, imports), checked
             assert fn(path) == videos
-        for _ in range(rounds):
-            for name, fn in VARIANTS.items():
-                t0 = time.perf_counter()
-                fn(path)
-                times[name].append(time.perf_counter() - t0)
+        times = time_rounds({name: lambda fn=fn: fn(path) for name, fn in VARIANTS.items()},
+                            rounds, warmup=0)
     base = statistics.median(times["tfrecord"])
     rows = []
     for name, ts in times.items():
@@ -127,7 +123,8 @@ def run(quick: bool = False, out_dir=None) -> list[dict]:
     notes = (f"One pinned core; {videos} videos x 300 frames (rgb 1024 + audio 128 uint8), "
              f"file {size / 1e6:.0f} MB in page cache; median of {rounds} interleaved rounds. "
              "Targets: circlearn >= 4000 videos/s and >= 3x tfrecord.")
-    write_results("bench_data", rows, notes=notes, out_dir=out_dir)
+    if not quick:  # --quick is a smoke test: it must not overwrite the stored results
+        write_results("bench_data", rows, notes=notes, out_dir=out_dir)
     return rows
 
 

@@ -1,8 +1,10 @@
 """Layer benchmark: CirculantLinear vs nn.Linear vs the paper's complex-FFT formulation.
 
-Run ``python -m benchmarks.bench_layers`` (headline cases of the core issue) or with
-``--sweep`` for the n × batch grid of structured.md §5.5 (``--device cuda`` on a GPU,
-``--tf32`` to let the dense baseline use TF32). Results go to ``benchmarks/results/``.
+Run ``circlearn bench layers`` (headline cases of the core issue) or with ``--sweep`` for
+the n × batch grid of structured.md §5.5 (``--device cuda`` on a GPU, ``--tf32`` to let the
+dense baseline use TF32); ``python -m circlearn.bench.layers`` takes the same options plus
+``--threads``. Results go to ``benchmarks/results/`` (:mod:`circlearn.bench.results`). The
+paper's formulation is :class:`circlearn.nn.PaperCirculant`, a tested twin of the layer.
 
 Every variant is checked against the others before it is timed, so a fast wrong answer
 cannot produce a number.
@@ -16,41 +18,11 @@ import math
 import torch
 from torch import nn
 
-from benchmarks.common import copy_bandwidth_gbs, machine_info, time_fn, write_results
-from circlearn.nn import CirculantLinear
+from circlearn.bench.results import machine_info, write_results
+from circlearn.nn import CirculantLinear, PaperCirculant
+from circlearn.timing import copy_bandwidth_gbs, time_fn
 
-__all__ = ["PaperCirculant", "run", "layer_case"]
-
-
-class PaperCirculant(nn.Module):
-    """The paper's TF formulation in torch (``paper.md`` §2.1–2.3), the slow twin.
-
-    Per block: ``roll(real(ifft(fft(x·d) · fft(reverse(w)))), 1)`` on complex64, with ``w`` the
-    **first row**; blocks stacked and truncated. Built from a ``CirculantLinear`` so both
-    compute the same function (first row ``w = transpose_vector(c)``).
-    """
-
-    def __init__(self, layer: CirculantLinear) -> None:
-        super().__init__()
-        if layer.n_factors != 1:
-            raise ValueError("PaperCirculant mirrors one factor per block")
-        c = layer.c.detach()[:, 0]  # (blocks, n) first columns
-        w = torch.roll(c.flip(-1), 1, dims=-1)  # first rows
-        self.w = nn.Parameter(w.clone())
-        self.d = None if layer.d is None else nn.Parameter(layer.d.detach()[:, 0].clone())
-        self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone())
-        self.out_features = layer.out_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = x.unsqueeze(-2)  # (B, 1, n)
-        if self.d is not None:
-            z = z * self.d  # (B, blocks, n)
-        zf = torch.fft.fft(z.to(torch.complex64))
-        wf = torch.fft.fft(self.w.flip(-1).to(torch.complex64))  # (blocks, n)
-        y = torch.fft.ifft(zf * wf).real  # (B, blocks, n)
-        y = torch.roll(y, 1, dims=-1)
-        y = y.reshape(*y.shape[:-2], -1)[..., : self.out_features]
-        return y if self.bias is None else y + self.bias
+__all__ = ["PaperCirculant", "run", "layer_case", "HEADLINE"]
 
 
 def _step(module: nn.Module, x: torch.Tensor, backward: bool, grad_y: torch.Tensor | None = None):

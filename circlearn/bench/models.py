@@ -6,19 +6,20 @@ update is left out (it is the same Adam over each model's parameters). Variants 
 interleaved, round by round, so a noisy shared machine affects them alike; the figure is the
 median step time. Parameter memory comes from ``model.size_report()``.
 
-Run: ``python -m benchmarks.bench_models [--quick] [--device cuda] [--batch 32]``.
+Run: ``circlearn bench models [--quick] [--device cuda]``, or
+``python -m circlearn.bench.models [--quick] [--device cuda] [--batch 32] [--rounds 12]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
-from benchmarks.common import sync, write_results
+from circlearn.bench.results import write_results
 from circlearn.models import count_parameters, from_preset
+from circlearn.timing import time_rounds
 from circlearn.training.objective import cross_entropy_on_probabilities
 
 __all__ = ["VARIANTS", "run", "main"]
@@ -58,16 +59,9 @@ def run(quick: bool = False, out_dir=None, *, device: str = "cpu", batch: int | 
         p = model(frames, num_frames, generator=gen)
         (cross_entropy_on_probabilities(p, labels) + model.regularization_loss()).backward()
 
-    for model in models.values():  # warm-up (allocator, FFT plans, cuDNN/cuBLAS handles)
-        step(model)
-    times = {name: [] for name in VARIANTS}
-    for _ in range(rounds):
-        for name, model in models.items():
-            sync(device)
-            t0 = time.perf_counter()
-            step(model)
-            sync(device)
-            times[name].append(time.perf_counter() - t0)
+    # one warm-up step each (allocator, FFT plans, cuDNN/cuBLAS handles), then interleaved
+    times = time_rounds({name: lambda m=model: step(m) for name, model in models.items()},
+                        rounds, device=device, warmup=1)
 
     base = statistics.median(times[VARIANTS[0]])
     rows = []
@@ -91,8 +85,8 @@ def run(quick: bool = False, out_dir=None, *, device: str = "cpu", batch: int | 
     notes = (f"Training step = forward (15 frames × 10 bags) + loss + backward, {size}, "
              f"batch {batch} videos of up to {MAX_FRAMES} uint8 frames; median of {rounds} "
              f"interleaved rounds on {device}.")
-    write_results("bench_models" + ("-quick" if quick else ""), rows, device=device,
-                  notes=notes, out_dir=out_dir)
+    if not quick:  # --quick is a smoke test: nothing written
+        write_results("bench_models", rows, device=device, notes=notes, out_dir=out_dir)
     return rows
 
 

@@ -1,11 +1,11 @@
-"""Benchmark protocol shared by every benchmark (structured.md §5.5).
+"""Where benchmark results go and what is stored with them (structured.md §5.5).
 
-- threads pinned (``torch.set_num_threads``) and recorded;
-- warm-up runs before timing; the reported figure is the **median** of repeats;
-- on CUDA, time with CUDA events after a synchronize;
-- machine facts (CPU model, cores, GPU model, torch version) recorded with every result;
-- results written as JSON + a markdown table under ``benchmarks/results/``, one file per
-  benchmark and machine.
+- machine facts (CPU model, cores, torch threads, GPU model, torch version) with every result;
+- results written as JSON + a markdown table, one file per benchmark and machine, under
+  :data:`RESULTS_DIR`: ``benchmarks/results/`` of the source checkout circlearn is imported
+  from, or ``benchmarks/results`` under the working directory for an installed package.
+
+Timing itself is :mod:`circlearn.timing`.
 """
 
 from __future__ import annotations
@@ -13,17 +13,22 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-__all__ = ["machine_info", "machine_tag", "sync", "time_fn", "copy_bandwidth_gbs", "write_results",
-           "markdown_table", "RESULTS_DIR"]
+__all__ = ["machine_info", "machine_tag", "write_results", "markdown_table", "RESULTS_DIR"]
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+def _results_dir() -> Path:
+    checkout = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    return checkout if checkout.is_dir() else Path("benchmarks") / "results"
+
+
+#: Default results folder: the checkout's ``benchmarks/results`` (where the stored results
+#: live), else ``benchmarks/results`` under the working directory.
+RESULTS_DIR = _results_dir()
 
 
 def _cpu_model() -> str:
@@ -57,54 +62,6 @@ def machine_tag(device: str = "cpu") -> str:
     info = machine_info(device)
     name = info.get("gpu") or f"{info['cpu']}-{info['cpu_count']}cores"
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()[:60]
-
-
-def sync(device: str) -> None:
-    """Wait for queued CUDA work (no-op on CPU), so a timer brackets finished work."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def time_fn(fn: Callable[[], object], *, device: str = "cpu", warmup: int = 3,
-            repeats: int = 10, min_time: float = 0.0) -> float:
-    """Median seconds per call of ``fn`` after ``warmup`` calls.
-
-    On CUDA each call is bracketed by CUDA events; on CPU by ``time.perf_counter``.
-    ``min_time`` keeps repeating (beyond ``repeats``) until that much time was measured, up to
-    ``max(100, 10 * repeats)`` calls (sub-millisecond calls need many samples for a stable
-    median).
-    """
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times: list[float] = []
-    total = 0.0
-    while len(times) < repeats or total < min_time:
-        if device.startswith("cuda"):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            t = start.elapsed_time(end) / 1e3
-        else:
-            t0 = time.perf_counter()
-            fn()
-            t = time.perf_counter() - t0
-        times.append(t)
-        total += t
-        if len(times) >= max(100, 10 * repeats):
-            break
-    return statistics.median(times)
-
-
-def copy_bandwidth_gbs(device: str = "cpu", nbytes: int = 256 * 2**20) -> float:
-    """Measured copy bandwidth (GB/s, read + write counted) of a large float32 tensor."""
-    n = nbytes // 4
-    src = torch.randn(n, device=device)
-    dst = torch.empty_like(src)
-    t = time_fn(lambda: dst.copy_(src), device=device, warmup=2, repeats=7)
-    return 2 * nbytes / t / 1e9
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:

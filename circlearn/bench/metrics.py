@@ -24,7 +24,8 @@ Measured:
   the process's peak RSS (``VmHWM``, reset through ``/proc/self/clear_refs``) over that pass,
   which also includes batch generation.
 
-Run: ``python -m benchmarks.bench_metrics [--quick]``.
+Run: ``circlearn bench metrics [--quick]``, or
+``python -m circlearn.bench.metrics [--quick] [--videos N] [--repeats 3]``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import write_results
+from circlearn.bench.results import write_results
 from circlearn.metrics import EvaluationMetrics, kernels
 from circlearn.metrics.literal import LiteralEvaluationMetrics
 
@@ -126,7 +127,7 @@ def _cold_compile_s() -> float | None:
         return None
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[2]),
                                                            os.environ.get("PYTHONPATH")]))}
         out = subprocess.run([sys.executable, "-c", _COLD_COMPILE], env=env, check=True,
                              capture_output=True, text=True)
@@ -265,10 +266,12 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
              "allocations (state + temporaries, input batch excluded); RSS growth includes batch "
              "generation. float32 speedup is against the float64 twin run. cpu_s: process CPU "
              "time (all threads), which a busy shared machine inflates less than wall time.")
-    write_results("bench_metrics", rows, notes=notes, out_dir=out_dir,
-                  columns=["variant", "scores", "videos", "runs", "total_s", "accumulate_s",
-                           "compute_s", "speedup", "cpu_s", "cpu_speedup", "max_abs_diff_vs_twin",
-                           "peak_extra_mb_tracemalloc", "peak_rss_growth_mb"])
+    if not quick:  # --quick is a smoke test: it must not overwrite the stored results
+        write_results("bench_metrics", rows, notes=notes, out_dir=out_dir,
+                      columns=["variant", "scores", "videos", "runs", "total_s", "accumulate_s",
+                               "compute_s", "speedup", "cpu_s", "cpu_speedup",
+                               "max_abs_diff_vs_twin", "peak_extra_mb_tracemalloc",
+                               "peak_rss_growth_mb"])
     return rows
 
 

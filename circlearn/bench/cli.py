@@ -1,18 +1,13 @@
-"""One harness for every benchmark: ``python -m benchmarks.run`` or ``circlearn bench``.
+"""``circlearn bench [SUITE ...]``: run benchmark suites (:data:`circlearn.bench.SUITES`).
 
-Suites (each also runnable alone as ``python -m benchmarks.bench_<suite>``):
+Examples::
 
-- ``layers``  CirculantLinear vs nn.Linear vs the paper's complex-FFT formulation
-  (headline cases; ``--sweep`` adds n ∈ {1024, 4096, 8192, 16384} × batch ∈ {1 … 1024},
-  forward and forward+backward, achieved GB/s beside the measured copy bandwidth);
-- ``models``  training videos/s and parameter memory per preset;
-- ``data``    TFRecord frame-level reading speed vs the ``tfrecord`` package;
-- ``metrics`` EvaluationMetrics vs the literal reference algorithm, speed and memory.
+    circlearn bench layers --quick          # smoke test, nothing written
+    circlearn bench layers --sweep --threads 2
+    circlearn bench --device cuda --out /tmp/results
 
-Protocol (structured.md §5.5, benchmarks/common.py): pinned threads, warm-up, medians of
-interleaved rounds, CUDA events on GPU, machine facts stored with every result. Results go to
-``benchmarks/results/<suite>-<machine>.{json,md}``; ``--quick`` runs tiny sizes and writes
-nothing (a smoke test).
+``configure_parser(parser)`` and ``run(args)`` are called by the dispatcher
+(:mod:`circlearn.cli`); nothing in the library imports this module.
 """
 
 from __future__ import annotations
@@ -24,13 +19,16 @@ import time
 
 import torch
 
-SUITES = ("layers", "models", "data", "metrics")
-CUDA_SUITES = ("layers", "models")
+from circlearn.bench import CUDA_SUITES, SUITES
+
+__all__ = ["configure_parser", "run", "run_suite"]
 
 
 def run_suite(name: str, *, quick: bool, out_dir, device: str, sweep: bool = False,
               tf32: bool = False, compile: bool = False) -> list[dict]:
-    module = importlib.import_module(f"benchmarks.bench_{name}")
+    """Run one suite, passing the options its ``run`` accepts."""
+    # imported when run: suites need optional packages (tfrecord, matplotlib) only for themselves
+    module = importlib.import_module(SUITES[name])
     params = inspect.signature(module.run).parameters
     kwargs = {"quick": quick, "out_dir": out_dir}
     if "device" in params:
@@ -65,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
         raise ValueError(f"unknown benchmark suite(s) {unknown}; choose from {list(SUITES)}")
-    suites = args.suites or (CUDA_SUITES if args.device.startswith("cuda") else SUITES)
+    suites = args.suites or (CUDA_SUITES if args.device.startswith("cuda") else list(SUITES))
     for name in suites:
         t0 = time.perf_counter()
         print(f"== {name} ==", flush=True)
@@ -73,13 +71,3 @@ def run(args: argparse.Namespace) -> int:
                   sweep=args.sweep, tf32=args.tf32, compile=args.compile)
         print(f"== {name} done in {time.perf_counter() - t0:.1f} s ==", flush=True)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    configure_parser(p)
-    return run(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import glob
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -80,7 +81,9 @@ def verify_torchscript(path, model, batches, top_k: int = 20) -> dict:
     from circlearn.metrics import EvaluationMetrics
     from circlearn.training.evaluation import model_inputs
 
-    loaded = torch.jit.load(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.9+: TorchScript frozen
+        loaded = torch.jit.load(str(path))
     v = model.config.num_classes
     m_file, m_model = EvaluationMetrics(v, top_k=top_k), EvaluationMetrics(v, top_k=top_k)
     diff, videos = 0.0, 0

@@ -1,1 +1,0 @@
-"""circlearn benchmarks: speed, memory and throughput, measured side by side (see common.py)."""

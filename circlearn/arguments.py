@@ -1,0 +1,200 @@
+r"""Command-line options generated from configuration dataclasses (the neutral argparse layer).
+
+Every ``circlearn`` sub-command builds its parser with these helpers; none of them imports
+the dispatcher (:mod:`circlearn.cli`), which imports the commands::
+
+    add_alias_option(parser, "train-dir")   --train-dir, plus the starter code's --train_dir
+    add_config_options(parser, TrainConfig, fields, names=..., choices=...)
+                                            one option per field: type from the annotation,
+                                            help from the class docstring's Attributes section,
+                                            default from the field (or None: "keep")
+    config_values(args, dests)              the values given, as {field: value}
+
+Types follow the annotations: ``int``/``float``/``str``; ``tuple[int, ...]`` and
+``tuple[str, ...]`` as comma-separated lists (``--feature-sizes 128,16``); ``bool`` as
+``--name [true|false]`` and ``--no-name``; ``X | None`` as ``X``.
+
+>>> import argparse
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Opt:
+...     '''Options.
+...
+...     Attributes:
+...         batch_size: videos per step.
+...         sizes: feature sizes.
+...         shuffle: shuffle the files.
+...     '''
+...     batch_size: int = 80
+...     sizes: tuple[int, ...] = (1024, 128)
+...     shuffle: bool = True
+>>> p = argparse.ArgumentParser()
+>>> dests = add_config_options(p, Opt)
+>>> config_values(p.parse_args(["--batch_size", "8", "--sizes", "128,16", "--no-shuffle"]), dests)
+{'batch_size': 8, 'sizes': (128, 16), 'shuffle': False}
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+
+from circlearn.configuration import field_docs
+
+__all__ = ["add_alias_option", "add_deprecated_option", "add_config_options", "config_values",
+           "parse_bool", "parse_ints", "parse_floats", "parse_names", "KEEP"]
+
+#: The ``defaults=`` value that makes an option default to ``None`` ("keep the base config").
+KEEP = object()
+
+
+def add_alias_option(parser, name: str, *aliases: str, **kwargs) -> argparse.Action:
+    """Add ``--kebab-name`` with the starter code's ``--snake_name`` (and ``aliases``) too.
+
+    >>> p = argparse.ArgumentParser()
+    >>> _ = add_alias_option(p, "train-dir", default=None)
+    >>> p.parse_args(["--train_dir", "runs/x"]).train_dir
+    'runs/x'
+    """
+    flags = [f"--{name}"]
+    for alias in (name, *aliases):
+        for spelling in (alias, alias.replace("-", "_")):
+            if f"--{spelling}" not in flags:
+                flags.append(f"--{spelling}")
+    return parser.add_argument(*flags, **kwargs)
+
+
+def add_deprecated_option(parser, old: str, new: str, dest: str, **kwargs) -> None:
+    """``--old`` (and ``--old_snake``) still work as ``--new`` but print a deprecation note."""
+
+    class Deprecated(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            print(f"{parser.prog}: warning: {option_string} is deprecated; use --{new}",
+                  file=sys.stderr)
+            setattr(namespace, self.dest, values)
+
+    add_alias_option(parser, old, dest=dest, action=Deprecated, help=argparse.SUPPRESS, **kwargs)
+
+
+def parse_bool(text: str) -> bool:
+    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case)."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _list_parser(kind, what: str):
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what}, got {text!r}") from None
+    parse.__name__ = f"parse_{what}"
+    return parse
+
+
+parse_ints = _list_parser(int, "integers")
+parse_floats = _list_parser(float, "numbers")
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """Comma-separated names, blanks dropped: ``"rgb, audio"`` → ``("rgb", "audio")``."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _plain(text: str) -> str:
+    """Docstring markup to terminal text: ``x`` → x, :func:`a.b` → a.b."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    return text.replace("``", "").replace("%", "%%")
+
+
+def _parser_for(annotation) -> tuple[object, str]:
+    """``(type callable or bool, metavar)`` for a field annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _parser_for(args[0])
+    if origin is tuple:
+        inner = typing.get_args(annotation)[0]
+        parse = {int: parse_ints, float: parse_floats, str: parse_names}.get(inner)
+        if parse is not None:
+            return parse, f"{inner.__name__.upper()},..."
+    if annotation in (int, float, str, bool):
+        return annotation, annotation.__name__.upper()
+    raise TypeError(f"no command-line type for a field annotated {annotation!r}")
+
+
+def add_config_options(parser, cls, fields: Iterable[str] | None = None, *,
+                       names: Mapping[str, Sequence[str]] | None = None,
+                       choices: Mapping[str, Sequence] | None = None,
+                       defaults: Mapping[str, object] | None = None,
+                       required: Iterable[str] = (), keep: str | None = None,
+                       dest_prefix: str = "") -> dict[str, str]:
+    """One option per field of the dataclass ``cls``; returns ``{field: dest}``.
+
+    Args:
+        fields: the fields to expose (default: all, in declaration order).
+        names: field → option names (kebab-case first, then aliases) where they are not the
+            field's own name; every name also gets its snake_case spelling.
+        choices: field → allowed values.
+        defaults: field → default replacing the dataclass's (``KEEP``: None).
+        required: fields that must be given (no default).
+        keep: every default is None, and help shows this phrase as the default (e.g.
+            ``"the preset's"``): the value is taken from a base config unless given.
+        dest_prefix: prefix of the ``argparse`` destinations (keeps two configs apart).
+    """
+    names, choices, defaults = names or {}, choices or {}, defaults or {}
+    required = set(required)
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    dests = {}
+    for name in (list(by_name) if fields is None else fields):
+        f = by_name[name]
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        default = defaults.get(name, None if keep else default)
+        default = None if default is KEEP else default
+        parse, metavar = _parser_for(hints[name])
+        shown = keep if default is None and keep else \
+            ",".join(map(str, default)) if isinstance(default, tuple) else default
+        text = _plain(docs.get(name, name.replace("_", " ")))
+        option, *aliases = names.get(name, (name.replace("_", "-"),))
+        dest = dest_prefix + name
+        if parse is bool:
+            add_alias_option(parser, option, *aliases, dest=dest, type=parse_bool, nargs="?",
+                             const=True, default=default, metavar="BOOL",
+                             help=f"{text} (default: {shown}; --no-{option}: false)")
+            add_alias_option(parser, f"no-{option}", dest=dest, action="store_false",
+                             help=argparse.SUPPRESS)
+        else:
+            help_text = f"{text} (required)" if name in required else f"{text} (default: {shown})"
+            # None (e.g. "no pooling") is a config value, not something typed on a command line
+            extra = {"choices": [c for c in choices[name] if c is not None]} \
+                if name in choices else {}
+            if name in required:
+                extra["required"] = True
+            add_alias_option(parser, option, *aliases, dest=dest, type=parse, default=default,
+                             metavar=None if "choices" in extra else metavar, help=help_text,
+                             **extra)
+        dests[name] = dest
+    return dests
+
+
+def config_values(args: argparse.Namespace, dests: Mapping[str, str]) -> dict:
+    """``{field: value}`` for the options of :func:`add_config_options` that are not None."""
+    return {name: getattr(args, dest) for name, dest in dests.items()
+            if getattr(args, dest, None) is not None}

@@ -1,0 +1,133 @@
+r"""The one timer: what every speed figure in circlearn is measured with.
+
+Protocol (``structured.md`` §5.5), used by the benchmarks (:mod:`circlearn.bench`), the
+speed figures (:mod:`circlearn.plotting.perf`) and the notebooks:
+
+- warm-up calls first (allocator, FFT plans, JIT compilation), never timed;
+- the figure is the **median** of repeated calls (robust to the odd slow call);
+- variants that are compared are timed in **interleaved rounds** (:func:`time_rounds`), so
+  noise from other processes hits them alike and ratios are measured side by side;
+- on CUDA, calls are bracketed by a synchronize (:func:`time_rounds`) or CUDA events
+  (:func:`time_fn`), so a timer measures finished work.
+
+Timings vary between machines and runs: report them with the machine
+(:func:`circlearn.bench.results.machine_info`), never as a stored notebook output.
+
+>>> t = time_fn(lambda: sum(range(100)), warmup=1, repeats=3)
+>>> t > 0
+True
+>>> rounds = time_rounds({"a": lambda: None, "b": lambda: None}, rounds=2)
+>>> sorted(rounds), len(rounds["a"])
+(['a', 'b'], 2)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+
+from circlearn.nn.functional import circulant_matmul
+
+__all__ = ["sync", "time_fn", "time_rounds", "copy_bandwidth_gbs", "time_layers"]
+
+
+def sync(device: str) -> None:
+    """Wait for queued CUDA work (no-op on CPU), so a timer brackets finished work."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_fn(fn: Callable[[], object], *, device: str = "cpu", warmup: int = 3,
+            repeats: int = 10, min_time: float = 0.0) -> float:
+    """Median seconds per call of ``fn`` after ``warmup`` calls.
+
+    On CUDA each call is bracketed by CUDA events; on CPU by ``time.perf_counter``.
+    ``min_time`` keeps repeating (beyond ``repeats``) until that much time was measured, up to
+    ``max(100, 10 * repeats)`` calls (sub-millisecond calls need many samples for a stable
+    median).
+    """
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times: list[float] = []
+    total = 0.0
+    while len(times) < repeats or total < min_time:
+        if str(device).startswith("cuda"):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            t = start.elapsed_time(end) / 1e3
+        else:
+            t0 = time.perf_counter()
+            fn()
+            t = time.perf_counter() - t0
+        times.append(t)
+        total += t
+        if len(times) >= max(100, 10 * repeats):
+            break
+    return statistics.median(times)
+
+
+def time_rounds(fns: Mapping[str, Callable[[], object]], rounds: int, *, device: str = "cpu",
+                warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds of every call of each ``fns[name]``, timed in ``rounds`` interleaved rounds.
+
+    Each function first runs ``warmup`` times (untimed); then every round calls each function
+    once, in order, between synchronizes. Returns ``{name: [seconds per round]}``; take the
+    :func:`statistics.median` (ratios of medians of one call are measured side by side).
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def copy_bandwidth_gbs(device: str = "cpu", nbytes: int = 256 * 2**20) -> float:
+    """Measured copy bandwidth (GB/s, read + write counted) of a large float32 tensor."""
+    n = nbytes // 4
+    src = torch.randn(n, device=device)
+    dst = torch.empty_like(src)
+    t = time_fn(lambda: dst.copy_(src), device=device, warmup=2, repeats=7)
+    return 2 * nbytes / t / 1e9
+
+
+def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
+                dtype: torch.dtype = torch.float32, device: str = "cpu",
+                generator: torch.Generator | None = None) -> list[dict]:
+    """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
+
+    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
+    ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
+    the two variants alternate in ``repeats`` rounds (:func:`time_rounds`).
+    """
+    if repeats < 1 or batch < 1:
+        raise ValueError(f"repeats and batch must be >= 1, got {repeats}, {batch}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    rows = []
+    for n in ns:
+        x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
+        c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
+        w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
+        times = time_rounds({"dense": lambda x=x, w=w: x @ w.T,
+                             "fft": lambda x=x, c=c: circulant_matmul(x, c)},
+                            repeats, device=device)
+        dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
+        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
+    return rows
+
+

@@ -1,0 +1,307 @@
+r"""``circlearn train | eval | predict | export``: the command line of :mod:`circlearn.training`.
+
+The options are generated from the :class:`~circlearn.training.TrainConfig` and
+:class:`~circlearn.models.ModelConfig` fields (:func:`circlearn.arguments.add_config_options`:
+type from the annotation, help from the field's docstring entry, default from the field), so
+the command line and the library cannot drift apart. Long options are kebab-case; the
+YouTube-8M starter code's names are accepted too, from one table (:data:`OPTION_NAMES`;
+every option also has its snake_case spelling: ``--train_dir``, ``--base_learning_rate``…).
+The model is a preset (``--model dbof-fc-circulant``) with ``ModelConfig`` field overrides
+(``--feature-sizes 128,16 --num-classes 50 --cluster-sizes 256,128``). ``eval``, ``predict``
+and ``export`` rebuild the model from ``TRAIN_DIR/config.json`` and a checkpoint (latest by
+default).
+
+Examples::
+
+    circlearn train --train-dir runs/dbof --model dbof \\
+        --train-data-pattern 'yt8m/frame/train*.tfrecord' \\
+        --eval-data-pattern 'yt8m/frame/validate*.tfrecord'
+    circlearn eval --train-dir runs/dbof --eval-data-pattern '...' [--follow]
+    circlearn predict --train-dir runs/dbof --input-data-pattern 'test*.tfrecord' \\
+        --output-file predictions.csv
+    circlearn export --train-dir runs/dbof        # → runs/dbof/export/model.torchscript.pt
+    circlearn export --train-dir runs/dbof --format onnx --precision int8   # → model.int8.onnx
+
+Each command has ``configure_<command>_parser(parser)`` and ``run_<command>(args)``, which the
+dispatcher (:mod:`circlearn.cli`) calls; nothing in the library imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from circlearn.arguments import add_alias_option, add_config_options, add_deprecated_option, config_values
+from circlearn.models import ModelConfig, preset_config
+from circlearn.models.config import CLASSIFIERS, DBOF_POOLINGS, EVAL_SAMPLINGS, LAYER_KINDS, POOLINGS
+from circlearn.training.config import TrainConfig
+from circlearn.training.distributed import DEVICES
+from circlearn.training.objective import CLIP_MODES
+
+__all__ = ["OPTION_NAMES", "DEPRECATED_NAMES", "CHOICES",
+           "configure_train_parser", "run_train", "configure_eval_parser", "run_eval",
+           "configure_predict_parser", "run_predict", "configure_export_parser", "run_export",
+           "model_config_from_args", "train_config_from_args"]
+
+#: Field → option names where they are not the field's own (kebab-case first, then aliases;
+#: each also gets its snake_case spelling): the YouTube-8M starter code's names.
+OPTION_NAMES: dict[str, tuple[str, ...]] = {
+    "run_dir": ("train-dir",),
+    "train_data": ("train-data-pattern",),
+    "eval_data": ("eval-data-pattern",),
+    "preset": ("model", "preset"),
+    "hidden_size": ("hidden-size", "fc_hidden_size"),
+    "num_mixtures": ("num-mixtures", "moe_num_mixtures"),
+    "num_workers": ("num-workers", "num_readers"),
+}
+
+#: Field → old option names that still work, with a deprecation note on stderr.
+DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {
+    "n_factors": ("k-factor",),  # the paper code's --k_factor; the field is n_factors
+}
+
+#: Field → allowed values (from the library's own constants).
+CHOICES = {
+    "pooling": POOLINGS, "dbof_pooling": DBOF_POOLINGS, "embedding": LAYER_KINDS,
+    "fc": LAYER_KINDS, "classifier": CLASSIFIERS, "classifier_layer": LAYER_KINDS,
+    "eval_sampling": EVAL_SAMPLINGS, "clip_mode": CLIP_MODES, "device": DEVICES,
+}
+
+#: TrainConfig fields of the "optimisation" group; the others (except the data, the model and
+#: frame_level, which follows the model) are "run control".
+_OPTIMISATION = (
+    "max_frames", "batch_size", "num_epochs", "max_steps", "base_learning_rate",
+    "learning_rate_decay", "learning_rate_decay_examples", "adam_betas", "adam_epsilon",
+    "clip_gradient_norm", "clip_mode", "regularization_penalty", "batch_norm_momentum",
+    "data_augmentation", "shuffle_buffer", "seed")
+_DATA = ("run_dir", "train_data", "eval_data", "preset")
+_DERIVED = ("model", "frame_level")
+
+#: Starter-code cluster options: pooling kind → option prefix (video clusters; audio gets half).
+_STARTER_CLUSTERS = {"dbof": "dbof", "netvlad": "netvlad", "netfv": "fv"}
+
+# argparse destinations: one namespace holds both configs' fields, kept apart by prefix.
+_MODEL_PREFIX = "model_"
+
+
+def _options(parser, fields, names=(), **kwargs) -> dict[str, str]:
+    """TrainConfig options for ``fields`` with the shared names and choices (``names``: extra
+    per-command names, e.g. eval's ``--batch-size`` for ``eval_batch_size``)."""
+    return add_config_options(parser, TrainConfig, fields, names={**OPTION_NAMES, **dict(names)},
+                              choices=CHOICES, **kwargs)
+
+
+def _train_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in _DERIVED]
+
+
+# ------------------------------------------------------------------------------ train
+def configure_train_parser(p: argparse.ArgumentParser) -> None:
+    _options(p, _DATA, required=("run_dir", "train_data"), defaults={"preset": "dbof"})
+    g = p.add_argument_group("model overrides (ModelConfig fields; default: the preset's)")
+    add_config_options(g, ModelConfig, names=OPTION_NAMES, choices=CHOICES, keep="the preset's",
+                       dest_prefix=_MODEL_PREFIX)
+    for field, olds in DEPRECATED_NAMES.items():
+        kind = int if isinstance(getattr(ModelConfig(), field), int) else str
+        for old in olds:
+            add_deprecated_option(g, old, OPTION_NAMES.get(field, (field.replace("_", "-"),))[0],
+                                  dest=_MODEL_PREFIX + field, type=kind)
+    for kind, prefix in _STARTER_CLUSTERS.items():
+        add_alias_option(g, f"{prefix}-cluster-size", type=int, default=None, metavar="INT",
+                         help=f"starter-code style: {kind} clusters for video, half for audio")
+    _options(p.add_argument_group("optimisation (TrainConfig fields)"), _OPTIMISATION)
+    rest = [f for f in _train_fields() if f not in _OPTIMISATION and f not in _DATA]
+    r = p.add_argument_group("run control (TrainConfig fields)")
+    _options(r, rest)
+    add_alias_option(r, "start-new-model", action="store_true",
+                     help="delete the run directory's checkpoints, metrics and events first")
+
+
+def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
+    """The preset's ModelConfig with the given overrides (starter-code cluster sizes too)."""
+    model_fields = {f.name: _MODEL_PREFIX + f.name for f in dataclasses.fields(ModelConfig)}
+    overrides = config_values(args, model_fields)
+    base = preset_config(args.preset)
+    for kind, prefix in _STARTER_CLUSTERS.items():
+        size = getattr(args, f"{prefix}_cluster_size", None)
+        if size is not None and "cluster_sizes" not in overrides:
+            if base.pooling != kind:
+                raise ValueError(f"--{prefix}-cluster-size given but preset {args.preset!r} "
+                                 f"uses {base.pooling} pooling")
+            streams = overrides.get("use_features", base.streams)
+            overrides["cluster_sizes"] = tuple([size] + [max(1, size // 2)] * (len(streams) - 1))
+    return preset_config(args.preset, **overrides)
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of a parsed ``circlearn train`` command line."""
+    model = model_config_from_args(args)
+    values = config_values(args, {name: name for name in _train_fields()})
+    return TrainConfig(**values, model=model, frame_level=model.frame_level)
+
+
+def _start_new(run_dir: Path) -> None:
+    """Remove what circlearn wrote in a run directory (never other files)."""
+    if not run_dir.is_dir():
+        return
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    for pattern in ("config.json", "metrics.jsonl", "events.out.tfevents.*"):
+        for path in run_dir.glob(pattern):
+            path.unlink()
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from circlearn.training import TrainingDiverged, train
+
+    config = train_config_from_args(args)
+    if args.start_new_model:
+        _start_new(Path(config.run_dir))
+    try:
+        summary = train(config)
+    except TrainingDiverged as exc:
+        print(f"circlearn train: error: {exc}", file=sys.stderr)
+        return 1
+    last = summary["last"]
+    gap = f", GAP {last['gap']:.4f}" if last else ""
+    print(f"trained {summary['step']} steps ({summary['epoch']:.2f} epochs{gap}, "
+          f"{summary['videos_per_s']:.1f} videos/s); run directory {summary['run_dir']}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ eval
+def _trained_model_options(p: argparse.ArgumentParser) -> None:
+    """The run directory, checkpoint and device: what ``eval``, ``predict``, ``export`` load."""
+    _options(p, ("run_dir",), required=("run_dir",))
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint file, 'latest' (default) or 'best'")
+
+
+def configure_eval_parser(p: argparse.ArgumentParser) -> None:
+    _trained_model_options(p)
+    _options(p, ("device", "eval_data", "eval_batch_size", "top_k", "num_workers"),
+             required=("eval_data",), names={"eval_batch_size": ("batch-size",)})
+    p.add_argument("--follow", action="store_true",
+                   help="keep evaluating new checkpoints as training writes them")
+    p.add_argument("--run_once", action="store_true", help="starter-code alias: the default")
+    p.add_argument("--poll-seconds", type=float, default=30.0)
+    p.add_argument("--follow-timeout", type=float, default=3600.0,
+                   help="--follow stops after this long without a new checkpoint")
+
+
+def _evaluate_one(args, path) -> dict:
+    from circlearn.training import distributed
+    from circlearn.training.evaluation import eval_loader, evaluate, load_model
+
+    device = distributed.pick_device(args.device)
+    model, config, info = load_model(args.run_dir, path, device)
+    config = config.replace(num_workers=args.num_workers)
+    loader = eval_loader(args.eval_data, config, distributed.DistContext(device=device),
+                         batch_size=args.eval_batch_size)
+    result = evaluate(model, loader, top_k=args.top_k, ctx=distributed.DistContext(device=device))
+    return {"checkpoint": info["path"], "step": info["step"], "examples": info["examples"],
+            **result}
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from circlearn.training.checkpoint import CheckpointManager
+    from circlearn.training.evaluation import find_checkpoint
+
+    if not args.follow:
+        print(json.dumps(_evaluate_one(args, find_checkpoint(args.run_dir, args.checkpoint))))
+        return 0
+    manager = CheckpointManager(Path(args.run_dir) / "checkpoints")
+    done: set[int] = set()
+    last_new = time.monotonic()
+    while time.monotonic() - last_new < args.follow_timeout:
+        for step in manager.steps():
+            if step in done:
+                continue
+            try:
+                row = _evaluate_one(args, manager.path_for(step))
+            except FileNotFoundError:  # rotated away meanwhile
+                continue
+            done.add(step)
+            last_new = time.monotonic()
+            print(json.dumps(row), flush=True)
+        time.sleep(args.poll_seconds)
+    return 0
+
+
+# ------------------------------------------------------------------------------ predict
+def configure_predict_parser(p: argparse.ArgumentParser) -> None:
+    _trained_model_options(p)
+    _options(p, ("device", "top_k", "eval_batch_size"),
+             names={"eval_batch_size": ("batch-size",)},
+             defaults={"eval_batch_size": 512})
+    add_alias_option(p, "input-data-pattern", required=True,
+                     help="comma-separated globs of the TFRecords to predict")
+    add_alias_option(p, "output-file", required=True, help="CSV: VideoId,LabelConfidencePairs")
+    p.add_argument("--vocabulary", default=None,
+                   help="vocabulary.csv: adds a LabelNames column (not for submissions)")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from circlearn.training import distributed
+    from circlearn.training.evaluation import eval_loader, load_model
+    from circlearn.training.predict import predict_top_k, read_vocabulary, write_predictions
+
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
+    device = distributed.pick_device(args.device)
+    model, config, _ = load_model(args.run_dir, args.checkpoint, device)
+    vocab = read_vocabulary(args.vocabulary, model.config.num_classes) if args.vocabulary \
+        else None
+    loader = eval_loader(args.input_data_pattern, config, distributed.DistContext(device=device),
+                         batch_size=args.eval_batch_size)
+    n = write_predictions(args.output_file, predict_top_k(model, loader, args.top_k, device),
+                          vocab)
+    print(f"wrote top-{args.top_k} predictions for {n} videos to {args.output_file}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ export
+def configure_export_parser(p: argparse.ArgumentParser) -> None:
+    _trained_model_options(p)
+    _add_export_options(p.add_argument_group("export"))
+
+
+def _add_export_options(g) -> None:
+    """The export-only options (artifact path and form); new export options go here."""
+    from circlearn.training.export_run import FORMATS, PRECISIONS
+
+    g.add_argument("--format", dest="format", choices=FORMATS, default="torchscript",
+                   help="torchscript (default) or onnx (needs the 'deploy' extra)")
+    g.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="onnx: fp32 (default), fp16 (float16 weights and activations) or int8 "
+                        "(dynamic quantization of the dense weights)")
+    g.add_argument("--output", default=None,
+                   help="artifact path (default TRAIN_DIR/export/model.torchscript.pt, "
+                        "model.onnx, model.fp16.onnx or model.int8.onnx)")
+    _options(g, ("eval_data",))  # records the export is verified on (default: the run's)
+    g.add_argument("--verify-videos", type=int, default=1000,
+                   help="evaluation videos the export is verified on (default 1000)")
+    g.add_argument("--vocabulary", default=None,
+                   help="onnx: vocabulary.csv whose SHA-256 goes into the metadata (default: "
+                        "the one beside the evaluation data)")
+    g.add_argument("--max-batch", type=int, default=512,
+                   help="torchscript: largest batch the artifact accepts (stored evaluation "
+                        "frame draws)")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from circlearn.training.export_run import export_run, format_report
+
+    try:
+        result = export_run(args.run_dir, fmt=args.format, precision=args.precision,
+                            output=args.output, checkpoint=args.checkpoint,
+                            eval_data=args.eval_data, verify_videos=args.verify_videos,
+                            vocabulary=args.vocabulary, max_batch=args.max_batch)
+    except ModuleNotFoundError as exc:  # the optional deploy extra
+        raise ValueError(str(exc)) from None
+    print(format_report(result))
+    return 0
