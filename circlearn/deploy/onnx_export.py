@@ -72,7 +72,7 @@ from circlearn.deploy.graph import DeployGraph
 from circlearn.models import VideoClassifier
 
 __all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "all_frames_model",
-           "build_onnx", "export_onnx", "verify_onnx", "onnx_inputs", "file_sha256"]
+           "build_onnx", "quantize_int8", "export_onnx", "verify_onnx", "onnx_inputs", "file_sha256"]
 
 OPSET = 20
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -158,8 +158,12 @@ def build_onnx(model: VideoClassifier, precision: str = "fp32"):
     for node in proto.graph.node:  # the exporter's per-node stack traces: not part of the model
         del node.metadata_props[:]
         node.doc_string = ""
-    if precision != "int8":
-        return proto
+    return quantize_int8(proto) if precision == "int8" else proto
+
+
+def quantize_int8(proto):
+    """ONNX Runtime's dynamic int8 quantization of an fp32 ``ModelProto`` (a new proto)."""
+    onnx, _ = require_deploy()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
