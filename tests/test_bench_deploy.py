@@ -56,7 +56,9 @@ def test_ratios_and_figure(tmp_path):
             _row("paper", "dbof-fc-circulant", "dbof", 238.0, 0.860, 76.0),
             _row("quick", "dbof", None, 0.48, 0.74, 1.0),
             _row("quick", "dbof-fc-circulant", "dbof", 0.39, 0.71, 0.9)]
+    rows[1]["pair_p50_ms"] = {"dense": 80.0, "compact": 60.0}
     ratios = bench._ratios(rows)
+    assert ratios[0]["onnx-fp32_p50_side_by_side_ratio"] == pytest.approx(0.75)
     assert [r["compact"] for r in ratios] == ["dbof-fc-circulant (paper)",
                                               "dbof-fc-circulant (quick)"]
     assert ratios[0]["fp32_MB_ratio"] == pytest.approx(238 / 263)

@@ -225,7 +225,8 @@ def peak_rss(runtime: str, path: Path, d: int) -> float:
     return int(done.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss: KB on Linux
 
 
-def _measure_in_subprocess(spec: dict, rounds: int) -> dict:
+def _measure_in_subprocess(spec: dict, rounds: int, keep: Path | None = None) -> dict:
+    """Measure ``spec`` in a fresh process; ``keep``: where to move its fp32 ONNX file."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "spec.json").write_text(json.dumps(spec))
@@ -240,7 +241,51 @@ def _measure_in_subprocess(spec: dict, rounds: int) -> dict:
                  "onnx-fp32": work / "model.onnx", "onnx-fp16": work / "model.fp16.onnx",
                  "onnx-int8": work / "model.int8.onnx"}
         row["peak_rss_mb"] = {k: peak_rss(k, p, d) for k, p in files.items()}
+        if keep is not None:
+            os.replace(files["onnx-fp32"], keep)
     return row
+
+
+_PAIR = """
+import json, statistics, sys, time, numpy as np, onnxruntime as ort
+o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
+dense, compact = (ort.InferenceSession(p, o, providers=["CPUExecutionProvider"])
+                  for p in sys.argv[1:3])
+d = int(sys.argv[3]); rounds = int(sys.argv[4])
+feed = {{"frames": np.random.default_rng(0).random((1, {frames}, d), dtype=np.float32) * 4 - 2,
+        "num_frames": np.array([{frames}])}}
+times = {{"dense": [], "compact": []}}
+for s in (dense, compact):
+    for _ in range(3):
+        s.run(None, feed)
+for _ in range(rounds):
+    for name, s in (("dense", dense), ("compact", compact)):
+        t0 = time.perf_counter(); s.run(None, feed); times[name].append(time.perf_counter() - t0)
+print(json.dumps({{k: 1e3 * statistics.median(v) for k, v in times.items()}}))
+"""
+
+
+def pair_latency(dense: Path, compact: Path, d: int, rounds: int) -> dict:
+    """ONNX Runtime fp32 p50 (ms) of a dense and a compact file timed in interleaved rounds in
+    one process (one thread): their ratio is measured side by side."""
+    done = subprocess.run([sys.executable, "-c", _PAIR.format(frames=FRAMES), str(dense),
+                           str(compact), str(d), str(rounds)], capture_output=True, text=True,
+                          timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"pair timing {dense} / {compact}: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _pair_step(rows: list[dict], specs: list[dict], rounds: int | None) -> None:
+    """Time each compact model beside its dense counterpart (``row["pair_p50_ms"]``)."""
+    by = {(r["scale"], r["preset"]): r for r in rows}
+    for row, spec in zip(rows, specs):
+        dense = by.get((row["scale"], row["dense"]))
+        if dense is None:
+            continue
+        n = rounds or (30 if row["scale"] == "paper" else 100)
+        row["pair_p50_ms"] = pair_latency(Path(dense["_file"]), Path(row["_file"]),
+                                          sum(spec["config"]["feature_sizes"]), n)
 
 
 def _flatten(spec: dict, m: dict) -> dict:
@@ -271,6 +316,9 @@ def _ratios(rows: list[dict]) -> list[dict]:
                     **{f"{k}_ratio": r[k] / dense[k] for k in (
                         "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms",
                         "eager_p50_ms", "onnx-fp32_rss_MB")}})
+        if "pair_p50_ms" in r:  # measured side by side with its dense model
+            out[-1]["onnx-fp32_p50_side_by_side_ratio"] = (r["pair_p50_ms"]["compact"]
+                                                           / r["pair_p50_ms"]["dense"])
     return out
 
 
@@ -304,15 +352,21 @@ def run(quick: bool = False, out_dir=None, *, rounds: int | None = None) -> list
 
     specs, notes = model_specs(quick)
     rows = []
-    for spec in specs:
+    kept = Path(tempfile.mkdtemp(prefix="circlearn-deploy-"))
+    for i, spec in enumerate(specs):
         r = rounds or (5 if quick else (30 if spec["scale"] == "paper" else 100))
         tick = time.perf_counter()
-        row = _flatten(spec, _measure_in_subprocess(spec, r))
+        row = _flatten(spec, _measure_in_subprocess(spec, r, keep=kept / f"{i}.onnx"))
+        row["_file"] = str(kept / f"{i}.onnx")
         rows.append(row)
         print(f"[deploy] {spec['name']}: fp32 {row['fp32_MB']:.2f} MB, int8 "
               f"{row['int8_MB']:.2f} MB; p50 eager {row['eager_p50_ms']:.2f} ms, onnx "
               f"{row['onnx-fp32_p50_ms']:.2f} ms ({time.perf_counter() - tick:.0f} s)",
               flush=True)
+    _pair_step(rows, specs, rounds or (5 if quick else None))
+    for row in rows:
+        Path(row.pop("_file")).unlink(missing_ok=True)
+    kept.rmdir()
     ratios = _ratios(rows)
     if quick:
         return rows
