@@ -20,10 +20,10 @@ import torch
 
 from circlearn.cli import main
 from circlearn.data import samples
+from circlearn.data.yt8m import dequantize
 from circlearn.deploy.graph import DeployGraph
 from circlearn.deploy.onnx_export import all_frames_model, export_onnx
 from circlearn.models import from_preset, preset_config
-from circlearn.data.yt8m import dequantize
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

@@ -3,7 +3,7 @@ r"""``circlearn bench deploy``: file size, peak memory and batch-1 latency of de
 For each model: TorchScript and ONNX files (fp32, fp16, int8) and their sizes; batch-1
 latency, p50 and p95, of a 300-frame video on **one CPU thread** in torch eager, TorchScript
 and ONNX Runtime (each precision), timed in interleaved rounds in one process so the ratios
-are measured side by side; the peak resident memory (``ru_maxrss``) of a fresh process that
+are measured side by side; the peak resident memory (``VmHWM``) of a fresh process that
 loads one artifact and runs it (ONNX Runtime's process imports numpy and onnxruntime only,
 no torch). Every model is measured in its own subprocess, one after the other, so a
 paper-size model's memory is returned before the next one is built.
@@ -167,9 +167,9 @@ def measure(spec: dict, workdir: Path, rounds: int) -> dict:
         with torch.no_grad():
             return model(x, n)
 
-    def script():
+    def script():  # the TorchScript artifact takes the stored bytes (its trace fixes uint8)
         with torch.no_grad():
-            return scripted(x, n)
+            return scripted(q, n)
 
     fns = {"eager": eager, "torchscript": script,
            **{k: (lambda s=s: s.run(["probabilities"], feed)) for k, s in sessions.items()}}
@@ -186,18 +186,18 @@ def measure(spec: dict, workdir: Path, rounds: int) -> dict:
 
 
 _ORT_RSS = """
-import resource, sys, numpy as np, onnxruntime as ort
+import re, sys, numpy as np, onnxruntime as ort
 o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
 s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
 x = np.random.default_rng(0).random((1, {frames}, {d}), dtype=np.float32) * 4 - 2
 for _ in range(3):
     s.run(None, {{"frames": x, "num_frames": np.array([{frames}])}})
 assert "torch" not in sys.modules
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1))
 """
 
 _TORCH_RSS = """
-import resource, sys, torch
+import re, sys, torch
 torch.set_num_threads(1)
 if sys.argv[2] == "torchscript":
     m = torch.jit.load(sys.argv[1])
@@ -206,23 +206,27 @@ else:
     saved = torch.load(sys.argv[1], weights_only=True)
     m = VideoClassifier(ModelConfig.from_dict(saved["config"]))
     m.load_state_dict(saved["state"]); m.eval()
-x = torch.rand(1, {frames}, {d}) * 4 - 2
+x = torch.randint(0, 256, (1, {frames}, {d}), dtype=torch.uint8)  # stored bytes
 with torch.no_grad():
     for _ in range(3):
         m(x, torch.tensor([{frames}]))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1))
 """
 
 
 def peak_rss(runtime: str, path: Path, d: int) -> float:
-    """Peak resident MB of a fresh process that loads ``path`` and runs 3 videos."""
+    """Peak resident MB (``VmHWM``) of a fresh process that loads ``path`` and runs 3 videos.
+
+    Not ``ru_maxrss``: Linux keeps it across ``execve``, so a child would report at least the
+    forking parent's peak.
+    """
     template = _ORT_RSS if runtime.startswith("onnx") else _TORCH_RSS
     code = template.format(frames=FRAMES, d=d)
     done = subprocess.run([sys.executable, "-c", code, str(path), runtime], capture_output=True,
                           text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"peak memory of {runtime} {path}: {done.stderr.strip()[-500:]}")
-    return int(done.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss: KB on Linux
+    return int(done.stdout.strip().splitlines()[-1]) / 1024  # VmHWM: kB
 
 
 def _measure_in_subprocess(spec: dict, rounds: int, keep: Path | None = None) -> dict:
