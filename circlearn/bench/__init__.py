@@ -8,7 +8,9 @@ Suites (:data:`SUITES`; each module has ``run(quick=False, out_dir=None, ...)``,
   ∈ {1 … 1024}, forward and forward+backward, achieved GB/s beside the copy bandwidth;
 - ``models``  training videos/s and parameter memory per preset;
 - ``data``    TFRecord frame-level reading speed vs the ``tfrecord`` package (a test extra);
-- ``metrics`` EvaluationMetrics vs the literal reference algorithm, speed and memory.
+- ``metrics`` EvaluationMetrics vs the literal reference algorithm, speed and memory;
+- ``deploy``  TorchScript/ONNX file size per precision, peak memory and batch-1 one-thread
+  latency in torch eager, TorchScript and ONNX Runtime (needs the ``deploy`` extra).
 
 Protocol: :mod:`circlearn.timing` (pinned threads, warm-up, medians of interleaved rounds,
 CUDA events on GPU); :mod:`circlearn.bench.results` stores machine facts with every result
@@ -25,6 +27,7 @@ SUITES: dict[str, str] = {
     "models": "circlearn.bench.models",
     "data": "circlearn.bench.data",
     "metrics": "circlearn.bench.metrics",
+    "deploy": "circlearn.bench.deploy",
 }
 
 #: Suites run by default on ``--device cuda`` (the others measure CPU-only code).

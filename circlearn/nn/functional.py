@@ -92,12 +92,14 @@ def block_circulant_matmul(x: torch.Tensor, c: torch.Tensor, d: torch.Tensor | N
     blocks, k, n = c.shape
     check_last_dim(x, n)
     dt = compute_dtype(x, c) if d is None else compute_dtype(x, c, d)
-    spec_c = torch.fft.rfft(c.to(dt))  # (blocks, k, n//2+1)
     z = x.to(dt).unsqueeze(-2)  # (..., 1, n)
     for i in range(k):
         if d is not None:
             z = z * d[:, i].to(dt)  # (..., blocks, n)
-        z = torch.fft.irfft(torch.fft.rfft(z) * spec_c[:, i], n=n)  # (..., blocks, n)
+        # rfft of the factor's columns, not a slice of one complex tensor: the ONNX exporter
+        # cannot index complex tensors (it lowers rfft to DFT, complex as a trailing dim 2)
+        spec_c = torch.fft.rfft(c[:, i].to(dt))  # (blocks, n//2+1)
+        z = torch.fft.irfft(torch.fft.rfft(z) * spec_c, n=n)  # (..., blocks, n)
     y = z.reshape(*z.shape[:-2], blocks * n)  # (..., blocks*n)
     if blocks * n != out_features:
         y = y[..., :out_features]  # (..., out)

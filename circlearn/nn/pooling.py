@@ -225,7 +225,11 @@ class NetVLAD(_SoftAssignment):
         super().__init__(feature_size, cluster_size, assignment, add_batch_norm, device, dtype)
 
     def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None) -> torch.Tensor:
-        a, x = self.assign(x, num_frames)  # (B, T, K), (B, T, F)
+        return self.aggregate(*self.assign(x, num_frames))
+
+    def aggregate(self, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Pool assignments ``a (B, T, K)`` (zero on unused frames) and frames ``x (B, T, F)``
+        → ``(B, F·K)`` (the ONNX graph calls it with masks instead of row selection)."""
         a_sum = a.sum(dim=1).unsqueeze(1)  # (B, 1, K)
         vlad = torch.einsum("btk,btf->bfk", a, x) - a_sum * self.anchors  # (B, F, K)
         vlad = l2_normalize(vlad, dim=1)  # intra-normalization over f
@@ -259,7 +263,11 @@ class NetFV(_SoftAssignment):
         return 2 * self.feature_size * self.cluster_size
 
     def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None) -> torch.Tensor:
-        a, x = self.assign(x, num_frames)  # (B, T, K), (B, T, F)
+        return self.aggregate(*self.assign(x, num_frames))
+
+    def aggregate(self, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Pool assignments ``a (B, T, K)`` (zero on unused frames) and frames ``x (B, T, F)``
+        → ``(B, 2·F·K)``."""
         b = a.shape[0]
         var = self.covar * self.covar + 1e-6  # (F, K), σ²
         c = self.anchors  # (F, K)

@@ -20,6 +20,7 @@ Examples::
     circlearn predict --train-dir runs/dbof --input-data-pattern 'test*.tfrecord' \\
         --output-file predictions.csv
     circlearn export --train-dir runs/dbof        # → runs/dbof/export/model.torchscript.pt
+    circlearn export --train-dir runs/dbof --format onnx --precision int8   # → model.int8.onnx
 
 Each command has ``configure_<command>_parser(parser)`` and ``run_<command>(args)``, which the
 dispatcher (:mod:`circlearn.cli`) calls; nothing in the library imports this module.
@@ -271,23 +272,36 @@ def configure_export_parser(p: argparse.ArgumentParser) -> None:
 
 def _add_export_options(g) -> None:
     """The export-only options (artifact path and form); new export options go here."""
+    from circlearn.training.export_run import FORMATS, PRECISIONS
+
+    g.add_argument("--format", dest="format", choices=FORMATS, default="torchscript",
+                   help="torchscript (default) or onnx (needs the 'deploy' extra)")
+    g.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="onnx: fp32 (default), fp16 (float16 weights and activations) or int8 "
+                        "(dynamic quantization of the dense weights)")
     g.add_argument("--output", default=None,
-                   help="artifact path (default TRAIN_DIR/export/model.torchscript.pt)")
+                   help="artifact path (default TRAIN_DIR/export/model.torchscript.pt, "
+                        "model.onnx, model.fp16.onnx or model.int8.onnx)")
+    _options(g, ("eval_data",))  # records the export is verified on (default: the run's)
+    g.add_argument("--verify-videos", type=int, default=1000,
+                   help="evaluation videos the export is verified on (default 1000)")
+    g.add_argument("--vocabulary", default=None,
+                   help="onnx: vocabulary.csv whose SHA-256 goes into the metadata (default: "
+                        "the one beside the evaluation data)")
     g.add_argument("--max-batch", type=int, default=512,
-                   help="largest batch the artifact accepts (stored evaluation frame draws)")
+                   help="torchscript: largest batch the artifact accepts (stored evaluation "
+                        "frame draws)")
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from circlearn.training.evaluation import load_model
-    from circlearn.training.export import export_torchscript
+    from circlearn.training.export_run import export_run, format_report
 
-    model, config, info = load_model(args.run_dir, args.checkpoint, "cpu")
-    out = Path(args.output) if args.output else Path(args.run_dir) / "export" / \
-        "model.torchscript.pt"
-    if args.output is None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    result = export_torchscript(model, out, max_batch=args.max_batch, max_frames=config.max_frames)
-    print(f"exported {info['path']} to {result['path']}: {result['bytes'] / 1e6:.3f} MB "
-          f"({result['parameters']:,} parameters, {result['parameter_bytes'] / 1e6:.3f} MB as "
-          f"float32), max |difference| to the model {result['max_abs_diff']:.2g}")
+    try:
+        result = export_run(args.run_dir, fmt=args.format, precision=args.precision,
+                            output=args.output, checkpoint=args.checkpoint,
+                            eval_data=args.eval_data, verify_videos=args.verify_videos,
+                            vocabulary=args.vocabulary, max_batch=args.max_batch)
+    except ModuleNotFoundError as exc:  # the optional deploy extra
+        raise ValueError(str(exc)) from None
+    print(format_report(result))
     return 0

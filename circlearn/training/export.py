@@ -1,8 +1,10 @@
 """Export a trained model to a deployable TorchScript file, verified against the model.
 
 The artifact takes the starter code's MediaPipe-style inputs (``yt8m.md`` §2.2):
-``frames`` ``(B, T, D)`` uint8 (quantised, as stored) or float, and ``num_frames`` ``(B,)``
-int64, and returns probabilities ``(B, C)``; video-level models take ``features (B, D)``.
+``frames`` ``(B, T, D)`` uint8 (quantised, as stored), and ``num_frames`` ``(B,)`` int64, and
+returns probabilities ``(B, C)``; video-level models take ``features (B, D)``. The trace fixes
+the frames' dtype: float frames would be dequantized a second time (measured: 0.04 off the
+model), so feed the bytes (the ONNX graph takes dequantized floats instead).
 It reproduces the model's **evaluation** outputs exactly:
 
 - ``eval_sampling="random"`` (the paper's sampler, reseeded: circlearn's deterministic
@@ -13,14 +15,24 @@ It reproduces the model's **evaluation** outputs exactly:
   ``B``), so batches of up to ``max_batch`` videos give the model's outputs;
 - ``eval_sampling="all"`` and video-level models are traced as they are.
 
-Formats: TorchScript (``torch.jit.trace``), loadable from Python (``torch.jit.load``) and
-C++ without circlearn. ``torch.export`` is not used: the model's input checks
-(``int(num_frames.max())``) are data-dependent guards it refuses. ONNX is not offered:
-the circulant layers need ``torch.fft.rfft/irfft``, and with torch 2.13 the TorchScript ONNX
-exporter stops with "Exporting the operator 'aten::fft_rfft' to ONNX opset version 20 is not
-supported"; the newer ``dynamo=True`` exporter needs ``onnxscript``, which circlearn does not
-depend on (not checked further). TorchScript is deprecated in torch 2.13 but still
-works; its deprecation warnings are silenced here.
+Formats: TorchScript (``torch.jit.trace``, here), loadable from Python (``torch.jit.load``)
+and C++ without circlearn; TorchScript is deprecated in torch 2.13 but still works (its
+deprecation warnings are silenced here). ``torch.export`` is not used for it: the model's
+input checks (``int(num_frames.max())``) are data-dependent guards it refuses.
+
+ONNX (``circlearn export --format onnx``, :mod:`circlearn.deploy.onnx_export`): opset 20,
+fp32/fp16/int8, through ``torch.onnx.export(dynamo=True)`` (the optional ``deploy`` extra:
+onnx, onnxscript, onnxruntime). It exports a mask-based twin of the model's
+``eval_sampling="all"`` forward (:class:`circlearn.deploy.graph.DeployGraph`: every real frame,
+no random draw, batch and frame count dynamic) under ``fast_path(plain=True)``, so the
+circulant layers' ``torch.fft.rfft/irfft`` become ONNX ``DFT`` nodes; the old TorchScript
+ONNX exporter cannot (``aten::fft_rfft`` is not supported at opset 20). Inputs and outputs:
+frame level ``frames`` float32 ``(batch, frames, features)`` (dequantized; the per-frame L2
+normalization is inside the graph) and ``num_frames`` int64 ``(batch,)``, video level
+``features`` float32 ``(batch, features)``; output ``probabilities`` float32
+``(batch, classes)``. ``num_frames = 0`` pools one all-zero frame (finite, the same for every
+empty video). Every export, in either format, is verified on evaluation records by
+:func:`circlearn.training.export_run.export_run` before ``circlearn export`` returns.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Deployment: ONNX export, precisions, verification (optional extra ``deploy``)."""

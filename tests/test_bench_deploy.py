@@ -1,0 +1,71 @@
+"""``circlearn bench deploy``: which models it measures, the ratios and the figure (the
+measurement itself is a benchmark, run by ``circlearn bench deploy [--quick]``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from circlearn.bench import SUITES
+from circlearn.bench import deploy as bench
+
+
+def test_registered_as_a_suite():
+    assert SUITES["deploy"] == "circlearn.bench.deploy"
+
+
+@pytest.mark.parametrize("preset,dense", [
+    ("dbof-fc-circulant", "dbof"), ("dbof-fc-circulant-sign", "dbof"),
+    ("netvlad-fc-circulant", "netvlad"), ("dbof-video-moe-circulant", "dbof-video"),
+    ("dbof-video-embedding-circulant", "dbof-video"), ("dbof", None), ("netfv", None)])
+def test_dense_counterpart(preset, dense):
+    assert bench.dense_counterpart(preset) == dense
+
+
+def test_models_paper_presets_and_every_stored_scale():
+    specs, notes = bench.model_specs()
+    paper = {s["preset"]: s for s in specs if s["scale"] == "paper"}
+    assert {"dbof", "dbof-fc-circulant", "dbof-video-moe-circulant",
+            "netvlad-fc-circulant"} <= set(paper)
+    assert all(paper[s["dense"]] for s in paper.values() if s["dense"])  # counterparts too
+    assert paper["dbof"]["gap"] == pytest.approx(0.861)  # the digitized final epoch
+    assert paper["dbof"]["config"]["num_classes"] == 3862
+    quick = [s for s in specs if s["scale"] == "quick"]
+    assert {s["preset"] for s in quick} >= {"dbof", "netvlad-fc-circulant",
+                                            "dbof-video-moe-circulant"}
+    assert all(0 < s["gap"] < 1 and s["gap_source"].startswith("circlearn") for s in quick)
+    configs = [tuple(sorted(map(str, s["config"].items()))) for s in quick]
+    assert len(configs) == len(set(configs))  # a model shared by two figures is measured once
+    from circlearn.experiments import SCALES
+
+    stored = {s["scale"] for s in specs}
+    assert all(scale in stored or any(scale in n for n in notes) for scale in SCALES)
+
+
+def _row(scale, preset, dense, mb, gap, ms):
+    row = {"model": f"{preset} ({scale})", "scale": scale, "preset": preset, "dense": dense,
+           "gap": gap, "gap_source": "x", "parameters": int(mb * 250_000),
+           "fp32_MB": mb, "int8_MB": mb / 4, "fp16_MB": mb / 2, "torchscript_MB": mb}
+    for rt in bench.RUNTIMES:
+        row.update({f"{rt}_p50_ms": ms, f"{rt}_p95_ms": 1.2 * ms, f"{rt}_rss_MB": 100 + mb,
+                    f"{rt}_max_abs_diff": 1e-6})
+    return row
+
+
+def test_ratios_and_figure(tmp_path):
+    rows = [_row("paper", "dbof", None, 263.0, 0.861, 80.0),
+            _row("paper", "dbof-fc-circulant", "dbof", 238.0, 0.860, 76.0),
+            _row("quick", "dbof", None, 0.48, 0.74, 1.0),
+            _row("quick", "dbof-fc-circulant", "dbof", 0.39, 0.71, 0.9)]
+    rows[1]["pair_p50_ms"] = {"dense": 80.0, "compact": 60.0}
+    ratios = bench._ratios(rows)
+    assert ratios[0]["onnx-fp32_p50_side_by_side_ratio"] == pytest.approx(0.75)
+    assert [r["compact"] for r in ratios] == ["dbof-fc-circulant (paper)",
+                                              "dbof-fc-circulant (quick)"]
+    assert ratios[0]["fp32_MB_ratio"] == pytest.approx(238 / 263)
+    assert ratios[1]["onnx-fp32_p50_ms_ratio"] == pytest.approx(0.9)
+    text = bench._markdown_tables(rows, ratios)
+    assert "80.00 / 96.00" in text and "Compact / dense" in text
+    from circlearn.plotting.deploy import plot_deploy
+
+    plot_deploy(rows, tmp_path / "deploy.png")
+    assert (tmp_path / "deploy.png").stat().st_size > 10_000
