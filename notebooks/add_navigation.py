@@ -35,9 +35,10 @@ SERIES = {
     "07_aggregation_dbof_netvlad_netfv": "Aggregating frames: DBoF, NetVLAD, NetFV",
     "08_training_compact_models": "Training compact models",
     "09_reproducing_paper_figures": "Reproducing the paper's figures",
+    "10_real_sequences": "Real sequences: UEA/UCR time series",
 }
 # Notebooks whose footer this script owns (08 and 09 join once their owners add the footer).
-MANAGED = tuple(list(SERIES)[:8])
+MANAGED = tuple(list(SERIES)[:8]) + ("10_real_sequences",)
 
 # Concept → the circlearn source file that implements it, per notebook.
 SOURCES = {
@@ -71,6 +72,11 @@ SOURCES = {
                                            "circlearn/nn/gating.py"),
                                           ("presets, count_parameters, size_report",
                                            "circlearn/models/presets.py")],
+    "10_real_sequences": [("read_ts, packaged_ts, convert_ts (the .ts reader)", "circlearn/data/ts.py"),
+                          ("write_sequence_dataset (standardize, quantize, write records)",
+                           "circlearn/data/sequences.py"),
+                          ("Toeplitz and low-rank FC kinds", "circlearn/models/layers.py"),
+                          ("paired intervals and verdicts", "circlearn/stats.py")],
 }
 
 

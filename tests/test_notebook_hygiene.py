@@ -22,7 +22,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SERIES = ["00_setup_and_map", "01_circulant_matrices", "02_fft_diagonalisation",
           "03_diagonal_circulant_products", "04_torch_circulant_layers", "05_speed_and_memory",
           "06_youtube8m_features", "07_aggregation_dbof_netvlad_netfv",
-          "08_training_compact_models", "09_reproducing_paper_figures"]
+          "08_training_compact_models", "09_reproducing_paper_figures", "10_real_sequences"]
 MAX_BYTES = 1_000_000
 THIRD_PARTY = {"numpy", "scipy", "torch", "matplotlib"}
 # Paths that only exist on one machine: home folders, this checkout, temp dirs, Windows drives.
