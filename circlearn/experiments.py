@@ -314,10 +314,13 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         variants.append(summarize_variant(info, runs[variant.name],
                                           base["validate"] if base else None))
     first = per_seed[0][0]
+    protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
+    if first.num_epochs != usual:
+        protocol += f"; this run: {first.num_epochs} epochs instead of {usual} (--epochs)"
     results = {
         "experiment": name, "title": exp.title, "scale": scale, "seeds": list(range(n_seeds)),
         "epochs": first.num_epochs, "synthetic": layout.generator_version is not None,
-        "protocol": SCALES[scale]["protocol"],
+        "protocol": protocol,
         "data": {"root": _shown(layout.root), "train": _shown(first.train_data),
                  "eval": _shown(first.eval_data), "sizes_from": _shown(layout.source),
                  "test": _shown(test_pattern) if labels_csv is not None else None},
