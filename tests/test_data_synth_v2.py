@@ -12,8 +12,9 @@ import pytest
 from circlearn.cli import main
 from circlearn.data import synth
 from circlearn.data.synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
-from circlearn.data.synth_models import V2, gumbel_top_k, log_uniform_lengths
-from circlearn.data.yt8m import dequantize, read_frame_examples, read_video_examples
+from circlearn.data.synth_models import (V2, gumbel_top_k, log_uniform_lengths, quantize32,
+                                        video_means)
+from circlearn.data.yt8m import dequantize, quantize, read_frame_examples, read_video_examples
 from circlearn.metrics import gap
 
 TINY = dict(num_classes=40, rgb_size=24, audio_size=8, train_videos=1200, validate_videos=300,
@@ -58,6 +59,18 @@ def test_gumbel_top_k_is_sampling_without_replacement():
     np.testing.assert_allclose(first, w, atol=0.01)
     two = gumbel_top_k(rng, np.log(np.tile(w, (10, 1))), np.full(10, 3))
     assert all(r.size == 3 and np.unique(r).size == 3 for r in two)
+
+
+def test_fast_quantize_and_means_match_the_reference():
+    x = np.random.default_rng(0).normal(0, 1.2, size=(500, 64)).astype(np.float32)
+    x[0, :5] = [-3.0, 3.0, -2.0, 2.0, 0.0]
+    ref = quantize(x)
+    fast = quantize32(x.copy())
+    diff = np.abs(fast.astype(int) - ref.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-4
+    means = video_means({"rgb": ref})["mean_rgb"]
+    np.testing.assert_allclose(means, dequantize(ref).astype(np.float64).mean(0), atol=1e-6)
+    assert means.dtype == np.float32
 
 
 def test_frames_within_bounds_and_distribution_shape(tiny):
@@ -121,6 +134,14 @@ def test_flip_hides_evidence_from_means_but_not_from_frames(tmp_path):
         aucs[flip] = [(s[y][:, None] > s[~y][None, :]).mean() for s in (mean_score, frame_score)]
     assert aucs[0.0][0] > 0.75 and aucs[0.0][1] > 0.85, aucs
     assert abs(aucs[0.5][0] - 0.5) < 0.1 and aucs[0.5][1] > 0.85, aucs
+
+
+@pytest.mark.parametrize("r", [0, 3])
+def test_concepts_set_the_rank_of_the_class_directions(r):
+    cfg = SynthConfig(**{**TINY, "concepts": r})
+    u = V2(np.random.default_rng(0), cfg).dirs["rgb"]  # (40, 24)
+    assert u.shape == (40, 24) and np.linalg.matrix_rank(u) == (r or 24)
+    assert 0.5 < float((u * u).sum(1).mean()) / 24 < 1.5  # E|u_k|^2 = D
 
 
 def test_presets_follow_the_medium_scale():

@@ -36,6 +36,13 @@ version give byte-identical files. Stream ``s`` ∈ {rgb, audio} has size ``D_s`
 **Version 2** (the calibrated model; vectorised, :class:`circlearn.data.synth_models.V2`).
 Steps 1, 5 and 6 as in version 1 (float32 draws), with these changes:
 
+- *Concepts* (classes look alike; shared structure). With ``concepts = r > 0`` the class
+  directions of a stream are ``u_k = A z_k`` with ``A ~ N(0, I)`` of shape ``(D_s, r)``
+  and ``z_k ~ N(0, I_r / r)``: every class is a mix of ``r`` shared appearance factors
+  (``E|u_k|² = D_s`` as in step 1), so related classes have correlated directions and a
+  model that learns the factors once (a pooling layer and a narrow FC shared by all
+  classes) needs fewer examples per class than one linear model per class on the means.
+  ``concepts = 0`` keeps version 1's independent directions.
 - *Verticals* (label co-occurrence). ``num_verticals`` verticals (the real vocabulary has
   about two dozen ``Vertical1`` values) of long-tailed sizes: each class belongs to one
   vertical ``g(k)``, every vertical has at least one class and the others are assigned with
@@ -76,7 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from .synth_models import V1, V2
-from .yt8m import VideoExample, dequantize, write_frame_examples, write_video_examples
+from .yt8m import VideoExample, write_frame_examples, write_video_examples
 
 __all__ = ["SynthConfig", "generate", "config_fields", "SPLITS", "GENERATOR_VERSION",
            "SYNTH_PRESETS", "cached_dataset", "cache_root", "config_hash", "CACHE_ENV_VAR",
@@ -129,6 +136,7 @@ class SynthConfig:
     vertical_signal: float = 0.1
     distractor_amplitude: float = 0.5
     flip: float = 0.0
+    concepts: int = 0
 
     def __post_init__(self):
         checks = [(self.generator_version in (1, 2), "generator_version in (1, 2)"),
@@ -153,6 +161,7 @@ class SynthConfig:
                   (1 <= self.num_verticals <= self.num_classes,
                    "1 <= num_verticals <= num_classes"),
                   (0 <= self.vertical_purity < 1, "0 <= vertical_purity < 1"),
+                  (self.concepts >= 0, "concepts >= 0"),
                   (self.id_key in ("id", "video_id"), "id_key in ('id', 'video_id')")]
         for ok, what in checks:
             if not ok:
@@ -216,10 +225,8 @@ def generate(out, config: SynthConfig | None = None) -> dict:
         for i in range(shards):
             frame_ex, video_ex = [], []
             for vid in ids[bounds[i]:bounds[i + 1]]:
-                y, feats = next(videos)
+                y, feats, means = next(videos)
                 frame_ex.append(VideoExample(vid, y, feats))
-                means = {f"mean_{k}": dequantize(v).astype(np.float64).mean(axis=0)
-                         .astype(np.float32) for k, v in feats.items()}
                 video_ex.append(VideoExample(vid, y, means))
                 frames, labels = frames + frame_ex[-1].num_frames, labels + y.size
                 if split == "train":
@@ -266,7 +273,7 @@ _REAL = dict(rgb_size=1024, audio_size=128, min_frames=120, max_frames=300, max_
              labels_per_video=3.0, max_labels=10, num_verticals=24, generator_version=2)
 _KNOBS = dict(zipf=1.0, vertical_zipf=1.0, vertical_purity=0.8, vertical_signal=0.1,
               evidence_min=0.1, evidence_max=0.4, distractor=0.5, distractor_amplitude=0.5,
-              flip=0.0, signal=0.3, audio_signal=0.7, noise=0.6, video_noise=0.3)
+              flip=0.0, concepts=32, signal=0.3, audio_signal=0.7, noise=0.6, video_noise=0.3)
 
 #: Named version-2 sets at the real feature sizes and lengths (the calibrated knobs: the
 #: module docstring). ``medium``: the medium scale (400 classes, 10,000 / 2,000 / 1,000
