@@ -53,7 +53,7 @@ check-notebooks-clean: clean-notebooks
 	git diff --exit-code -- notebooks/
 
 demo: $(STAMP)
-	$(VENV)/bin/circlearn experiment fig-embeddings --scale quick --out runs/demo
+	$(VENV)/bin/circlearn experiment fig-embeddings --scale quick --seeds 3 --out runs/demo
 
 lab: $(VENV)/.circlearn-lab
 	$(VENV)/bin/jupyter lab notebooks

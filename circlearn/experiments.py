@@ -1,4 +1,4 @@
-"""The paper's three experiments as named, runnable recipes (``paper.md`` §4.1, §5).
+"""The paper's three experiments as named, runnable recipes, over seeds (``paper.md`` §4–5).
 
 =================== ========================================================================
 ``fig-dc-cd``        Figure A: compact FC after DBoF with a learned diagonal (the paper's
@@ -8,26 +8,39 @@
                      vs compact MoE (the last also drops context gating and L2)
 =================== ========================================================================
 
-Scales:
+**Seeds.** ``reproduce(..., seeds=n)`` trains every variant with seeds ``0 … n−1`` into
+``runs/<variant>/seed<k>/``. The seed sets ``TrainConfig.seed`` (initialisation, data order,
+training frame sampling) and the fixed-sign diagonals (``sign_seed = 1000·k``); variants with
+the same seed read the same data order, so their differences are paired. The evaluation
+sampler stays fixed (``eval_seed = 0``). Each figure's claims (:attr:`Experiment.claims`) are
+judged by :mod:`circlearn.stats` (paired t-interval, verdict) on validate and on test.
 
-- ``quick``: scaled-down presets (DBoF 256/128, NetVLAD/NetFV 16/8 clusters, FC 64, 2 bags of
-  15 frames) on the bundled synthetic data (``data_samples/yt8m``: rgb 128 + audio 16, 50
-  classes, 1000 training / 300 validation videos), CPU, batch 32, Adam 1e-2 without decay,
-  batch-norm momentum 0.05 (a few hundred steps instead of the paper's ~10⁵), 10 epochs
-  (7 for ``fig-layers``, as the paper's figure). ``fig-embeddings`` takes a few minutes on
-  2 cores (``make demo``).
-- ``paper``: the paper's presets and hyperparameters (``paper.md`` §3.6, §3.8): batch 80 per
-  process (the paper's 320 = 4 GPUs × 80: run under ``torchrun --nproc_per_node=4`` or pass
-  a larger batch), base learning rate 2e-4 ×0.8 per 4M examples, per-tensor clipping 1.0,
-  half-video augmentation, 300 frames; ``--data`` points at the YouTube-8M 2018 frame-level
-  folder (``train*.tfrecord``, ``validate*.tfrecord``).
+**Scales** (one hyperparameter protocol per scale, the same for every variant of a figure;
+stated in ``results.json`` as ``protocol``):
 
-Output (``--out DIR``): ``results.json`` (per variant ``preset``, ``label``, ``params``
-(trainable), ``model_mb`` (float32), ``gap`` (final), ``curve`` = ``[{epoch, gap}]``,
-``videos_per_s`` (training)), ``table.md``, ``figure.png`` (our curves beside the paper's,
-:func:`circlearn.plotting.paper.plot_experiment`) and ``runs/<preset>/`` (each run
-directory; rerunning resumes or reuses finished runs). Under ``torchrun`` every variant
-trains on all processes (:mod:`circlearn.training.distributed`) and rank 0 writes the files.
+- ``quick``: the bundled **synthetic** data (``data_samples/yt8m``: rgb 128 + audio 16, 50
+  classes, 1000 train / 300 validate / 200 test videos); DBoF 256/128, NetVLAD/NetFV 16/8
+  clusters, FC 64, 2 bags of 15 frames; batch 32, Adam 1e-2 without decay, batch-norm
+  momentum 0.05, 10 epochs (7 for ``fig-layers``, as the paper's figure); 3 seeds
+  (``make demo``).
+- ``medium``: the real feature sizes on the **synthetic** ``cached_dataset("medium")``
+  (generated once into the cache; ``/work/MEDIUM.md`` of the project): DBoF 1024/512,
+  NetVLAD 32/16, NetFV 16/8 clusters, FC 64 (the DBoF FC 1024→64 keeps the paper's ratio 16),
+  1 bag of 30 frames, batch 64, Adam 1e-3 without decay, batch-norm momentum 0.01,
+  300 frames, 5 epochs; 3 seeds.
+- ``paper``: the paper's presets and hyperparameters (``paper.md`` §3.6, §3.8), ``--data``
+  pointing at the YouTube-8M 2018 frame-level folder; 3 seeds unless ``--seeds`` says less.
+
+``--data`` reads the feature sizes and class count from the data
+(:func:`circlearn.data.layout.resolve_data`). Curves are on ``validate`` (as in the paper);
+the final table is also given on ``test`` when ``test_labels.csv`` holds its labels.
+
+Output (``--out DIR``): ``results.json`` (format: ``README.md`` §6 of the design notes;
+:mod:`circlearn.experiment_report`), ``table.md``, ``figure.png`` (mean curves with a band
+of ± one standard deviation over seeds, baselines as horizontal lines, beside the paper's
+digitized panel), ``baselines.json`` (cached per data hash) and the run directories.
+Rerunning resumes unfinished runs and reuses finished ones. Under ``torchrun`` every variant
+trains on all processes and rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -37,161 +50,311 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from circlearn.cli import add_alias_option
+from circlearn.experiment_report import comparisons, format_table, provenance, summarize_variant
+from circlearn.stats import BETTER, NO_WORSE
 
-__all__ = ["EXPERIMENTS", "SCALES", "Experiment", "reproduce", "experiment_configs",
-           "format_table", "configure_parser", "run"]
+__all__ = ["EXPERIMENTS", "SCALES", "Experiment", "Variant", "reproduce", "experiment_configs",
+           "data_layout", "format_table", "configure_parser", "run"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One curve of a figure: a unique ``name``, its base ``preset`` and model ``overrides``."""
+
+    name: str
+    preset: str
+    label: str
+    overrides: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A paper figure: which presets to train, for how many epochs."""
+    """A paper figure: its variants, epochs and claims ``(a, b, claim)`` about b − a."""
 
     name: str
     title: str
-    variants: tuple[tuple[str, str], ...]  # (preset, label)
+    variants: tuple[Variant, ...]
     epochs: int
+    claims: tuple[tuple[str, str, str], ...] = ()
+
+
+def _v(preset: str, label: str) -> Variant:
+    return Variant(preset, preset, label)
 
 
 EXPERIMENTS: dict[str, Experiment] = {
     "fig-dc-cd": Experiment("fig-dc-cd", "learned vs fixed-sign diagonal (DBoF, compact FC)", (
-        ("dbof-fc-circulant", "Compact FC, learned D (DC)"),
-        ("dbof-fc-circulant-sign", "Compact FC, D in {-1, 1} (CD)")), 10),
+        _v("dbof-fc-circulant", "Compact FC, learned D (DC)"),
+        _v("dbof-fc-circulant-sign", "Compact FC, D in {-1, 1} (CD)")), 10,
+        (("dbof-fc-circulant-sign", "dbof-fc-circulant", BETTER),)),
     "fig-embeddings": Experiment("fig-embeddings", "dense vs compact FC per embedding", (
-        ("dbof", "DBoF dense"), ("dbof-fc-circulant", "DBoF compact"),
-        ("netvlad", "NetVLAD dense"), ("netvlad-fc-circulant", "NetVLAD compact"),
-        ("netfv", "NetFV dense"), ("netfv-fc-circulant", "NetFV compact")), 10),
+        _v("dbof", "DBoF dense"), _v("dbof-fc-circulant", "DBoF compact"),
+        _v("netvlad", "NetVLAD dense"), _v("netvlad-fc-circulant", "NetVLAD compact"),
+        _v("netfv", "NetFV dense"), _v("netfv-fc-circulant", "NetFV compact")), 10,
+        tuple((p, f"{p}-fc-circulant", NO_WORSE) for p in ("dbof", "netvlad", "netfv"))),
     "fig-layers": Experiment("fig-layers", "compact embedding vs FC vs MoE (video only)", (
-        ("dbof-video", "Dense model"), ("dbof-video-fc-circulant", "Compact FC"),
-        ("dbof-video-embedding-circulant", "Compact DBoF"),
-        ("dbof-video-moe-circulant", "Compact MoE")), 7),
+        _v("dbof-video", "Dense model"), _v("dbof-video-fc-circulant", "Compact FC"),
+        _v("dbof-video-embedding-circulant", "Compact DBoF"),
+        _v("dbof-video-moe-circulant", "Compact MoE")), 7,
+        tuple(("dbof-video", p, NO_WORSE) for p in (
+            "dbof-video-fc-circulant", "dbof-video-embedding-circulant",
+            "dbof-video-moe-circulant"))),
 }
 
-#: Per scale: model overrides per pooling and the TrainConfig fields.
+#: Per scale: data, model overrides (clusters per pooling; audio gets half), TrainConfig
+#: fields, epochs (``None``: the figure's), default seeds, CPU threads (``None``: torch's
+#: default) and the protocol in words. The small CPU scales use one thread: on a shared
+#: 2-core machine (load ≈ 9) a quick run took 6.2 s with 1 thread and 36.3 s with 2.
 SCALES: dict[str, dict] = {
     "quick": {
+        "data": "bundled", "seeds": 3, "epochs": None, "threads": 1,
         "clusters": {"dbof": 256, "netvlad": 16, "netfv": 16},
         "model": {"hidden_size": 64, "n_bagging": 2, "iterations": 15},
         "train": {"batch_size": 32, "base_learning_rate": 1e-2, "learning_rate_decay": 1.0,
                   "batch_norm_momentum": 0.05, "max_frames": 50, "eval_batch_size": 300,
                   "checkpoint_every_steps": 0, "keep_checkpoints": 1, "device": "cpu"},
+        "protocol": "one setting for every variant, chosen once for the bundled data: Adam "
+                    "1e-2 without decay, batch 32, batch-norm momentum 0.05, the figure's "
+                    "epochs, final epoch reported (no early stopping, no per-variant tuning)",
+    },
+    "medium": {
+        "data": "synth:medium", "seeds": 3, "epochs": 5, "threads": 1,
+        "clusters": {"dbof": 1024, "netvlad": 32, "netfv": 16},
+        "model": {"hidden_size": 64, "n_bagging": 1, "iterations": 30},
+        "train": {"batch_size": 64, "base_learning_rate": 1e-3, "learning_rate_decay": 1.0,
+                  "batch_norm_momentum": 0.01, "max_frames": 300, "eval_batch_size": 500,
+                  "checkpoint_every_steps": 0, "keep_checkpoints": 1, "device": "cpu"},
+        "protocol": "MEDIUM.md's fixed setting for every variant: Adam 1e-3 without decay, "
+                    "batch 64, batch-norm momentum 0.01, 5 epochs, final epoch reported",
     },
     "paper": {
-        "clusters": None,
+        "data": None, "seeds": 3, "epochs": None, "threads": None, "clusters": None,
         "model": {},
         "train": {"data_augmentation": True, "max_frames": 300},
+        "protocol": "the paper's: Adam 2e-4 x0.8 per 4M examples, batch 80 per process, "
+                    "per-tensor clipping 1.0, half-video augmentation, batch-norm momentum "
+                    "0.001",
     },
 }
 
 
-def _data_layout(scale: str, data: str | None) -> tuple[str, str, dict]:
-    """Training/validation patterns and the data's feature sizes and classes."""
+def data_layout(scale: str, data: str | os.PathLike | None = None, log=None):
+    """The :class:`~circlearn.data.layout.DataLayout` of ``data``, else the scale's default."""
     from circlearn.data import samples
+    from circlearn.data.layout import resolve_data
 
-    root = Path(data) if data else (samples.path("yt8m") if scale == "quick" else None)
-    if root is None:
-        raise ValueError("--scale paper needs --data pointing at the YouTube-8M 2018 "
-                         "frame-level folder (train*.tfrecord, validate*.tfrecord)")
-    if not root.is_dir():
-        raise FileNotFoundError(f"data folder {root} not found")
-    frame = root / "frame" if (root / "frame").is_dir() else root
-    sizes = {}
-    meta = root / "dataset.json"
-    if meta.is_file():
-        info = json.loads(meta.read_text())
-        sizes = {"feature_sizes": tuple(info["feature_sizes"]),
-                 "num_classes": int(info["num_classes"])}
-    return str(frame / "train*.tfrecord"), str(frame / "validate*.tfrecord"), sizes
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
+    if data is None:
+        source = SCALES[scale]["data"]
+        if source is None:
+            raise ValueError(f"--scale {scale} needs --data pointing at the YouTube-8M 2018 "
+                             f"frame-level folder (train*.tfrecord, validate*.tfrecord)")
+        if source == "bundled":
+            data = samples.path("yt8m")
+        else:
+            from circlearn.data.synth import cached_dataset
+
+            data = cached_dataset(source.split(":", 1)[1], log=log)
+    return resolve_data(data)
 
 
 def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
-                       data: str | None = None, epochs: int | None = None,
+                       seed: int = 0, data: str | None = None, epochs: int | None = None,
                        model_overrides: dict | None = None,
-                       train_overrides: dict | None = None) -> list:
-    """The :class:`~circlearn.train.TrainConfig` of every variant (``run_dir`` under ``out``)."""
+                       train_overrides: dict | None = None, layout=None) -> list:
+    """The :class:`~circlearn.train.TrainConfig` of every variant for one ``seed``
+    (``run_dir`` = ``out/runs/<variant>/seed<seed>``)."""
     from circlearn.models import preset_config
     from circlearn.train import TrainConfig
 
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
+    layout = layout or data_layout(scale, data)
     exp, spec = EXPERIMENTS[name], SCALES[scale]
-    train_pattern, eval_pattern, sizes = _data_layout(scale, data)
+    sizes = {"feature_names": layout.feature_names, "feature_sizes": layout.feature_sizes,
+             "num_classes": layout.num_classes}
     configs = []
-    for preset, _ in exp.variants:
-        base = preset_config(preset)
-        overrides = {**sizes, **spec["model"]}
+    for variant in exp.variants:
+        base = preset_config(variant.preset)
+        overrides = {**sizes, **spec["model"], "sign_seed": 1000 * seed}
         if spec["clusters"] is not None:
             k = spec["clusters"][base.pooling]
             overrides["cluster_sizes"] = tuple([k] + [k // 2] * (len(base.streams) - 1))
+        overrides.update(variant.overrides)
         overrides.update(model_overrides or {})
-        model = preset_config(preset, **overrides)
-        fields = {**spec["train"], "num_epochs": epochs or exp.epochs, **(train_overrides or {})}
-        configs.append(TrainConfig(train_data=train_pattern, eval_data=eval_pattern,
-                                   run_dir=str(Path(out) / "runs" / preset), model=model,
-                                   preset=preset, progress=False, log_every_steps=0, **fields))
+        model = preset_config(variant.preset, **overrides)
+        fields = {**spec["train"], "num_epochs": epochs or spec["epochs"] or exp.epochs,
+                  "seed": seed, **(train_overrides or {})}
+        configs.append(TrainConfig(
+            train_data=layout.pattern("train"), eval_data=layout.pattern("validate"),
+            run_dir=str(Path(out) / "runs" / variant.name / f"seed{seed}"), model=model,
+            preset=variant.preset, progress=False, log_every_steps=0, **fields))
     return configs
 
 
-def _shown(path: str) -> str:
+def _shown(path: str | Path) -> str:
     """``path`` relative to the working directory when inside it (portable results)."""
     rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
+    return str(path) if rel.startswith("..") else rel
 
 
 def _read_curve(run_dir: Path) -> list[dict]:
     path = run_dir / "metrics.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
         if path.exists() else []
-    return rows
+
+
+def _test_gap(cfg, layout, labels: dict) -> float:
+    """GAP of the run's final checkpoint on the test split (labels from ``test_labels.csv``),
+    cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
+    from circlearn.train import evaluate, load_model
+    from circlearn.training.evaluation import eval_loader
+
+    run_dir = Path(cfg.run_dir)
+    model, run_cfg, info = load_model(run_dir)
+    cache = run_dir / "test_metrics.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("step") == info["step"]:
+            return saved["gap"]
+
+    def batches():
+        for batch in eval_loader(layout.pattern("test"), run_cfg):
+            missing = [v for v in batch.ids if v not in labels]
+            if missing:
+                raise ValueError(f"{layout.test_labels}: no labels for test videos {missing[:3]}")
+            y = torch.zeros_like(batch.labels)  # (B, C)
+            for i, vid in enumerate(batch.ids):
+                y[i, torch.from_numpy(labels[vid])] = 1.0
+            batch.labels = y
+            yield batch
+
+    result = evaluate(model, batches(), top_k=run_cfg.top_k)
+    cache.write_text(json.dumps({"step": info["step"], "gap": result["gap"]}) + "\n")
+    return result["gap"]
+
+
+def _baselines(layout, out: Path, data_hash: str, log) -> dict:
+    """Validate and test baselines, cached in ``out/baselines.json`` per data hash."""
+    from circlearn.baselines import LINEAR_PROTOCOL, baseline_gaps
+
+    path = out / "baselines.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("data_sha256") == data_hash and saved.get("protocol") == LINEAR_PROTOCOL:
+            return saved
+    tick = time.perf_counter()
+    kw = dict(feature_sizes=layout.feature_sizes, num_classes=layout.num_classes,
+              feature_names=layout.feature_names)
+    saved = {"data_sha256": data_hash, "protocol": LINEAR_PROTOCOL,
+             "validate": baseline_gaps(layout.pattern("train"), layout.pattern("validate"), **kw),
+             "test": None}
+    if layout.has_split("test") and layout.test_labels is not None:
+        saved["test"] = baseline_gaps(layout.pattern("train"), layout.pattern("test"),
+                                      labels_csv=layout.test_labels, **kw)
+    path.write_text(json.dumps(saved, indent=1) + "\n")
+    log(f"baselines: {saved['validate']} ({time.perf_counter() - tick:.0f} s)")
+    return saved
 
 
 def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
-                   data: str | None = None, epochs: int | None = None,
-                   model_overrides: dict | None = None, train_overrides: dict | None = None,
-                   log=print) -> dict:
-    """Train every variant, then write ``results.json``, ``table.md`` and ``figure.png``."""
+              seeds: int | None = None, data: str | None = None, epochs: int | None = None,
+              model_overrides: dict | None = None, train_overrides: dict | None = None,
+              baselines: bool = True, threads: int | None = None, log=print) -> dict:
+    """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
+    and ``figure.png`` into ``out``; return the results dict.
+
+    ``threads``: torch CPU threads while this runs (default: the scale's; restored after).
+    """
+    threads = SCALES.get(scale, {}).get("threads") if threads is None else threads
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _reproduce(name, scale, Path(out), seeds=seeds, data=data, epochs=epochs,
+                          model_overrides=model_overrides, train_overrides=train_overrides,
+                          baselines=baselines, log=log)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_overrides,
+               baselines, log) -> dict:
+    from circlearn.baselines import read_labels_csv
     from circlearn.models import VideoClassifier, count_parameters
     from circlearn.plotting.paper import plot_experiment
     from circlearn.train import train
 
-    out = Path(out)
-    configs = experiment_configs(name, scale, out, data=data, epochs=epochs,
-                                 model_overrides=model_overrides, train_overrides=train_overrides)
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    layout = data_layout(scale, data, log=log)
+    exp = EXPERIMENTS[name]
+    n_seeds = SCALES[scale]["seeds"] if seeds is None else seeds
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    per_seed = [experiment_configs(name, scale, out, seed=s, epochs=epochs, layout=layout,
+                                   model_overrides=model_overrides,
+                                   train_overrides=train_overrides) for s in range(n_seeds)]
     out.mkdir(parents=True, exist_ok=True)
-    labels = dict(EXPERIMENTS[name].variants)
     start = time.perf_counter()
+    splits = [s for s in ("train", "validate", "test") if layout.has_split(s)]
+    files = [f for s in splits for f in layout.files(s)] + (
+        [layout.test_labels] if layout.test_labels else [])
+    prov = provenance(files, layout.generator_version)
+    base = _baselines(layout, out, prov["data_sha256"], log) if baselines else None
+    test_labels = read_labels_csv(layout.test_labels) \
+        if layout.test_labels is not None and "test" in splits else None
+    runs: dict[str, list[dict]] = {v.name: [] for v in exp.variants}
+    for seed, configs in enumerate(per_seed):
+        for variant, cfg in zip(exp.variants, configs):
+            tick = time.perf_counter()
+            summary = train(cfg)
+            rows = _read_curve(Path(cfg.run_dir))
+            if not rows:
+                raise ValueError(f"{cfg.run_dir}: no evaluation recorded")
+            test_gap = _test_gap(cfg, layout, test_labels) if test_labels is not None else None
+            speed = summary["videos_per_s"] or rows[-1]["videos_per_s"]
+            runs[variant.name].append({
+                "seed": seed, "gap": rows[-1]["gap"], "test_gap": test_gap,
+                "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
+                "videos_per_s": round(speed, 2), "steps": rows[-1]["step"]})
+            log(f"[{name}] {variant.name} seed {seed}: GAP {rows[-1]['gap']:.4f} "
+                f"({time.perf_counter() - tick:.0f} s)")
     variants = []
-    for cfg in configs:
-        tick = time.perf_counter()
-        summary = train(cfg)
-        rows = _read_curve(Path(cfg.run_dir))
-        if not rows:
-            raise ValueError(f"{cfg.run_dir}: no evaluation recorded")
+    for variant, cfg in zip(exp.variants, per_seed[0]):
         params = count_parameters(VideoClassifier(cfg.model, device="meta"))
-        speed = summary["videos_per_s"] or rows[-1]["videos_per_s"]
-        variants.append({"preset": cfg.preset, "label": labels[cfg.preset], "params": params,
-                         "model_mb": round(4 * params / 1e6, 4), "gap": rows[-1]["gap"],
-                         "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
-                         "videos_per_s": round(speed, 2), "steps": rows[-1]["step"],
-                         "model": cfg.model.to_dict()})
-        log(f"[{name}] {cfg.preset}: GAP {rows[-1]['gap']:.4f}, {params:,} parameters, "
-            f"{speed:.0f} videos/s ({time.perf_counter() - tick:.0f} s)")
-    first = configs[0]
-    results = {"experiment": name, "title": EXPERIMENTS[name].title, "scale": scale,
-               "epochs": first.num_epochs, "data": {"train": _shown(first.train_data),
-                                                     "eval": _shown(first.eval_data)},
-               "train": {k: v for k, v in first.to_dict().items()
-                         if k not in ("model", "preset", "run_dir", "train_data", "eval_data")},
-               "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                           "torch": torch.__version__, "threads": torch.get_num_threads()},
-               "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
+        info = {"name": variant.name, "preset": variant.preset, "label": variant.label,
+                "overrides": dict(variant.overrides), "params": params,
+                "model_mb": round(4 * params / 1e6, 4), "model": cfg.model.to_dict()}
+        variants.append(summarize_variant(info, runs[variant.name],
+                                          base["validate"] if base else None))
+    first = per_seed[0][0]
+    results = {
+        "experiment": name, "title": exp.title, "scale": scale, "seeds": list(range(n_seeds)),
+        "epochs": first.num_epochs, "synthetic": layout.generator_version is not None,
+        "protocol": SCALES[scale]["protocol"],
+        "data": {"root": _shown(layout.root), "train": _shown(first.train_data),
+                 "eval": _shown(first.eval_data), "sizes_from": _shown(layout.source),
+                 "test": _shown(layout.pattern("test")) if test_labels is not None else None},
+        "train": {k: v for k, v in first.to_dict().items()
+                  if k not in ("model", "preset", "run_dir", "train_data", "eval_data", "seed")},
+        "baselines": base["validate"] if base else None,
+        "baselines_test": base["test"] if base else None,
+        "baseline_protocol": base["protocol"] if base else None,
+        "comparisons": comparisons(exp.claims, variants),
+        "comparisons_test": comparisons(exp.claims, variants, "test_gap"),
+        "provenance": prov,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         (out / "table.md").write_text(format_table(results))
@@ -199,26 +362,20 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     return results
 
 
-def format_table(results: dict) -> str:
-    """Markdown: variant, trainable parameters, model MB, final GAP, training videos/s."""
-    lines = [f"# {results['experiment']} ({results['title']}), scale {results['scale']}, "
-             f"{results['epochs']} epochs", "",
-             "| variant | preset | trainable params | model MB (fp32) | final GAP | "
-             "training videos/s |", "|---|---|---:|---:|---:|---:|"]
-    for v in results["variants"]:
-        lines.append(f"| {v['label']} | `{v['preset']}` | {v['params']:,} | {v['model_mb']:.3f} "
-                     f"| {v['gap']:.4f} | {v['videos_per_s']:.0f} |")
-    return "\n".join(lines) + "\n"
-
-
 # ------------------------------------------------------------------------------ CLI
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=list(EXPERIMENTS), help="the paper figure to reproduce")
     p.add_argument("--scale", choices=list(SCALES), default="quick")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="train seeds 0..N-1 (default 3); variants share each seed's data order")
     p.add_argument("--out", default=None, help="output folder (default runs/<name>-<scale>)")
     p.add_argument("--data", default=None,
-                   help="data folder with train*/validate*.tfrecord (quick: bundled sample)")
+                   help="dataset folder or its frame/ folder (sizes and classes read from "
+                        "dataset.json, else the first record and vocabulary.csv); default: "
+                        "quick the bundled sample, medium the cached synthetic medium set")
     p.add_argument("--epochs", type=int, default=None, help="override the figure's epochs")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: 1 at quick and medium, else torch's)")
     add_alias_option(p, "device", choices=("auto", "cpu", "cuda"), default=None)
     add_alias_option(p, "num-workers", type=int, default=None)
 
@@ -227,9 +384,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.name}-{args.scale}")
     train_overrides = {k: v for k, v in (("device", args.device),
                                          ("num_workers", args.num_workers)) if v is not None}
-    results = reproduce(args.name, args.scale, out, data=args.data, epochs=args.epochs,
-                             train_overrides=train_overrides,
-                             log=lambda m: print(m, flush=True))
+    results = reproduce(args.name, args.scale, out, seeds=args.seeds, data=args.data,
+                        epochs=args.epochs, train_overrides=train_overrides,
+                        threads=args.threads, log=lambda m: print(m, flush=True))
     print()
     print(format_table(results))
     print(f"figure: {out / 'figure.png'}")

@@ -1,33 +1,93 @@
-"""Smoke test of every paper experiment at tiny size (the full quick run is ``make demo``)."""
+"""The paper experiments at tiny size: seeds, statistics, baselines, --data (the full quick
+run is ``make demo``)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from circlearn.experiments import EXPERIMENTS, experiment_configs, format_table, reproduce
+from circlearn.cli import main
+from circlearn.data import samples
+from circlearn.data.layout import resolve_data
+from circlearn.experiments import EXPERIMENTS, SCALES, experiment_configs, format_table, reproduce
 from circlearn.plotting.paper import PAPER_CURVES
+from circlearn.stats import VERDICTS
 
 TINY_MODEL = {"hidden_size": 8, "n_bagging": 1, "iterations": 4}
 TINY_TRAIN = {"max_steps": 2, "eval_every_steps": 2, "batch_size": 50, "tensorboard": False}
 
 
-@pytest.mark.parametrize("name", list(EXPERIMENTS))
-def test_experiment_smoke(tmp_path, name):
-    results = reproduce(name, "quick", tmp_path, epochs=1, model_overrides=TINY_MODEL,
+@pytest.fixture(scope="module")
+def two_seeds(tmp_path_factory):
+    """fig-dc-cd, 2 seeds, 2 steps each, with baselines (shared by several tests)."""
+    out = tmp_path_factory.mktemp("dc-cd")
+    results = reproduce("fig-dc-cd", "quick", out, seeds=2, epochs=1, model_overrides=TINY_MODEL,
                         train_overrides=TINY_TRAIN, log=lambda m: None)
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["experiment"] == name == results["experiment"]
-    presets = [v["preset"] for v in saved["variants"]]
-    assert presets == [p for p, _ in EXPERIMENTS[name].variants] == list(PAPER_CURVES[name])
+    return out, results
+
+
+def test_results_format(two_seeds):
+    out, results = two_seeds
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["seeds"] == [0, 1] and saved["synthetic"] is True
+    assert set(saved["baselines"]) == {"class_prior", "linear_means"}
+    assert 0 < saved["baselines"]["class_prior"] < saved["baselines"]["linear_means"] < 1
+    assert set(saved["baselines_test"]) == {"class_prior", "linear_means"}
+    prov = saved["provenance"]
+    assert prov["generator_version"] == 1 and len(prov["data_sha256"]) == 64
     for v in saved["variants"]:
-        assert {"preset", "params", "model_mb", "gap", "curve", "videos_per_s"} <= set(v)
-        assert v["curve"] == [{"epoch": v["curve"][0]["epoch"], "gap": v["gap"]}]
-        assert v["model_mb"] == round(4 * v["params"] / 1e6, 4) and v["videos_per_s"] > 0
-    table = (tmp_path / "table.md").read_text()
-    assert table == format_table(saved) and table.count("\n| ") == len(presets) + 1
-    assert (tmp_path / "figure.png").stat().st_size > 10_000
+        assert {"name", "preset", "overrides", "runs", "gap_mean", "gap_std", "gap", "curve",
+                "params", "model_mb", "videos_per_s", "test_gap_mean"} <= set(v)
+        assert [r["seed"] for r in v["runs"]] == [0, 1]
+        gaps = [r["gap"] for r in v["runs"]]
+        assert v["gap"] == v["gap_mean"] == pytest.approx(sum(gaps) / 2)
+        assert v["gap_std"] == pytest.approx(abs(gaps[0] - gaps[1]) / 2 ** 0.5)
+        assert (out / "runs" / v["name"] / "seed1" / "metrics.jsonl").is_file()
+        assert v["vs_linear_means"]["verdict"] in VERDICTS
+    (c,) = saved["comparisons"]
+    assert (c["a"], c["b"], c["claim"]) == ("dbof-fc-circulant-sign", "dbof-fc-circulant",
+                                            "b better than a")
+    assert c["verdict"] in VERDICTS and len(c["ci95"]) == 2 and c["margin"] is None
+    runs = {v["name"]: v["runs"] for v in saved["variants"]}
+    diffs = [b["gap"] - a["gap"] for a, b in zip(runs[c["a"]], runs[c["b"]])]
+    assert c["diff_mean"] == pytest.approx(sum(diffs) / 2)
+    assert len(saved["comparisons_test"]) == 1
+    table = (out / "table.md").read_text()
+    assert table == format_table(saved) and "±" in table and c["verdict"] in table
+    assert "synthetic" in table and "Baselines (validate)" in table
+    assert (out / "figure.png").stat().st_size > 10_000
+
+
+def test_seed_changes_run_and_same_seed_repeats(two_seeds, tmp_path):
+    out, results = two_seeds
+    v = results["variants"][0]
+    assert v["runs"][0]["curve"] != v["runs"][1]["curve"]
+    again = reproduce("fig-dc-cd", "quick", tmp_path, seeds=1, epochs=1,
+                      model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, baselines=False,
+                      log=lambda m: None)
+    assert again["variants"][0]["runs"][0]["curve"] == v["runs"][0]["curve"]
+    assert again["comparisons"][0]["ci95"] is None
+    assert again["comparisons"][0]["verdict"] == "undecided at this sample size"
+
+
+def test_seed_sets_data_order_and_signs_not_eval_sampler(tmp_path):
+    c0 = experiment_configs("fig-dc-cd", "quick", tmp_path, seed=0)
+    c1 = experiment_configs("fig-dc-cd", "quick", tmp_path, seed=1)
+    assert [c.seed for c in c0] == [0, 0] and [c.seed for c in c1] == [1, 1]
+    assert c1[1].model.sign_seed != c0[1].model.sign_seed
+    assert c1[1].model.eval_seed == c0[1].model.eval_seed
+    assert c1[0].run_dir.endswith("runs/dbof-fc-circulant/seed1")
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_experiment_matches_the_paper_panels(tmp_path, name):
+    names = [v.name for v in EXPERIMENTS[name].variants]
+    assert names == list(PAPER_CURVES[name]) and len(set(names)) == len(names)
+    for a, b, _ in EXPERIMENTS[name].claims:
+        assert a in names and b in names
+    assert len(experiment_configs(name, "quick", tmp_path)) == len(names)
 
 
 def test_compact_variants_have_fewer_parameters(tmp_path):
@@ -39,8 +99,60 @@ def test_compact_variants_have_fewer_parameters(tmp_path):
         assert params[f"{pooling}-fc-circulant"] < params[pooling]
 
 
-def test_paper_scale_uses_paper_sizes(tmp_path):
-    (tmp_path / "train0000.tfrecord").write_bytes(b"")
-    cfg = experiment_configs("fig-layers", "paper", tmp_path / "out", data=str(tmp_path))[0]
-    assert cfg.model.cluster_sizes == (8192,) and cfg.model.num_classes == 3862
-    assert cfg.base_learning_rate == 2e-4 and cfg.data_augmentation and cfg.num_epochs == 7
+def _copy_sample(tmp_path, keep_json=True, keep_vocab=True):
+    root = tmp_path / "set"
+    shutil.copytree(samples.path("yt8m"), root)
+    if not keep_json:
+        (root / "dataset.json").unlink()
+    if not keep_vocab:
+        (root / "vocabulary.csv").unlink()
+    return root
+
+
+def test_data_sizes_from_dataset_json_in_dir_or_parent(tmp_path):
+    root = _copy_sample(tmp_path)
+    for given in (root, root / "frame"):
+        layout = resolve_data(given)
+        assert layout.feature_sizes == (128, 16) and layout.num_classes == 50
+        assert layout.frame_dir == root / "frame" and layout.test_labels == root / "test_labels.csv"
+    cfg = experiment_configs("fig-layers", "paper", tmp_path / "out", data=str(root / "frame"))[0]
+    assert cfg.model.feature_sizes == (128, 16) and cfg.model.num_classes == 50
+    assert cfg.model.cluster_sizes == (8192,) and cfg.num_epochs == 7
+
+
+def test_data_sizes_from_first_record_and_vocabulary(tmp_path):
+    root = _copy_sample(tmp_path, keep_json=False)
+    layout = resolve_data(root / "frame")
+    assert (layout.feature_names, layout.feature_sizes, layout.num_classes) == \
+        (("rgb", "audio"), (128, 16), 50)
+    assert "vocabulary.csv" in layout.source and layout.generator_version is None
+
+
+def test_data_without_sizes_is_a_clear_error(tmp_path):
+    root = _copy_sample(tmp_path, keep_json=False, keep_vocab=False)
+    with pytest.raises(FileNotFoundError, match="no dataset.json or vocabulary.csv"):
+        resolve_data(root / "frame")
+    with pytest.raises(FileNotFoundError, match="no train\\*.tfrecord"):
+        resolve_data(tmp_path)
+    assert main(["experiment", "fig-dc-cd", "--data", str(root), "--out",
+                 str(tmp_path / "o")]) == 2
+
+
+def test_paper_scale_needs_data(tmp_path):
+    with pytest.raises(ValueError, match="--scale paper needs --data"):
+        experiment_configs("fig-layers", "paper", tmp_path)
+    assert SCALES["quick"]["seeds"] == 3
+
+
+def test_cli_seeds(tmp_path, capsys, monkeypatch):
+    import circlearn.experiments as ex
+
+    seen = {}
+
+    def fake(name, scale, out, **kw):
+        seen.update(kw, name=name, scale=scale)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(ex, "reproduce", fake)
+    assert main(["experiment", "fig-embeddings", "--seeds", "5", "--out", str(tmp_path)]) == 2
+    assert seen["seeds"] == 5 and seen["name"] == "fig-embeddings"

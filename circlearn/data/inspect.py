@@ -14,10 +14,10 @@ from . import protowire as pw
 from .tfrecord import read_records
 from .yt8m import ID_KEYS, decode_frame_example, decode_video_example
 
-__all__ = ["inspect_file", "format_summary"]
+__all__ = ["inspect_file", "format_summary", "record_layout"]
 
 
-def _layout(payload: bytes) -> tuple[str, list[str], str]:
+def record_layout(payload: bytes) -> tuple[str, list[str], str]:
     """Level, feature names and id key of one serialized record."""
     tops = {f: (a, b) for f, w, a, b in pw.iter_fields(payload, 0, len(payload)) if w == 2}
     if 2 in tops:
@@ -48,7 +48,7 @@ def inspect_file(path, num_classes: int | None = None, max_ids: int = 5) -> dict
     for i, payload in enumerate(read_records(path, verify=True)):
         try:
             if level is None:
-                level, names, id_key = _layout(payload)
+                level, names, id_key = record_layout(payload)
             if level == "frame":
                 ex = decode_frame_example(payload, names, [sizes.get(n) for n in names],
                                           num_classes, copy=False)

@@ -4,14 +4,23 @@
 ±0.001, YouTube-8M 2018, validation GAP@20): figure A ``fig-dc-cd``, B ``fig-embeddings``,
 C ``fig-layers``, keyed by the preset of each run. ``None`` marks a point below the plotted
 range. :func:`plot_experiment` draws an experiment's ``results.json`` (from
-:mod:`circlearn.experiments`) beside the paper's curves.
+:mod:`circlearn.experiments`) beside the paper's curves: the mean curve over seeds with a
+band of ± one standard deviation, and the baselines (class prior, linear on video-level
+means) as horizontal lines.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["PAPER_CURVES", "PAPER_TITLES", "plot_curves", "plot_experiment", "variant_style"]
+__all__ = ["PAPER_CURVES", "PAPER_TITLES", "plot_curves", "plot_experiment", "variant_style",
+           "BASELINE_STYLES"]
+
+#: Line style and legend text of each baseline (``results.json`` ``baselines`` keys).
+BASELINE_STYLES = {
+    "linear_means": ("linear on means", {"color": "black", "linestyle": "-.", "linewidth": 1}),
+    "class_prior": ("class prior", {"color": "gray", "linestyle": ":", "linewidth": 1.2}),
+}
 
 PAPER_TITLES = {
     "fig-dc-cd": "Compact FC: learned diagonal (DC) vs fixed ±1 (CD), DBoF",
@@ -66,12 +75,27 @@ def variant_style(preset: str, experiment: str | None = None) -> dict:
 
 
 def plot_curves(ax, curves: dict[str, tuple[str, list[tuple[float, float | None]]]],
-                title: str = "", experiment: str | None = None):
-    """Draw ``{preset: (label, [(epoch, gap), ...])}`` on ``ax`` (paper-style axes)."""
+                title: str = "", experiment: str | None = None,
+                bands: dict[str, list[float | None]] | None = None,
+                baselines: dict[str, float] | None = None):
+    """Draw ``{preset: (label, [(epoch, gap), ...])}`` on ``ax`` (paper-style axes).
+
+    ``bands[preset]``: a standard deviation per point, drawn as a shaded mean ± std band;
+    ``baselines``: ``{"class_prior": GAP, "linear_means": GAP}`` as horizontal lines.
+    """
     for preset, (label, points) in curves.items():
-        pts = [(e, g) for e, g in points if g is not None]
-        ax.plot([e for e, _ in pts], [g for _, g in pts], label=label,
-                **variant_style(preset, experiment))
+        keep = [i for i, (_, g) in enumerate(points) if g is not None]
+        xs, ys = [points[i][0] for i in keep], [points[i][1] for i in keep]
+        style = variant_style(preset, experiment)
+        ax.plot(xs, ys, label=label, **style)
+        spread = (bands or {}).get(preset)
+        if spread is not None and all(spread[i] is not None for i in keep):
+            ax.fill_between(xs, [y - spread[i] for y, i in zip(ys, keep)],
+                            [y + spread[i] for y, i in zip(ys, keep)],
+                            color=style["color"], alpha=0.15, linewidth=0)
+    for key, value in (baselines or {}).items():
+        text, style = BASELINE_STYLES.get(key, (key, {"color": "gray", "linestyle": "--"}))
+        ax.axhline(value, label=f"{text} ({value:.3f})", **style)
     ax.set_xlabel("Epochs")
     ax.set_ylabel("Validation GAP")
     ax.set_title(title, fontsize=10)
@@ -94,7 +118,12 @@ def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper:
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4), squeeze=False)
     ours = {v["preset"]: (v["label"], [(p["epoch"], p["gap"]) for p in v["curve"]])
             for v in results["variants"]}
-    plot_curves(axes[0, 0], ours, f"circlearn, scale {results['scale']}", name)
+    bands = {v["preset"]: [p.get("gap_std") for p in v["curve"]] for v in results["variants"]}
+    n = len(results.get("seeds", [0]))
+    data = "synthetic data" if results.get("synthetic") else "data"
+    plot_curves(axes[0, 0], ours, f"circlearn, scale {results['scale']}, {data}, mean ± std "
+                f"over {n} seed{'s' if n > 1 else ''}", name, bands=bands,
+                baselines=results.get("baselines"))
     if ncols == 2:
         theirs = {k: (label, list(enumerate(values, start=1)))
                   for k, (label, values) in PAPER_CURVES[name].items()}

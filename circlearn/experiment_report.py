@@ -1,0 +1,161 @@
+"""An experiment's evidence: aggregates over seeds, comparisons, provenance, ``table.md``.
+
+:func:`summarize_variant` turns one variant's runs (one per seed) into the ``results.json``
+entry (``runs``, ``gap_mean``, ``gap_std`` with ``ddof = 1``, the mean curve with its spread,
+the same on the test split, and the paired interval against the linear-on-means baseline);
+:func:`comparisons` applies :func:`circlearn.stats.compare` to the experiment's claims;
+:func:`provenance` records the circlearn commit, the generator version and a SHA-256 of the
+data files; :func:`format_table` writes ``table.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from circlearn.stats import BETTER, compare, mean_std
+
+__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "format_table",
+           "format_mean_std"]
+
+
+def format_mean_std(mean: float | None, std: float | None, digits: int = 3) -> str:
+    """``"0.712 ± 0.013"``; ``"0.712 (1 seed)"`` without a spread; ``"–"`` without a value.
+
+    >>> format_mean_std(0.71234, 0.0131), format_mean_std(0.7, None), format_mean_std(None, None)
+    ('0.712 ± 0.013', '0.700 (1 seed)', '–')
+    """
+    if mean is None:
+        return "–"
+    if std is None:
+        return f"{mean:.{digits}f} (1 seed)"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _mean_curve(curves: Sequence[list[dict]]) -> list[dict]:
+    """Per evaluation: ``{epoch, gap (mean over seeds), gap_std}`` (seeds aligned by index)."""
+    n = min(len(c) for c in curves)
+    out = []
+    for i in range(n):
+        mean, std = mean_std([c[i]["gap"] for c in curves])
+        out.append({"epoch": curves[0][i]["epoch"], "gap": mean, "gap_std": std})
+    return out
+
+
+def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -> dict:
+    """``variant`` (name, preset, label, overrides, model, params, model_mb) + seed aggregates.
+
+    Each run is ``{seed, gap, curve, test_gap, videos_per_s, steps}`` (``test_gap`` ``None``
+    without a labelled test split).
+    """
+    gaps = [r["gap"] for r in runs]
+    mean, std = mean_std(gaps)
+    out = {**variant, "runs": runs, "gap_mean": mean, "gap_std": std, "gap": mean,
+           "curve": _mean_curve([r["curve"] for r in runs]),
+           "videos_per_s": round(sum(r["videos_per_s"] for r in runs) / len(runs), 2),
+           "steps": runs[0]["steps"]}
+    tests = [r["test_gap"] for r in runs if r.get("test_gap") is not None]
+    if len(tests) == len(runs):
+        out["test_gap_mean"], out["test_gap_std"] = mean_std(tests)
+    if baselines:
+        ref = baselines["linear_means"]
+        out["vs_linear_means"] = compare("linear_means", [ref] * len(gaps), variant["name"], gaps,
+                                         BETTER)
+    return out
+
+
+def comparisons(claims: Iterable[tuple[str, str, str]], variants: list[dict],
+                key: str = "gap") -> list[dict]:
+    """One :func:`circlearn.stats.compare` per ``(a, b, claim)``, paired by seed."""
+    by_name = {v["name"]: v for v in variants}
+    out = []
+    for a, b, claim in claims:
+        ra = {r["seed"]: r[key] for r in by_name[a]["runs"]}
+        rb = {r["seed"]: r[key] for r in by_name[b]["runs"]}
+        seeds = sorted(set(ra) & set(rb))
+        if not seeds or any(ra[s] is None or rb[s] is None for s in seeds):
+            continue
+        out.append(compare(a, [ra[s] for s in seeds], b, [rb[s] for s in seeds], claim))
+    return out
+
+
+def data_sha256(files: Iterable[str | Path]) -> str:
+    """SHA-256 over the files' names and bytes, in the order given."""
+    h = hashlib.sha256()
+    for path in files:
+        path = Path(path)
+        h.update(path.name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def provenance(files: Sequence[str | Path], generator_version: int | None) -> dict:
+    """``{commit, generator_version, data_sha256, data_files}``; ``commit`` ends in
+    ``+dirty`` when the source checkout has uncommitted changes, ``None`` outside git."""
+    src = Path(__file__).resolve().parent
+    commit = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=src, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit += "+dirty" if dirty else ""
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"commit": commit, "generator_version": generator_version,
+            "data_sha256": data_sha256(files), "data_files": len(files)}
+
+
+def _ci(c: dict) -> str:
+    return "–" if c["ci95"] is None else f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
+
+
+def _comparison_rows(cs: list[dict], labels: dict[str, str]) -> list[str]:
+    rows = []
+    for c in cs:
+        margin = f" (margin {c['margin']})" if c["margin"] is not None else ""
+        rows.append(f"| {labels.get(c['b'], c['b'])} vs {labels.get(c['a'], c['a'])} | "
+                    f"{c['claim']}{margin} | {c['diff_mean']:+.3f} | {_ci(c)} | "
+                    f"**{c['verdict']}** |")
+    return rows
+
+
+def format_table(results: dict) -> str:
+    """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
+    seeds = results.get("seeds", [0])
+    lines = [f"# {results['experiment']} ({results['title']}), scale {results['scale']}, "
+             f"{results['epochs']} epochs, {len(seeds)} seed(s)", ""]
+    if results.get("synthetic"):
+        lines += ["Data: **synthetic** (circlearn's generator), not YouTube-8M.", ""]
+    if results.get("protocol"):
+        lines += [f"Protocol: {results['protocol']}", ""]
+    has_test = any("test_gap_mean" in v for v in results["variants"])
+    lines += ["| variant | preset | trainable params | model MB (fp32) | validate GAP | "
+              + ("test GAP | " if has_test else "") + "vs linear baseline (95% CI) | "
+              "training videos/s |",
+              "|---|---|---:|---:|---:|" + ("---:|" if has_test else "") + "---|---:|"]
+    for v in results["variants"]:
+        test = (f"{format_mean_std(v.get('test_gap_mean'), v.get('test_gap_std'))} | "
+                if has_test else "")
+        vs = v.get("vs_linear_means")
+        vs = f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']}" if vs else "–"
+        lines.append(f"| {v['label']} | `{v['preset']}` | {v['params']:,} | {v['model_mb']:.3f} "
+                     f"| {format_mean_std(v['gap_mean'], v['gap_std'])} | {test}{vs} | "
+                     f"{v['videos_per_s']:.0f} |")
+    for split, key in (("validate", "baselines"), ("test", "baselines_test")):
+        b = results.get(key)
+        if b:
+            lines.append(f"\nBaselines ({split}): class prior GAP {b['class_prior']:.3f}, "
+                         f"linear on video-level means GAP {b['linear_means']:.3f}.")
+    labels = {v["name"]: v["label"] for v in results["variants"]}
+    for split, key in (("validate", "comparisons"), ("test", "comparisons_test")):
+        cs = results.get(key)
+        if cs:
+            lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval):",
+                      "", "| b vs a | claim | mean difference | 95% CI | verdict |",
+                      "|---|---|---:|---|---|", *_comparison_rows(cs, labels)]
+    return "\n".join(lines) + "\n"
