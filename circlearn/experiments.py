@@ -280,9 +280,15 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         runs[variant.name].append({"seed": seed, **run})
         log(f"[{name}] {variant.name} seed {seed}: GAP {run['gap']:.4f} ({run['seconds']:.0f} s)")
 
+    def keep(computed: dict) -> dict:  # saved at once: a later interruption keeps it
+        computed["data_sha256"] = prov["data_sha256"]
+        (out / "baselines.json").write_text(json.dumps(computed, indent=1) + "\n")
+        log(f"baselines: {computed['validate']} ({computed['seconds']:.0f} s)")
+        return computed
+
     if jobs == 1:
         if baselines and base is None:
-            base = compute_baselines(layout)
+            base = keep(compute_baselines(layout))
         for seed, variant, cfg in tasks:
             record(seed, variant, run_one(cfg.to_dict(), test_pattern, labels_csv))
     else:
@@ -297,12 +303,14 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
                                                    labels_csv, threads or 0))
                        for seed, variant, cfg in tasks]
             for seed, variant, future in futures:
-                record(seed, variant, future.result())
-            base = pending.result() if pending is not None else base
-    if base is not None and "data_sha256" not in base:
-        base["data_sha256"] = prov["data_sha256"]
-        (out / "baselines.json").write_text(json.dumps(base, indent=1) + "\n")
-        log(f"baselines: {base['validate']} ({base['seconds']:.0f} s)")
+                result = future.result()
+                if pending is not None and pending.done():
+                    base, pending = keep(pending.result()), None
+                record(seed, variant, result)
+            if pending is not None:
+                base = keep(pending.result())
+    if base is not None and "data_sha256" not in base:  # recorded in dataset.json
+        keep(base)
     for v in runs.values():
         v.sort(key=lambda r: r["seed"])
     variants = []
