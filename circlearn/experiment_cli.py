@@ -36,9 +36,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads per run (default: 1 at quick and medium, else "
                         "torch's)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="runs trained at the same time in worker processes (e.g. 2 on a "
-                        "2-core machine with --threads 1); results do not depend on it")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs trained at the same time in worker processes (default: 2 at "
+                        "medium, else 1); results do not depend on it")
     add_alias_option(p, "device", choices=DEVICES, default=None)
     add_alias_option(p, "num-workers", type=int, default=None)
 

@@ -26,14 +26,15 @@ stated in ``results.json`` as ``protocol``):
 - ``quick``: the bundled **synthetic** data (``data_samples/yt8m``: rgb 128 + audio 16, 50
   classes, 1000 train / 300 validate / 200 test videos); DBoF 256/128, NetVLAD/NetFV 16/8
   clusters, FC 64, 2 bags of 15 frames; batch 32, Adam 1e-2 without decay, batch-norm
-  momentum 0.2 (0.05 left the running statistics behind the weights: NetVLAD's validate GAP
-  swung by up to 0.1 between epochs), 10 epochs (7 for ``fig-layers``, as the paper's
-  figure); 3 seeds (``make demo``).
+  momentum 0.2 (measured over 3 seeds: with 0.05 NetVLAD's last three epochs swung by 0.09
+  GAP and it ended at 0.560 ± 0.055, with 0.2 at 0.635 ± 0.010;
+  ``benchmarks/results/protocol_sweep-quick.md``), 10 epochs (7 for ``fig-layers``, as the
+  paper's figure); 3 seeds, one process (``make demo``).
 - ``medium``: the real feature sizes on the **synthetic** ``cached_dataset("medium")``
-  (generated once into the cache; ``/work/MEDIUM.md`` of the project): DBoF 1024/512,
-  NetVLAD 32/16, NetFV 16/8 clusters, FC 64 (the DBoF FC 1024→64 keeps the paper's ratio 16),
-  1 bag of 30 frames, batch 64, Adam 1e-3 without decay, batch-norm momentum 0.01,
-  300 frames, 5 epochs; 3 seeds.
+  (generated once into the cache): DBoF 1024/512, NetVLAD 32/16, NetFV 16/8 clusters, FC 64
+  (the DBoF FC 1024→64 keeps the paper's ratio 16), 1 bag of 30 frames, batch 64, Adam 1e-3
+  without decay, batch-norm momentum 0.01, 300 frames, 5 epochs; 3 seeds, 2 worker
+  processes of one thread each.
 - ``paper``: the paper's presets and hyperparameters (``paper.md`` §3.6, §3.8), ``--data``
   pointing at the YouTube-8M 2018 frame-level folder; 3 seeds unless ``--seeds`` says less.
 
@@ -136,12 +137,13 @@ def _experiment(name: str) -> Experiment:
 
 
 #: Per scale: data, model overrides (clusters per pooling; audio gets half), TrainConfig
-#: fields, epochs (``None``: the figure's), default seeds, CPU threads (``None``: torch's
-#: default) and the protocol in words. The small CPU scales use one thread: on a shared
+#: fields, epochs (``None``: the figure's), default seeds, CPU threads per run (``None``:
+#: torch's default), runs at the same time (``jobs``: medium uses both cores of a 2-core
+#: machine with one process each) and the protocol in words. The small CPU scales use one thread: on a shared
 #: 2-core machine (load ≈ 9) a quick run took 6.2 s with 1 thread and 36.3 s with 2.
 SCALES: dict[str, dict] = {
     "quick": {
-        "data": "bundled", "seeds": 3, "epochs": None, "threads": 1,
+        "data": "bundled", "seeds": 3, "epochs": None, "threads": 1, "jobs": 1,
         "clusters": {"dbof": 256, "netvlad": 16, "netfv": 16},
         "model": {"hidden_size": 64, "n_bagging": 2, "iterations": 15},
         "train": {"batch_size": 32, "base_learning_rate": 1e-2, "learning_rate_decay": 1.0,
@@ -154,17 +156,18 @@ SCALES: dict[str, dict] = {
                     "epoch reported (no early stopping, no per-variant tuning)",
     },
     "medium": {
-        "data": "synth:medium", "seeds": 3, "epochs": 5, "threads": 1,
+        "data": "synth:medium", "seeds": 3, "epochs": 5, "threads": 1, "jobs": 2,
         "clusters": {"dbof": 1024, "netvlad": 32, "netfv": 16},
         "model": {"hidden_size": 64, "n_bagging": 1, "iterations": 30},
         "train": {"batch_size": 64, "base_learning_rate": 1e-3, "learning_rate_decay": 1.0,
                   "batch_norm_momentum": 0.01, "max_frames": 300, "eval_batch_size": 500,
                   "checkpoint_every_steps": 0, "keep_checkpoints": 1, "device": "cpu"},
-        "protocol": "MEDIUM.md's fixed setting for every variant: Adam 1e-3 without decay, "
+        "protocol": "one setting for every variant, fixed for this scale before any run (the "
+                    "medium generator is calibrated against it): Adam 1e-3 without decay, "
                     "batch 64, batch-norm momentum 0.01, 5 epochs, final epoch reported",
     },
     "paper": {
-        "data": None, "seeds": 3, "epochs": None, "threads": None, "clusters": None,
+        "data": None, "seeds": 3, "epochs": None, "threads": None, "jobs": 1, "clusters": None,
         "model": {},
         "train": {"data_augmentation": True, "max_frames": 300},
         "protocol": "the paper's: Adam 2e-4 x0.8 per 4M examples, batch 80 per process, "
@@ -238,15 +241,17 @@ def _shown(path: str | Path) -> str:
 def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
               seeds: int | None = None, data: str | None = None, epochs: int | None = None,
               model_overrides: dict | None = None, train_overrides: dict | None = None,
-              baselines: bool = True, threads: int | None = None, jobs: int = 1,
+              baselines: bool = True, threads: int | None = None, jobs: int | None = None,
               log=print) -> dict:
     """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
     and ``figure.png`` into ``out``; return the results dict.
 
     ``threads``: torch CPU threads per run (default: the scale's; restored after).
-    ``jobs``: runs trained at the same time in worker processes (the baselines are one more
-    task); the results do not depend on it (each run is a function of its configuration).
+    ``jobs``: runs trained at the same time in worker processes (default: the scale's; the
+    baselines are one more task); the results do not depend on it (each run is a function
+    of its configuration).
     """
+    jobs = SCALES.get(scale, {}).get("jobs", 1) if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     threads = SCALES.get(scale, {}).get("threads") if threads is None else threads
@@ -298,9 +303,15 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         runs[variant.name].append({"seed": seed, **run})
         log(f"[{name}] {variant.name} seed {seed}: GAP {run['gap']:.4f} ({run['seconds']:.0f} s)")
 
+    def keep(computed: dict) -> dict:  # saved at once: a later interruption keeps it
+        computed["data_sha256"] = prov["data_sha256"]
+        (out / "baselines.json").write_text(json.dumps(computed, indent=1) + "\n")
+        log(f"baselines: {computed['validate']} ({computed['seconds']:.0f} s)")
+        return computed
+
     if jobs == 1:
         if baselines and base is None:
-            base = compute_baselines(layout)
+            base = keep(compute_baselines(layout))
         for seed, variant, cfg in tasks:
             record(seed, variant, run_one(cfg.to_dict(), test_pattern, labels_csv))
     else:
@@ -315,12 +326,14 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
                                                    labels_csv, threads or 0))
                        for seed, variant, cfg in tasks]
             for seed, variant, future in futures:
-                record(seed, variant, future.result())
-            base = pending.result() if pending is not None else base
-    if base is not None and "data_sha256" not in base:
-        base["data_sha256"] = prov["data_sha256"]
-        (out / "baselines.json").write_text(json.dumps(base, indent=1) + "\n")
-        log(f"baselines: {base['validate']} ({base['seconds']:.0f} s)")
+                result = future.result()
+                if pending is not None and pending.done():
+                    base, pending = keep(pending.result()), None
+                record(seed, variant, result)
+            if pending is not None:
+                base = keep(pending.result())
+    if base is not None and "data_sha256" not in base:  # recorded in dataset.json
+        keep(base)
     for v in runs.values():
         v.sort(key=lambda r: r["seed"])
     variants = []
@@ -334,10 +347,13 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         variants.append(summarize_variant(info, runs[variant.name],
                                           base["validate"] if base else None))
     first = per_seed[0][0]
+    protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
+    if first.num_epochs != usual:
+        protocol += f"; this run: {first.num_epochs} epochs instead of {usual} (--epochs)"
     results = {
         "experiment": name, "title": exp.title, "scale": scale, "seeds": list(range(n_seeds)),
         "epochs": first.num_epochs, "synthetic": layout.generator_version is not None,
-        "protocol": SCALES[scale]["protocol"],
+        "protocol": protocol,
         "data": {"root": _shown(layout.root), "train": _shown(first.train_data),
                  "eval": _shown(first.eval_data), "sizes_from": _shown(layout.source),
                  "test": _shown(test_pattern) if labels_csv is not None else None},

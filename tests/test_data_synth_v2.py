@@ -9,11 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from circlearn import baselines
 from circlearn.cli import main
 from circlearn.data import synth
 from circlearn.data.synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
-from circlearn.data.synth_models import V2, gumbel_top_k, log_uniform_lengths
-from circlearn.data.yt8m import dequantize, read_frame_examples, read_video_examples
+from circlearn.data.synth_models import V2, gumbel_top_k, log_uniform_lengths, quantize32, video_means
+from circlearn.data.yt8m import dequantize, quantize, read_frame_examples, read_video_examples
 from circlearn.metrics import gap
 
 TINY = dict(num_classes=40, rgb_size=24, audio_size=8, train_videos=1200, validate_videos=300,
@@ -58,6 +59,18 @@ def test_gumbel_top_k_is_sampling_without_replacement():
     np.testing.assert_allclose(first, w, atol=0.01)
     two = gumbel_top_k(rng, np.log(np.tile(w, (10, 1))), np.full(10, 3))
     assert all(r.size == 3 and np.unique(r).size == 3 for r in two)
+
+
+def test_fast_quantize_and_means_match_the_reference():
+    x = np.random.default_rng(0).normal(0, 1.2, size=(500, 64)).astype(np.float32)
+    x[0, :5] = [-3.0, 3.0, -2.0, 2.0, 0.0]
+    ref = quantize(x)
+    fast = quantize32(x.copy())
+    diff = np.abs(fast.astype(int) - ref.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-4
+    means = video_means({"rgb": ref})["mean_rgb"]
+    np.testing.assert_allclose(means, dequantize(ref).astype(np.float64).mean(0), atol=1e-6)
+    assert means.dtype == np.float32
 
 
 def test_frames_within_bounds_and_distribution_shape(tiny):
@@ -123,6 +136,14 @@ def test_flip_hides_evidence_from_means_but_not_from_frames(tmp_path):
     assert abs(aucs[0.5][0] - 0.5) < 0.1 and aucs[0.5][1] > 0.85, aucs
 
 
+@pytest.mark.parametrize("r", [0, 3])
+def test_concepts_set_the_rank_of_the_class_directions(r):
+    cfg = SynthConfig(**{**TINY, "concepts": r})
+    u = V2(np.random.default_rng(0), cfg).dirs["rgb"]  # (40, 24)
+    assert u.shape == (40, 24) and np.linalg.matrix_rank(u) == (r or 24)
+    assert 0.5 < float((u * u).sum(1).mean()) / 24 < 1.5  # E|u_k|^2 = D
+
+
 def test_presets_follow_the_medium_scale():
     m = SYNTH_PRESETS["medium"]
     assert (m.rgb_size, m.audio_size, m.max_frames, m.generator_version) == (1024, 128, 300, 2)
@@ -145,12 +166,28 @@ SMALL_CACHE = SynthConfig(seed=2, **{**TINY, "train_videos": 12, "validate_video
 
 
 def test_cache_generates_once_then_reuses(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_gaps(train, evaluate, *, feature_sizes, num_classes, labels_csv=None, seed=0):
+        calls.append((os.path.basename(train), os.path.basename(evaluate), labels_csv, seed))
+        assert list(feature_sizes) == [8, 4] and num_classes == 40
+        return {"class_prior": 0.25, "linear_means": 0.5}
+    monkeypatch.setattr(baselines, "baseline_gaps", fake_gaps)
     root = cached_dataset(SMALL_CACHE, tmp_path, name="tiny")
     assert root.parent == tmp_path / "synth" and root.name.startswith("tiny-v2-")
     before = files(root)
     other = tmp_path / "direct"
     generate(other, SMALL_CACHE)
-    assert files(other) == before  # the cache holds exactly generate()'s files
+    direct = files(other)
+    meta = json.loads(before.pop("dataset.json"))
+    gaps = meta.pop("baselines")
+    assert before == {k: v for k, v in direct.items() if k != "dataset.json"}
+    assert meta == json.loads(direct["dataset.json"])  # generate()'s files, plus baselines
+    want = {"class_prior": 0.25, "linear_means": 0.5}
+    assert gaps == {"validate": want, "test": want, "seed": 0}
+    assert [c[:2] for c in calls] == [("train*.tfrecord", "validate*.tfrecord"),
+                                      ("train*.tfrecord", "test*.tfrecord")]
+    assert calls[0][2] is None and os.path.basename(calls[1][2]) == "test_labels.csv"
 
     def fail(*args, **kwargs):
         raise AssertionError("regenerated")
@@ -172,25 +209,25 @@ def test_interrupted_generation_leaves_nothing_that_is_reused(tmp_path, monkeypa
         raise KeyboardInterrupt
     monkeypatch.setattr(synth, "generate", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        cached_dataset(SMALL_CACHE, tmp_path)
+        cached_dataset(SMALL_CACHE, tmp_path, baselines=False)
     assert list((tmp_path / "synth").iterdir()) == []
     # a leftover of a killed process (no cleanup ran) is removed, never reused
     final = f"custom-v2-{synth.config_hash(SMALL_CACHE)[:12]}"
     dead = tmp_path / "synth" / f".{final}.tmp-999999999"
     (dead / "frame").mkdir(parents=True)
     monkeypatch.setattr(synth, "generate", real)
-    root = cached_dataset(SMALL_CACHE, tmp_path)
+    root = cached_dataset(SMALL_CACHE, tmp_path, baselines=False)
     assert not dead.exists() and root.name == final
     assert json.loads((root / "dataset.json").read_text())["config"]["seed"] == 2
 
 
 def test_cache_rejects_a_folder_with_another_config(tmp_path):
-    root = cached_dataset(SMALL_CACHE, tmp_path)
+    root = cached_dataset(SMALL_CACHE, tmp_path, baselines=False)
     meta = json.loads((root / "dataset.json").read_text())
     meta["config"]["seed"] = 7
     (root / "dataset.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="another configuration"):
-        cached_dataset(SMALL_CACHE, tmp_path)
+        cached_dataset(SMALL_CACHE, tmp_path, baselines=False)
     with pytest.raises(ValueError, match="unknown synthetic preset 'large'"):
         cached_dataset("large", tmp_path)
 
@@ -200,13 +237,19 @@ def test_cli_preset_prints_the_cached_folder(tmp_path, capsys):
             "--rgb-size", "8", "--audio-size", "4", "--train-videos", "6",
             "--validate-videos", "2", "--num-classes", "10", "--num-verticals", "3",
             "--min-frames", "3", "--max-frames", "5", "--max-duration", "9"]
-    assert main(args) == 0
+    assert main(args + ["--no-baselines"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()[-1]
     assert printed.startswith(str(tmp_path / "synth" / "proxy-v2-"))
     meta = json.loads((tmp_path / "synth" / os.path.basename(printed) / "dataset.json")
                       .read_text())
     assert meta["generator_version"] == 2 and meta["config"]["flip"] == \
         SYNTH_PRESETS["proxy"].flip
-    assert main(args) == 0 and capsys.readouterr().out.strip() == printed  # reused
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == printed  # reused, not regenerated
+    out = tmp_path / "direct"
+    assert main(["data", "synth", "--out", str(out), "--baselines"] + args[6:]) == 0
+    assert "baselines on validate: class prior GAP" in capsys.readouterr().out
+    gaps = json.loads((out / "dataset.json").read_text())["baselines"]["validate"]
+    assert 0 <= gaps["class_prior"] <= 1 and 0 <= gaps["linear_means"] <= 1
     assert main(["data", "synth", "--seed", "1"]) == 2
     assert "needs --out DIR, or --preset NAME" in capsys.readouterr().err

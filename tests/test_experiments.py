@@ -32,6 +32,7 @@ def test_results_format(two_seeds):
     out, results = two_seeds
     saved = json.loads((out / "results.json").read_text())
     assert saved["seeds"] == [0, 1] and saved["synthetic"] is True
+    assert saved["protocol"].endswith("this run: 1 epochs instead of 10 (--epochs)")
     assert set(saved["baselines"]) == {"class_prior", "linear_means"}
     assert 0 < saved["baselines"]["class_prior"] < saved["baselines"]["linear_means"] < 1
     assert set(saved["baselines_test"]) == {"class_prior", "linear_means"}

@@ -13,13 +13,14 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import fields, replace
 from pathlib import Path
 
 from ..arguments import add_alias_option
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
-from .synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
+from .synth import SYNTH_PRESETS, SynthConfig, add_baselines, cached_dataset, generate
 
 __all__ = ["configure_parser", "run"]
 
@@ -41,6 +42,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_alias_option(synth, "cache-dir", default=None,
                      help="cache folder for --preset without --out (default: "
                           "$CIRCLEARN_CACHE, else ~/.cache/circlearn)")
+    synth.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=None,
+                       help="compute the class-prior and linear-on-means GAPs into "
+                            "dataset.json (default: on for the cache, off with --out)")
     defaults = SynthConfig()
     for f in fields(SynthConfig):
         default = getattr(defaults, f.name)
@@ -87,12 +91,17 @@ def _synth(args: argparse.Namespace) -> int:
     base = SYNTH_PRESETS[args.preset] if args.preset else SynthConfig()
     cfg = replace(base, **given)
     if args.out is None:
-        root = cached_dataset(cfg, args.cache_dir, name=args.preset, log=print)
+        root = cached_dataset(cfg, args.cache_dir, name=args.preset,
+                              baselines=args.baselines is not False, log=print)
+        _print_baselines(root)
         print(root)
         return 0
     summary = generate(args.out, cfg)
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
+    if args.baselines:
+        add_baselines(args.out)
+        _print_baselines(args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -118,3 +127,11 @@ def _from_ts(args: argparse.Namespace) -> int:
           f"--cluster-sizes 64 --hidden-size 32 --max-frames {max(longest, 1)} \\\n"
           f"    --train-data-pattern '{args.out}/frame/train*.tfrecord'{evaluate}")
     return 0
+
+
+def _print_baselines(root) -> None:
+    meta = json.loads((Path(root) / "dataset.json").read_text())
+    for split, gaps in meta.get("baselines", {}).items():
+        if isinstance(gaps, dict):
+            print(f"baselines on {split}: class prior GAP {gaps['class_prior']:.4f}, "
+                  f"linear on means GAP {gaps['linear_means']:.4f}")

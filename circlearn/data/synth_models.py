@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .yt8m import quantize
+from .yt8m import dequantize, quantize
 
-__all__ = ["V1", "V2", "CHUNK", "log_uniform_lengths", "gumbel_top_k"]
+__all__ = ["V1", "V2", "CHUNK", "log_uniform_lengths", "gumbel_top_k", "quantize32",
+           "video_means"]
 
 CHUNK = 64  # videos whose frames one V2 call draws (fixed: it is part of the draw order)
 
@@ -56,9 +57,40 @@ class V1:
             feats[name] = quantize(x)  # (T, D) uint8
         return labels.astype(np.int64), feats
 
-    def videos(self, n: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    def videos(self, n: int) -> Iterator[tuple[np.ndarray, dict, dict]]:
+        """``n`` videos: labels, frames ``{name: (T, D) uint8}``, means ``{mean_name: (D,)}``."""
         for _ in range(n):
-            yield self._video()
+            labels, feats = self._video()
+            means = {f"mean_{k}": dequantize(v).astype(np.float64).mean(axis=0)
+                     .astype(np.float32) for k, v in feats.items()}
+            yield labels, feats, means
+
+
+def quantize32(x: np.ndarray) -> np.ndarray:
+    """:func:`circlearn.data.yt8m.quantize` computed in place in float32 (``x`` is consumed).
+
+    ``rint((clip(x, -2, 2) + 2) · 255/4)``; float32 rounding can move a value lying within
+    ~1e-5 of a half-integer step to the neighbouring byte (the test bounds it: at most one
+    step, rarely).
+    """
+    np.clip(x, -2.0, 2.0, out=x)
+    x += np.float32(2.0)
+    x *= np.float32(255.0 / 4.0)
+    np.rint(x, out=x)
+    return x.astype(np.uint8)
+
+
+def video_means(frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``mean_<name>``: the mean of the dequantised frames, from exact integer sums.
+
+    ``mean_t dequantize(q_t) = (Σ_t q_t) / T · 4/255 + (4/512 − 2)`` (float32).
+    """
+    out = {}
+    for name, q in frames.items():
+        total = q.sum(axis=0, dtype=np.int64)  # (D,), exact
+        out[f"mean_{name}"] = (total * (4.0 / 255.0 / q.shape[0]) + (4.0 / 512.0 - 2.0)
+                               ).astype(np.float32)
+    return out
 
 
 def log_uniform_lengths(rng: np.random.Generator, n: int, lo: int, hi: int, cap: int) -> np.ndarray:
@@ -89,8 +121,8 @@ class V2:
     def __init__(self, rng: np.random.Generator, cfg):
         self.rng, self.cfg = rng, cfg
         k, v = cfg.num_classes, cfg.num_verticals
-        self.dirs = {"rgb": rng.standard_normal((k, cfg.rgb_size), dtype=np.float32),
-                     "audio": rng.standard_normal((k, cfg.audio_size), dtype=np.float32)}
+        self.dirs = {name: self._directions(rng, k, size, cfg.concepts)
+                     for name, size in (("rgb", cfg.rgb_size), ("audio", cfg.audio_size))}
         self.looks = {"rgb": rng.standard_normal((v, cfg.rgb_size), dtype=np.float32),
                       "audio": rng.standard_normal((v, cfg.audio_size), dtype=np.float32)}
         w = (np.arange(k) + 1.0) ** -cfg.zipf
@@ -100,6 +132,16 @@ class V2:
         extra = rng.choice(v, size=k - v, p=vw / vw.sum()) if k > v else np.zeros(0, int)
         self.verticals = rng.permutation(np.concatenate([np.arange(min(v, k)), extra]))
         self.vertical_p = np.bincount(self.verticals, weights=self.p, minlength=v)  # (V,)
+
+    @staticmethod
+    def _directions(rng: np.random.Generator, k: int, d: int, r: int) -> np.ndarray:
+        """``(K, D)`` class directions: i.i.d. ``N(0, I)`` rows (``r = 0``), or ``u_k = A z_k``
+        with ``A ~ N(0, I)`` of shape ``(D, r)`` and ``z_k ~ N(0, I_r / r)`` (rank ``r``)."""
+        if r == 0:
+            return rng.standard_normal((k, d), dtype=np.float32)
+        a = rng.standard_normal((d, r), dtype=np.float32)
+        z = rng.standard_normal((k, r), dtype=np.float32) / np.float32(np.sqrt(r))
+        return z @ a.T  # (K, D)
 
     def _labels(self, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
         cfg, rng = self.cfg, self.rng
@@ -139,16 +181,18 @@ class V2:
             x *= cfg.noise
             base = rng.standard_normal((lengths.size, d), dtype=np.float32) * cfg.video_noise
             base += cfg.vertical_signal * self.looks[name][vert]  # (N, D)
-            x += np.repeat(base, lengths, axis=0)
+            for i in range(lengths.size):
+                x[offsets[i]:offsets[i + 1]] += base[i]  # (T_i, D) += (D,)
             for i, ev in enumerate(events):
                 for cls, a, start, seg in ev:
                     lo = offsets[i] + int(start)
                     x[lo:lo + int(seg)] += np.float32(amp * a) * self.dirs[name][int(cls)]
-            feats[name] = quantize(x)  # (ΣT, D) uint8
+            feats[name] = quantize32(x)  # (ΣT, D) uint8
         return [{k: v[offsets[i]:offsets[i + 1]] for k, v in feats.items()}
                 for i in range(lengths.size)]
 
-    def videos(self, n: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    def videos(self, n: int) -> Iterator[tuple[np.ndarray, dict, dict]]:
+        """As :meth:`V1.videos`."""
         cfg = self.cfg
         vert, labels = self._labels(n)
         lengths = log_uniform_lengths(self.rng, n, cfg.min_frames, cfg.max_duration,
@@ -158,4 +202,4 @@ class V2:
             hi = min(n, lo + CHUNK)
             frames = self._frames(vert[lo:hi], lengths[lo:hi], events[lo:hi])
             for i in range(lo, hi):
-                yield labels[i].astype(np.int64), frames[i - lo]
+                yield labels[i].astype(np.int64), frames[i - lo], video_means(frames[i - lo])
