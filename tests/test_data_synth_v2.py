@@ -232,7 +232,7 @@ def test_cache_rejects_a_folder_with_another_config(tmp_path):
         cached_dataset("large", tmp_path)
 
 
-def test_cli_preset_prints_the_cached_folder(tmp_path, capsys):
+def test_cli_preset_prints_the_cached_folder(tmp_path, capsys, monkeypatch):
     args = ["data", "synth", "--preset", "proxy", "--cache-dir", str(tmp_path),
             "--rgb-size", "8", "--audio-size", "4", "--train-videos", "6",
             "--validate-videos", "2", "--num-classes", "10", "--num-verticals", "3",
@@ -246,10 +246,17 @@ def test_cli_preset_prints_the_cached_folder(tmp_path, capsys):
         SYNTH_PRESETS["proxy"].flip
     assert main(args) == 0
     assert capsys.readouterr().out.strip() == printed  # reused, not regenerated
+    monkeypatch.setattr(baselines, "baseline_gaps",
+                        lambda *a, **k: {"class_prior": 0.25, "linear_means": 0.5})
+    assert main(args + ["--baselines"]) == 0  # added to the cached set
+    assert "baselines on validate: class prior GAP 0.2500" in capsys.readouterr().out
+    assert "baselines" in json.loads((tmp_path / "synth" / os.path.basename(printed) /
+                                      "dataset.json").read_text())
     out = tmp_path / "direct"
     assert main(["data", "synth", "--out", str(out), "--baselines"] + args[6:]) == 0
     assert "baselines on validate: class prior GAP" in capsys.readouterr().out
-    gaps = json.loads((out / "dataset.json").read_text())["baselines"]["validate"]
-    assert 0 <= gaps["class_prior"] <= 1 and 0 <= gaps["linear_means"] <= 1
+    gaps = json.loads((out / "dataset.json").read_text())["baselines"]
+    fake = {"class_prior": 0.25, "linear_means": 0.5}
+    assert gaps == {"validate": fake, "test": fake, "seed": 0}  # SynthConfig() has a test split
     assert main(["data", "synth", "--seed", "1"]) == 2
     assert "needs --out DIR, or --preset NAME" in capsys.readouterr().err

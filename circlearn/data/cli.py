@@ -44,7 +44,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                           "$CIRCLEARN_CACHE, else ~/.cache/circlearn)")
     synth.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=None,
                        help="compute the class-prior and linear-on-means GAPs into "
-                            "dataset.json (default: on for the cache, off with --out)")
+                            "dataset.json (default: on when the cache generates a set, off "
+                            "with --out; --baselines also adds them to a cached set without)")
     defaults = SynthConfig()
     for f in fields(SynthConfig):
         default = getattr(defaults, f.name)
@@ -93,6 +94,8 @@ def _synth(args: argparse.Namespace) -> int:
     if args.out is None:
         root = cached_dataset(cfg, args.cache_dir, name=args.preset,
                               baselines=args.baselines is not False, log=print)
+        if args.baselines and "baselines" not in json.loads((root / "dataset.json").read_text()):
+            add_baselines(root)  # a set cached with --no-baselines: add them now
         _print_baselines(root)
         print(root)
         return 0
