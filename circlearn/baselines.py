@@ -33,6 +33,8 @@ to score them.
 from __future__ import annotations
 
 import csv
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,8 +44,8 @@ from circlearn.data.files import resolve_files
 from circlearn.data.yt8m import dequantize, read_frame_examples
 from circlearn.metrics import gap
 
-__all__ = ["baseline_gaps", "FittedBaselines", "video_means", "read_labels_csv", "class_prior_scores",
-           "fit_linear_means", "select_l2", "L2_GRID", "LINEAR_PROTOCOL"]
+__all__ = ["baseline_gaps", "record_baselines", "FittedBaselines", "video_means",
+           "read_labels_csv", "class_prior_scores", "fit_linear_means", "select_l2", "L2_GRID", "LINEAR_PROTOCOL"]
 
 #: Candidate L2 weights of the linear baseline (chosen on a split of the training videos).
 L2_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -242,3 +244,29 @@ def baseline_gaps(train_pattern: str, eval_pattern: str, *, feature_sizes: Seque
     fitted = FittedBaselines(train_pattern, feature_sizes=feature_sizes, num_classes=num_classes,
                              seed=seed, feature_names=feature_names)
     return fitted.gaps(eval_pattern, labels_csv, top_k=top_k)
+
+
+def record_baselines(root, *, seed: int = 0) -> dict:
+    """Compute the set's baseline GAPs and record them in its ``dataset.json``.
+
+    ``{"validate": {"class_prior", "linear_means"}, "test": {…}, "seed": seed}`` from
+    :func:`baseline_gaps` (fitted on train; test scored with
+    ``test_labels.csv``); a split the set lacks is left out. Returns that dict.
+    """
+    root = Path(root)
+    meta_path = root / "dataset.json"
+    meta = json.loads(meta_path.read_text())
+    kw = dict(feature_sizes=meta["feature_sizes"], num_classes=meta["num_classes"], seed=seed)
+    train = str(root / "frame" / "train*.tfrecord")
+    out: dict = {}
+    if "validate" in meta["splits"]:
+        out["validate"] = baseline_gaps(train, str(root / "frame" / "validate*.tfrecord"), **kw)
+    if "test" in meta["splits"]:
+        out["test"] = baseline_gaps(train, str(root / "frame" / "test*.tfrecord"),
+                                    labels_csv=root / "test_labels.csv", **kw)
+    out["seed"] = seed
+    meta["baselines"] = out
+    tmp = meta_path.with_name(meta_path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, meta_path)
+    return out

@@ -173,7 +173,7 @@ def test_cache_generates_once_then_reuses(tmp_path, monkeypatch):
         assert list(feature_sizes) == [8, 4] and num_classes == 40
         return {"class_prior": 0.25, "linear_means": 0.5}
     monkeypatch.setattr(baselines, "baseline_gaps", fake_gaps)
-    root = cached_dataset(SMALL_CACHE, tmp_path, name="tiny")
+    root = cached_dataset(SMALL_CACHE, tmp_path, name="tiny", baselines=baselines.record_baselines)
     assert root.parent == tmp_path / "synth" and root.name.startswith("tiny-v2-")
     before = files(root)
     other = tmp_path / "direct"

@@ -17,10 +17,12 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
+from circlearn.baselines import record_baselines
+
 from ..arguments import add_alias_option
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
-from .synth import SYNTH_PRESETS, SynthConfig, add_baselines, cached_dataset, generate
+from .synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
 
 __all__ = ["configure_parser", "run"]
 
@@ -93,9 +95,10 @@ def _synth(args: argparse.Namespace) -> int:
     cfg = replace(base, **given)
     if args.out is None:
         root = cached_dataset(cfg, args.cache_dir, name=args.preset,
-                              baselines=args.baselines is not False, log=print)
+                              baselines=record_baselines if args.baselines is not False else None,
+                              log=print)
         if args.baselines and "baselines" not in json.loads((root / "dataset.json").read_text()):
-            add_baselines(root)  # a set cached with --no-baselines: add them now
+            record_baselines(root)  # a set cached with --no-baselines: add them now
         _print_baselines(root)
         print(root)
         return 0
@@ -103,7 +106,7 @@ def _synth(args: argparse.Namespace) -> int:
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames, {s['shards']} shards")
     if args.baselines:
-        add_baselines(args.out)
+        record_baselines(args.out)
         _print_baselines(args.out)
     print(f"wrote {args.out}")
     return 0

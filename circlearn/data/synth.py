@@ -119,6 +119,7 @@ import csv
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,7 @@ from .yt8m import VideoExample, write_frame_examples, write_video_examples
 
 __all__ = ["SynthConfig", "generate", "config_fields", "SPLITS", "GENERATOR_VERSION",
            "SYNTH_PRESETS", "cached_dataset", "cache_root", "config_hash", "CACHE_ENV_VAR",
-           "preset", "add_baselines"]
+           "preset"]
 
 SPLITS = ("train", "validate", "test")
 CACHE_ENV_VAR = "CIRCLEARN_CACHE"
@@ -244,36 +245,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def add_baselines(root, *, seed: int = 0) -> dict:
-    """Compute the set's baseline GAPs and record them in its ``dataset.json``.
-
-    ``{"validate": {"class_prior", "linear_means"}, "test": {…}, "seed": seed}`` from
-    :func:`circlearn.baselines.baseline_gaps` (fitted on train; test scored with
-    ``test_labels.csv``); a split the set lacks is left out. Returns that dict.
-    """
-    from circlearn.baselines import baseline_gaps  # a layer above data: imported on use
-
-    root = Path(root)
-    meta_path = root / "dataset.json"
-    meta = json.loads(meta_path.read_text())
-    kw = dict(feature_sizes=meta["feature_sizes"], num_classes=meta["num_classes"], seed=seed)
-    train = str(root / "frame" / "train*.tfrecord")
-    out: dict = {}
-    if "validate" in meta["splits"]:
-        out["validate"] = baseline_gaps(train, str(root / "frame" / "validate*.tfrecord"), **kw)
-    if "test" in meta["splits"]:
-        out["test"] = baseline_gaps(train, str(root / "frame" / "test*.tfrecord"),
-                                    labels_csv=root / "test_labels.csv", **kw)
-    out["seed"] = seed
-    meta["baselines"] = out
-    tmp = meta_path.with_name(meta_path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, meta_path)
-    return out
-
-
 def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: str | None = None,
-                   baselines: bool = True, log=None) -> Path:
+                   baselines: Callable[[Path], object] | None = None, log=None) -> Path:
     """The root of a generated dataset in the cache, generating it first when absent.
 
     The folder is ``<cache>/synth/<name>-v<version>-<hash12>`` (``name``: the preset's, else
@@ -282,8 +255,9 @@ def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: s
     interrupted generation is never reused (its leftover folder is removed by a later call
     once its process has ended). An existing folder whose ``dataset.json`` does not record
     this configuration raises ``ValueError``. Same seed and version: byte-identical files.
-    With ``baselines`` (default) the set's baseline GAPs (:func:`add_baselines`) are
-    computed before the rename and stored in its ``dataset.json``.
+    ``baselines``, if given, is called on the complete folder before the rename, e.g.
+    :func:`circlearn.baselines.record_baselines`, which stores the set's baseline GAPs in its
+    ``dataset.json`` (passed in by the caller: the baselines are a layer above the data).
     """
     if isinstance(config_or_name, str):
         if config_or_name not in SYNTH_PRESETS:
@@ -311,7 +285,7 @@ def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: s
         if baselines and cfg.train_videos and (cfg.validate_videos or cfg.test_videos):
             if log:
                 log("computing the baseline GAPs (class prior, linear on means)")
-            add_baselines(tmp)
+            baselines(tmp)
         os.rename(tmp, final)
     except OSError:
         if not final.is_dir():  # not a lost race with another process: a real error

@@ -1,8 +1,8 @@
 """The layer-kind factory: a layer-kind name (see :mod:`.config`) → a linear module.
 
 :func:`make_linear` is the one place that maps a kind (``ModelConfig.embedding``, ``fc``,
-``classifier_layer``) to a module (dense, circulant, Toeplitz or low-rank); a new kind is a new branch here plus its name in
-``LAYER_KINDS``. Dense layers come from :func:`circlearn.nn.blocks.dense_linear`.
+``classifier_layer``) to a module (dense, circulant, Toeplitz or low-rank); a new kind is a new
+branch here plus its name in ``LAYER_KINDS``. Dense layers come from :func:`circlearn.nn.blocks.dense_linear`.
 
 Initializations are passed in by the caller, which knows the paper's rule for its place
 (``paper.md`` §2.4): a dense layer gets ``N(0, std²)`` weights and a zero bias; a circulant one
