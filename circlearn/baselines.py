@@ -45,7 +45,8 @@ from circlearn.data.yt8m import dequantize, read_frame_examples
 from circlearn.metrics import gap
 
 __all__ = ["baseline_gaps", "record_baselines", "FittedBaselines", "video_means",
-           "read_labels_csv", "class_prior_scores", "fit_linear_means", "select_l2", "L2_GRID", "LINEAR_PROTOCOL"]
+           "read_labels_csv", "class_prior_scores", "fit_linear_means", "select_l2", "L2_GRID",
+           "LINEAR_PROTOCOL"]
 
 #: Candidate L2 weights of the linear baseline (chosen on a split of the training videos).
 L2_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
