@@ -102,7 +102,7 @@ def _v(preset: str, label: str) -> Variant:
 EXPERIMENTS: dict[str, Experiment] = {
     "fig-dc-cd": Experiment("fig-dc-cd", "learned vs fixed-sign diagonal (DBoF, compact FC)", (
         _v("dbof-fc-circulant", "Compact FC, learned D (DC)"),
-        _v("dbof-fc-circulant-sign", "Compact FC, D in {-1, 1} (CD)")), 10,
+        _v("dbof-fc-circulant-sign", "Compact FC, fixed ±1 D on the input (CD)")), 10,
         (("dbof-fc-circulant-sign", "dbof-fc-circulant", BETTER),)),
     "fig-embeddings": Experiment("fig-embeddings", "dense vs compact FC per embedding", (
         _v("dbof", "DBoF dense"), _v("dbof-fc-circulant", "DBoF compact"),

@@ -37,8 +37,8 @@ SERIES = {
     "09_reproducing_paper_figures": "Reproducing the paper's figures",
     "10_real_sequences": "Real sequences: UEA/UCR time series",
 }
-# Notebooks whose footer this script owns (08 and 09 join once their owners add the footer).
-MANAGED = tuple(list(SERIES)[:8]) + ("10_real_sequences",)
+# Notebooks whose footer this script owns: the whole series.
+MANAGED = tuple(SERIES)
 
 # Concept → the circlearn source file that implements it, per notebook.
 SOURCES = {
@@ -72,6 +72,20 @@ SOURCES = {
                                            "circlearn/nn/gating.py"),
                                           ("presets, count_parameters, size_report",
                                            "circlearn/models/presets.py")],
+    "08_training_compact_models": [("presets, ModelConfig, count_parameters, size_report",
+                                    "circlearn/models/presets.py"),
+                                   ("train, TrainConfig, load_model, evaluate", "circlearn/training/"),
+                                   ("GAP, Hit@1", "circlearn/metrics/"),
+                                   ("class prior, linear on video-level means",
+                                    "circlearn/baselines.py"),
+                                   ("paired intervals and verdicts", "circlearn/stats.py")],
+    "09_reproducing_paper_figures": [("EXPERIMENTS, SCALES, the experiment runner",
+                                      "circlearn/experiments.py"),
+                                     ("paired intervals and verdicts", "circlearn/stats.py"),
+                                     ("class prior, linear on video-level means",
+                                      "circlearn/baselines.py"),
+                                     ("PAPER_CURVES (digitized ±0.001), plot_experiment",
+                                      "circlearn/plotting/paper.py")],
     "10_real_sequences": [("read_ts, packaged_ts, convert_ts (the .ts reader)", "circlearn/data/ts.py"),
                           ("write_sequence_dataset (standardize, quantize, write records)",
                            "circlearn/data/sequences.py"),

@@ -33,7 +33,7 @@ PAPER_CURVES: dict[str, dict[str, tuple[str, list[float | None]]]] = {
     "fig-dc-cd": {
         "dbof-fc-circulant": ("Compact FC, learned D", [
             .839, .851, .856, .858, .859, .860, .860, .860, .860, .860]),
-        "dbof-fc-circulant-sign": ("Compact FC, D in {-1, 1}", [
+        "dbof-fc-circulant-sign": ("Compact FC, fixed ±1 D after C (authors' code)", [
             .810, .820, .823, .817, .826, .829, .829, .829, .830, .829]),
     },
     "fig-embeddings": {
@@ -127,7 +127,7 @@ def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper:
     if ncols == 2:
         theirs = {k: (label, list(enumerate(values, start=1)))
                   for k, (label, values) in PAPER_CURVES[name].items()}
-        plot_curves(axes[0, 1], theirs, "paper (digitized, YouTube-8M 2018)", name)
+        plot_curves(axes[0, 1], theirs, "paper (digitized ±0.001, YouTube-8M 2018)", name)
     fig.suptitle(PAPER_TITLES.get(name, name), fontsize=11)
     fig.tight_layout()
     if path is not None:
