@@ -17,7 +17,7 @@ from pathlib import Path
 
 from circlearn.stats import BETTER, compare, mean_std
 
-__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "format_table",
+__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "table_header", "format_table",
            "format_mean_std"]
 
 
@@ -124,8 +124,8 @@ def _comparison_rows(cs: list[dict], labels: dict[str, str]) -> list[str]:
     return rows
 
 
-def format_table(results: dict) -> str:
-    """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
+def table_header(results: dict) -> list[str]:
+    """The first lines of a results table: title, seeds, the synthetic-data note, protocol."""
     seeds = results.get("seeds", [0])
     lines = [f"# {results['experiment']} ({results['title']}), scale {results['scale']}, "
              f"{results['epochs']} epochs, {len(seeds)} seed(s)", ""]
@@ -133,6 +133,12 @@ def format_table(results: dict) -> str:
         lines += ["Data: **synthetic** (circlearn's generator), not YouTube-8M.", ""]
     if results.get("protocol"):
         lines += [f"Protocol: {results['protocol']}", ""]
+    return lines
+
+
+def format_table(results: dict) -> str:
+    """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
+    lines = table_header(results)
     has_test = any("test_gap_mean" in v for v in results["variants"])
     lines += ["| variant | preset | trainable params | model MB (fp32) | validate GAP | "
               + ("test GAP | " if has_test else "") + "vs linear baseline (95% CI) | "

@@ -140,15 +140,9 @@ def variant_details(name: str, config, frames: int) -> dict:
 
 def format_table(results: dict) -> str:
     """Markdown table of a ``fig-structures`` results dict (module docstring)."""
-    from circlearn.experiment_report import format_mean_std
+    from circlearn.experiment_report import format_mean_std, table_header
 
-    seeds = results.get("seeds", [0])
-    lines = [f"# fig-structures ({results['title']}), scale {results['scale']}, "
-             f"{results['epochs']} epochs, {len(seeds)} seed(s)", ""]
-    if results.get("synthetic"):
-        lines += ["Data: **synthetic** (circlearn's generator), not YouTube-8M.", ""]
-    if results.get("protocol"):
-        lines += [f"Protocol: {results['protocol']}", ""]
+    lines = table_header(results)
     lines += ["Difference from dense: b − dense, paired over seeds, 95% t-interval, **not "
               "adjusted** for the 8 comparisons per pooling. Batch-1 latency: whole model, "
               "one video, CPU, one thread, median of 30 calls (machine load in results.json).",
