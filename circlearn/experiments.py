@@ -100,10 +100,17 @@ def _v(preset: str, label: str) -> Variant:
 
 
 EXPERIMENTS: dict[str, Experiment] = {
+    # Figure A with three curves (issue 13): the paper's learned D on the input, Cheng et
+    # al.'s fixed ±1 D on the input, and the authors' code, which applies its fixed signs
+    # after the circulant (y = D'C x; with the batch norm that follows, a plain circulant).
     "fig-dc-cd": Experiment("fig-dc-cd", "learned vs fixed-sign diagonal (DBoF, compact FC)", (
         _v("dbof-fc-circulant", "Compact FC, learned D (DC)"),
-        _v("dbof-fc-circulant-sign", "Compact FC, fixed ±1 D on the input (CD)")), 10,
-        (("dbof-fc-circulant-sign", "dbof-fc-circulant", BETTER),)),
+        _v("dbof-fc-circulant-sign", "Compact FC, fixed ±1 D on the input (CD)"),
+        Variant("dbof-fc-circulant-sign-output", "dbof",
+                "Compact FC, fixed ±1 D after C (authors' code)",
+                {"fc": "circulant-sign-output"})), 10,
+        (("dbof-fc-circulant-sign", "dbof-fc-circulant", BETTER),
+         ("dbof-fc-circulant-sign-output", "dbof-fc-circulant", BETTER))),
     "fig-embeddings": Experiment("fig-embeddings", "dense vs compact FC per embedding", (
         _v("dbof", "DBoF dense"), _v("dbof-fc-circulant", "DBoF compact"),
         _v("netvlad", "NetVLAD dense"), _v("netvlad-fc-circulant", "NetVLAD compact"),

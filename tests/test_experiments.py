@@ -47,14 +47,16 @@ def test_results_format(two_seeds):
         assert v["gap_std"] == pytest.approx(abs(gaps[0] - gaps[1]) / 2 ** 0.5)
         assert (out / "runs" / v["name"] / "seed1" / "metrics.jsonl").is_file()
         assert v["vs_linear_means"]["verdict"] in VERDICTS
-    (c,) = saved["comparisons"]
+    c, c_output = saved["comparisons"]  # learned D vs ±1 on the input, vs ±1 after C
     assert (c["a"], c["b"], c["claim"]) == ("dbof-fc-circulant-sign", "dbof-fc-circulant",
                                             "b better than a")
+    assert (c_output["a"], c_output["b"]) == ("dbof-fc-circulant-sign-output",
+                                              "dbof-fc-circulant")
     assert c["verdict"] in VERDICTS and len(c["ci95"]) == 2 and c["margin"] is None
     runs = {v["name"]: v["runs"] for v in saved["variants"]}
     diffs = [b["gap"] - a["gap"] for a, b in zip(runs[c["a"]], runs[c["b"]])]
     assert c["diff_mean"] == pytest.approx(sum(diffs) / 2)
-    assert len(saved["comparisons_test"]) == 1
+    assert len(saved["comparisons_test"]) == 2
     table = (out / "table.md").read_text()
     assert table == format_table(saved) and "±" in table and c["verdict"] in table
     assert "synthetic" in table and "Baselines (validate)" in table
@@ -76,7 +78,9 @@ def test_seed_changes_run_and_same_seed_repeats(two_seeds, tmp_path):
 def test_seed_sets_data_order_and_signs_not_eval_sampler(tmp_path):
     c0 = experiment_configs("fig-dc-cd", "quick", tmp_path, seed=0)
     c1 = experiment_configs("fig-dc-cd", "quick", tmp_path, seed=1)
-    assert [c.seed for c in c0] == [0, 0] and [c.seed for c in c1] == [1, 1]
+    assert [c.seed for c in c0] == [0, 0, 0] and [c.seed for c in c1] == [1, 1, 1]
+    assert c1[2].model.sign_seed != c0[2].model.sign_seed  # the sign-output variant too
+    assert c0[2].model.fc == "circulant-sign-output"
     assert c1[1].model.sign_seed != c0[1].model.sign_seed
     assert c1[1].model.eval_seed == c0[1].model.eval_seed
     assert c1[0].run_dir.endswith("runs/dbof-fc-circulant/seed1")
@@ -85,7 +89,15 @@ def test_seed_sets_data_order_and_signs_not_eval_sampler(tmp_path):
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_every_experiment_matches_the_paper_panels(tmp_path, name):
     names = [v.name for v in EXPERIMENTS[name].variants]
-    assert names == list(PAPER_CURVES[name]) and len(set(names)) == len(names)
+    # every paper curve has its variant; fig-dc-cd adds a curve beyond the paper's two: the
+    # fixed signs on the input (Cheng et al.), beside the authors' placement after C (issue 13)
+    assert len(set(names)) == len(names)
+    if name == "fig-dc-cd":
+        assert list(PAPER_CURVES[name]) == ["dbof-fc-circulant", "dbof-fc-circulant-sign-output"]
+        assert names == ["dbof-fc-circulant", "dbof-fc-circulant-sign",
+                         "dbof-fc-circulant-sign-output"]
+    else:
+        assert names == list(PAPER_CURVES[name])
     for a, b, _ in EXPERIMENTS[name].claims:
         assert a in names and b in names
     assert len(experiment_configs(name, "quick", tmp_path)) == len(names)

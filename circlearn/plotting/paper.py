@@ -33,7 +33,9 @@ PAPER_CURVES: dict[str, dict[str, tuple[str, list[float | None]]]] = {
     "fig-dc-cd": {
         "dbof-fc-circulant": ("Compact FC, learned D", [
             .839, .851, .856, .858, .859, .860, .860, .860, .860, .860]),
-        "dbof-fc-circulant-sign": ("Compact FC, fixed ±1 D after C (authors' code)", [
+        # the authors' code applies its fixed signs after the circulant (issue 13): this blue
+        # curve is circlearn's "circulant-sign-output" variant, not the signs on the input
+        "dbof-fc-circulant-sign-output": ("Compact FC, fixed ±1 D after C (authors' code)", [
             .810, .820, .823, .817, .826, .829, .829, .829, .830, .829]),
     },
     "fig-embeddings": {
@@ -61,7 +63,8 @@ _COLORS = {"dbof": "tab:red", "netvlad": "tab:blue", "netfv": "tab:green"}
 _LAYER_COLORS = {"dbof-video": "tab:red", "dbof-video-fc-circulant": "tab:blue",
                  "dbof-video-embedding-circulant": "tab:olive",
                  "dbof-video-moe-circulant": "tab:green",
-                 "dbof-fc-circulant": "tab:red", "dbof-fc-circulant-sign": "tab:blue"}
+                 "dbof-fc-circulant": "tab:red", "dbof-fc-circulant-sign": "tab:blue",
+                 "dbof-fc-circulant-sign-output": "tab:purple"}
 
 
 def variant_style(preset: str, experiment: str | None = None) -> dict:
@@ -116,9 +119,11 @@ def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper:
     name = results["experiment"]
     ncols = 2 if paper and name in PAPER_CURVES else 1
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4), squeeze=False)
-    ours = {v["preset"]: (v["label"], [(p["epoch"], p["gap"]) for p in v["curve"]])
+    # keyed by variant name (two variants may share a base preset; older results: preset)
+    ours = {v.get("name", v["preset"]): (v["label"], [(p["epoch"], p["gap"]) for p in v["curve"]])
             for v in results["variants"]}
-    bands = {v["preset"]: [p.get("gap_std") for p in v["curve"]] for v in results["variants"]}
+    bands = {v.get("name", v["preset"]): [p.get("gap_std") for p in v["curve"]]
+             for v in results["variants"]}
     n = len(results.get("seeds", [0]))
     data = "synthetic data" if results.get("synthetic") else "data"
     plot_curves(axes[0, 0], ours, f"circlearn, scale {results['scale']}, {data}, mean ± std "
