@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BN_MOMENTUM", "BN_EPS", "batch_norm", "dense_linear", "check_features",
-           "check_num_frames", "DENSE_INITS"]
+__all__ = ["BN_MOMENTUM", "BN_EPS", "batch_norm", "dense_linear", "check_sizes",
+           "check_features", "check_num_frames", "DENSE_INITS"]
 
 #: PyTorch batch-norm momentum equivalent to TensorFlow's ``decay=0.999``.
 BN_MOMENTUM = 1e-3
@@ -57,6 +57,13 @@ def dense_linear(in_features: int, out_features: int, *, bias: bool, init: str =
     if bias:
         nn.init.zeros_(layer.bias)
     return layer
+
+
+def check_sizes(in_features: int, out_features: int) -> None:
+    """``ValueError`` unless a linear map's ``in_features`` and ``out_features`` are >= 1."""
+    if in_features < 1 or out_features < 1:
+        raise ValueError(f"in_features and out_features must be >= 1, got "
+                         f"in_features={in_features}, out_features={out_features}")
 
 
 def check_features(module: nn.Module, in_features: int, out_features: int, name: str, *,

@@ -50,6 +50,7 @@ from torch import nn
 
 from circlearn import reference
 from circlearn.nn import functional as F
+from circlearn.nn.blocks import check_sizes
 from circlearn.nn.options import fast_path_options
 
 __all__ = ["CirculantLinear", "DIAGONAL_MODES", "INIT_MODES"]
@@ -92,9 +93,7 @@ class CirculantLinear(nn.Module):
             raise ValueError(f"init must be one of {INIT_MODES}, got {init!r}")
         if int(n_factors) != n_factors or n_factors < 1:
             raise ValueError(f"n_factors must be an integer >= 1, got {n_factors!r}")
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"in_features and out_features must be >= 1, got "
-                             f"in_features={in_features}, out_features={out_features}")
+        check_sizes(in_features, out_features)
         if init_std is not None and not init_std > 0:
             raise ValueError(f"init_std must be > 0, got {init_std}")
         factory = {"device": device, "dtype": dtype}

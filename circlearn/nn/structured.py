@@ -42,15 +42,10 @@ import torch
 from torch import nn
 
 from circlearn import reference
+from circlearn.nn.blocks import check_sizes
 from circlearn.nn.functional import compute_dtype
 
 __all__ = ["ToeplitzLinear", "LowRankLinear", "toeplitz_embedding_size"]
-
-
-def _check_sizes(in_features: int, out_features: int) -> None:
-    if in_features < 1 or out_features < 1:
-        raise ValueError(f"in_features and out_features must be >= 1, got "
-                         f"in_features={in_features}, out_features={out_features}")
 
 
 def _check_input(x: torch.Tensor, in_features: int) -> None:
@@ -64,7 +59,7 @@ def toeplitz_embedding_size(in_features: int, out_features: int) -> int:
     >>> toeplitz_embedding_size(8192, 512), toeplitz_embedding_size(7, 3)
     (8748, 9)
     """
-    _check_sizes(in_features, out_features)
+    check_sizes(in_features, out_features)
     return scipy.fft.next_fast_len(in_features + out_features - 1, real=True)
 
 
@@ -87,7 +82,7 @@ class ToeplitzLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=None, *, init_std: float | None = None) -> None:
         super().__init__()
-        _check_sizes(in_features, out_features)
+        check_sizes(in_features, out_features)
         if init_std is not None and not init_std > 0:
             raise ValueError(f"init_std must be > 0, got {init_std}")
         factory = {"device": device, "dtype": dtype}
@@ -174,7 +169,7 @@ class LowRankLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True,
                  device=None, dtype=None, *, init_std: float | None = None) -> None:
         super().__init__()
-        _check_sizes(in_features, out_features)
+        check_sizes(in_features, out_features)
         if isinstance(rank, bool) or int(rank) != rank or not 1 <= rank <= min(in_features,
                                                                                  out_features):
             raise ValueError(f"rank must be an integer in [1, min(in_features, out_features)] "
