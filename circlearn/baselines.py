@@ -250,21 +250,25 @@ def baseline_gaps(train_pattern: str, eval_pattern: str, *, feature_sizes: Seque
 def record_baselines(root, *, seed: int = 0) -> dict:
     """Compute the set's baseline GAPs and record them in its ``dataset.json``.
 
-    ``{"validate": {"class_prior", "linear_means"}, "test": {…}, "seed": seed}`` from
-    :func:`baseline_gaps` (fitted on train; test scored with
-    ``test_labels.csv``); a split the set lacks is left out. Returns that dict.
+    ``{"validate": {"class_prior", "linear_means"}, "test": {…}, "l2": λ, "seed": seed,
+    "protocol": LINEAR_PROTOCOL}``
+    from one :class:`FittedBaselines` fitted on train (test scored with ``test_labels.csv``);
+    a split the set lacks is left out. Returns that dict.
     """
     root = Path(root)
     meta_path = root / "dataset.json"
     meta = json.loads(meta_path.read_text())
-    kw = dict(feature_sizes=meta["feature_sizes"], num_classes=meta["num_classes"], seed=seed)
-    train = str(root / "frame" / "train*.tfrecord")
+    fitted = FittedBaselines(str(root / "frame" / "train*.tfrecord"),
+                             feature_sizes=meta["feature_sizes"], num_classes=meta["num_classes"],
+                             seed=seed)  # one fit scores both splits
     out: dict = {}
     if "validate" in meta["splits"]:
-        out["validate"] = baseline_gaps(train, str(root / "frame" / "validate*.tfrecord"), **kw)
+        out["validate"] = fitted.gaps(str(root / "frame" / "validate*.tfrecord"))
     if "test" in meta["splits"]:
-        out["test"] = baseline_gaps(train, str(root / "frame" / "test*.tfrecord"),
-                                    labels_csv=root / "test_labels.csv", **kw)
+        out["test"] = fitted.gaps(str(root / "frame" / "test*.tfrecord"),
+                                  labels_csv=root / "test_labels.csv")
+    out["l2"] = fitted.l2
+    out["protocol"] = LINEAR_PROTOCOL  # a later protocol change does not reuse these numbers
     out["seed"] = seed
     meta["baselines"] = out
     tmp = meta_path.with_name(meta_path.name + ".tmp")

@@ -168,11 +168,16 @@ SMALL_CACHE = SynthConfig(seed=2, **{**TINY, "train_videos": 12, "validate_video
 def test_cache_generates_once_then_reuses(tmp_path, monkeypatch):
     calls = []
 
-    def fake_gaps(train, evaluate, *, feature_sizes, num_classes, labels_csv=None, seed=0):
-        calls.append((os.path.basename(train), os.path.basename(evaluate), labels_csv, seed))
-        assert list(feature_sizes) == [8, 4] and num_classes == 40
-        return {"class_prior": 0.25, "linear_means": 0.5}
-    monkeypatch.setattr(baselines, "baseline_gaps", fake_gaps)
+    class FakeFitted:  # one fit on train, then each split scored
+        def __init__(self, train, *, feature_sizes, num_classes, seed=0):
+            calls.append(("fit", os.path.basename(train), seed))
+            assert list(feature_sizes) == [8, 4] and num_classes == 40
+            self.l2 = 0.1
+
+        def gaps(self, evaluate, labels_csv=None):
+            calls.append(("gaps", os.path.basename(evaluate), labels_csv))
+            return {"class_prior": 0.25, "linear_means": 0.5}
+    monkeypatch.setattr(baselines, "FittedBaselines", FakeFitted)
     root = cached_dataset(SMALL_CACHE, tmp_path, name="tiny", baselines=baselines.record_baselines)
     assert root.parent == tmp_path / "synth" and root.name.startswith("tiny-v2-")
     before = files(root)
@@ -184,10 +189,11 @@ def test_cache_generates_once_then_reuses(tmp_path, monkeypatch):
     assert before == {k: v for k, v in direct.items() if k != "dataset.json"}
     assert meta == json.loads(direct["dataset.json"])  # generate()'s files, plus baselines
     want = {"class_prior": 0.25, "linear_means": 0.5}
-    assert gaps == {"validate": want, "test": want, "seed": 0}
-    assert [c[:2] for c in calls] == [("train*.tfrecord", "validate*.tfrecord"),
-                                      ("train*.tfrecord", "test*.tfrecord")]
-    assert calls[0][2] is None and os.path.basename(calls[1][2]) == "test_labels.csv"
+    assert gaps == {"validate": want, "test": want, "seed": 0, "l2": 0.1,
+                    "protocol": baselines.LINEAR_PROTOCOL}
+    assert [c[:2] for c in calls] == [("fit", "train*.tfrecord"), ("gaps", "validate*.tfrecord"),
+                                      ("gaps", "test*.tfrecord")]
+    assert calls[1][2] is None and os.path.basename(calls[2][2]) == "test_labels.csv"
 
     def fail(*args, **kwargs):
         raise AssertionError("regenerated")
@@ -246,8 +252,15 @@ def test_cli_preset_prints_the_cached_folder(tmp_path, capsys, monkeypatch):
         SYNTH_PRESETS["proxy"].flip
     assert main(args) == 0
     assert capsys.readouterr().out.strip() == printed  # reused, not regenerated
-    monkeypatch.setattr(baselines, "baseline_gaps",
-                        lambda *a, **k: {"class_prior": 0.25, "linear_means": 0.5})
+    class FakeFitted:
+        l2 = 0.1
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def gaps(self, *args, **kwargs):
+            return {"class_prior": 0.25, "linear_means": 0.5}
+    monkeypatch.setattr(baselines, "FittedBaselines", FakeFitted)
     assert main(args + ["--baselines"]) == 0  # added to the cached set
     assert "baselines on validate: class prior GAP 0.2500" in capsys.readouterr().out
     assert "baselines" in json.loads((tmp_path / "synth" / os.path.basename(printed) /
@@ -257,6 +270,7 @@ def test_cli_preset_prints_the_cached_folder(tmp_path, capsys, monkeypatch):
     assert "baselines on validate: class prior GAP" in capsys.readouterr().out
     gaps = json.loads((out / "dataset.json").read_text())["baselines"]
     fake = {"class_prior": 0.25, "linear_means": 0.5}
-    assert gaps == {"validate": fake, "test": fake, "seed": 0}  # SynthConfig() has a test split
+    assert gaps == {"validate": fake, "test": fake, "seed": 0, "l2": 0.1,  # SynthConfig() has a
+                    "protocol": baselines.LINEAR_PROTOCOL}  # test split
     assert main(["data", "synth", "--seed", "1"]) == 2
     assert "needs --out DIR, or --preset NAME" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from circlearn.baselines import LINEAR_PROTOCOL
 from circlearn.cli import main
 from circlearn.data import samples
 from circlearn.data.layout import resolve_data
@@ -184,10 +185,25 @@ def test_baselines_recorded_in_dataset_json_are_reused(tmp_path):
     root = _copy_sample(tmp_path)
     meta = json.loads((root / "dataset.json").read_text())
     meta["baselines"] = {"validate": {"class_prior": 0.25, "linear_means": 0.5},
-                         "test": {"class_prior": 0.2, "linear_means": 0.4}}
+                         "test": {"class_prior": 0.2, "linear_means": 0.4},
+                         "protocol": LINEAR_PROTOCOL}
     (root / "dataset.json").write_text(json.dumps(meta))
     r = reproduce("fig-dc-cd", "quick", tmp_path / "out", seeds=1, epochs=1, data=str(root),
                   model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, log=lambda m: None)
     assert r["baselines"] == meta["baselines"]["validate"]
     assert r["baselines_test"] == meta["baselines"]["test"]
     assert r["baselines_source"].endswith("dataset.json")
+
+
+def test_baselines_recorded_under_another_protocol_are_recomputed(tmp_path):
+    root = _copy_sample(tmp_path)
+    meta = json.loads((root / "dataset.json").read_text())
+    meta["baselines"] = {"validate": {"class_prior": 0.25, "linear_means": 0.5},
+                         "test": {"class_prior": 0.2, "linear_means": 0.4},
+                         "protocol": {**LINEAR_PROTOCOL, "optimizer": "an older one"}}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    r = reproduce("fig-dc-cd", "quick", tmp_path / "out", seeds=1, epochs=1, data=str(root),
+                  model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, log=lambda m: None)
+    assert r["baselines"] != meta["baselines"]["validate"]
+    assert not r["baselines_source"].endswith("dataset.json")
+    assert 0 < r["baselines"]["class_prior"] < r["baselines"]["linear_means"] < 1

@@ -17,7 +17,7 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
-from circlearn.baselines import record_baselines
+from circlearn.baselines import LINEAR_PROTOCOL, record_baselines
 
 from ..arguments import add_alias_option
 from .files import resolve_files
@@ -97,8 +97,9 @@ def _synth(args: argparse.Namespace) -> int:
         root = cached_dataset(cfg, args.cache_dir, name=args.preset,
                               baselines=record_baselines if args.baselines is not False else None,
                               log=print)
-        if args.baselines and "baselines" not in json.loads((root / "dataset.json").read_text()):
-            record_baselines(root)  # a set cached with --no-baselines: add them now
+        recorded = json.loads((root / "dataset.json").read_text()).get("baselines") or {}
+        if args.baselines and recorded.get("protocol") != LINEAR_PROTOCOL:
+            record_baselines(root)  # cached with --no-baselines, or under an older protocol
         _print_baselines(root)
         print(root)
         return 0
@@ -137,7 +138,9 @@ def _from_ts(args: argparse.Namespace) -> int:
 
 def _print_baselines(root) -> None:
     meta = json.loads((Path(root) / "dataset.json").read_text())
-    for split, gaps in meta.get("baselines", {}).items():
-        if isinstance(gaps, dict):
+    recorded = meta.get("baselines", {})
+    for split in ("validate", "test"):
+        gaps = recorded.get(split)
+        if gaps:
             print(f"baselines on {split}: class prior GAP {gaps['class_prior']:.4f}, "
                   f"linear on means GAP {gaps['linear_means']:.4f}")
