@@ -69,3 +69,15 @@ def test_ratios_and_figure(tmp_path):
 
     plot_deploy(rows, tmp_path / "deploy.png")
     assert (tmp_path / "deploy.png").stat().st_size > 10_000
+
+
+def test_ratios_pair_with_the_plain_preset_not_a_variant_sharing_it():
+    low_rank = _row("quick", "dbof", None, 0.44, 0.69, 1.0)  # fig-structures: dbof + overrides
+    low_rank["model"] = "dbof-low-rank-x16 (quick)"
+    rows = [_row("quick", "dbof", None, 0.48, 0.74, 1.0), low_rank,
+            _row("quick", "dbof-fc-circulant", "dbof", 0.39, 0.71, 0.9)]
+    ratios = bench._ratios(rows)
+    assert [(r["compact"], r["dense"]) for r in ratios] == [("dbof-fc-circulant (quick)",
+                                                             "dbof (quick)")]
+    assert ratios[0]["fp32_MB_ratio"] == pytest.approx(0.39 / 0.48)
+    assert bench._ratios([low_rank, rows[2]]) == []  # no plain dbof: no pairing at all

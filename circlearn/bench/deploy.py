@@ -280,9 +280,20 @@ def pair_latency(dense: Path, compact: Path, d: int, rounds: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _dense_rows(rows: list[dict]) -> dict:
+    """``{(scale, preset): row}`` of the plain presets: the rows a compact model is paired with.
+
+    A variant that only shares a preset (fig-structures' ``dbof-low-rank-x16`` is ``dbof``
+    with overrides) is not its preset's dense model, so only rows named after their preset
+    (``"dbof"``, ``"dbof (quick)"``) count.
+    """
+    return {(r["scale"], r["preset"]): r for r in rows
+            if r["model"].split(" (")[0] == r["preset"]}
+
+
 def _pair_step(rows: list[dict], specs: list[dict], rounds: int | None) -> None:
     """Time each compact model beside its dense counterpart (``row["pair_p50_ms"]``)."""
-    by = {(r["scale"], r["preset"]): r for r in rows}
+    by = _dense_rows(rows)
     for row, spec in zip(rows, specs):
         dense = by.get((row["scale"], row["dense"]))
         if dense is None:
@@ -310,7 +321,7 @@ def _flatten(spec: dict, m: dict) -> dict:
 
 def _ratios(rows: list[dict]) -> list[dict]:
     """Each compact model against its dense counterpart of the same scale."""
-    by = {(r["scale"], r["preset"]): r for r in rows}
+    by = _dense_rows(rows)
     out = []
     for r in rows:
         dense = by.get((r["scale"], r["dense"]))
