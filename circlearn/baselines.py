@@ -44,7 +44,7 @@ from circlearn.data.files import resolve_files
 from circlearn.data.yt8m import dequantize, read_frame_examples
 from circlearn.metrics import gap
 
-__all__ = ["baseline_gaps", "record_baselines", "FittedBaselines", "video_means",
+__all__ = ["baseline_gaps", "record_baselines", "current_protocol", "FittedBaselines", "video_means",
            "read_labels_csv", "class_prior_scores", "fit_linear_means", "select_l2", "L2_GRID",
            "LINEAR_PROTOCOL"]
 
@@ -58,6 +58,16 @@ LINEAR_PROTOCOL = {"features": "video-level means of dequantized frames, standar
                          "then refit on all of train",
                    "optimizer": "full-batch L-BFGS (strong Wolfe), float64, max 300 iterations",
                    "init": "W = 0, b = logit(class prior)"}
+
+
+def current_protocol(saved: dict | None) -> bool:
+    """Whether stored baselines (``dataset.json``'s or ``baselines.json``) were computed under
+    today's :data:`LINEAR_PROTOCOL`: only those may be reused.
+
+    >>> current_protocol({"protocol": LINEAR_PROTOCOL}), current_protocol({}), current_protocol(None)
+    (True, False, False)
+    """
+    return bool(saved) and saved.get("protocol") == LINEAR_PROTOCOL
 
 
 def read_labels_csv(path: str | Path) -> dict[str, np.ndarray]:

@@ -92,11 +92,11 @@ def compute_baselines(layout) -> dict:
 
 def cached_baselines(out: Path, data_hash: str) -> dict | None:
     """``out/baselines.json`` when it was computed on these data with this protocol."""
-    from circlearn.baselines import LINEAR_PROTOCOL
+    from circlearn.baselines import current_protocol
 
     path = out / "baselines.json"
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved.get("data_sha256") == data_hash and saved.get("protocol") == LINEAR_PROTOCOL:
+        if saved.get("data_sha256") == data_hash and current_protocol(saved):
             return saved
     return None

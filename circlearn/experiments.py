@@ -65,7 +65,7 @@ from pathlib import Path
 import torch
 
 from circlearn import structures
-from circlearn.baselines import LINEAR_PROTOCOL
+from circlearn.baselines import LINEAR_PROTOCOL, current_protocol
 from circlearn.experiment_report import comparisons, format_table, provenance, summarize_variant
 from circlearn.experiment_runs import cached_baselines, compute_baselines, run_one
 from circlearn.stats import BETTER, NO_WORSE
@@ -299,8 +299,7 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
     base = cached_baselines(out, prov["data_sha256"]) if baselines else None
     recorded = layout.baselines or {}
     if baselines and base is None and recorded.get("validate") and (
-            recorded.get("test") or not layout.test_labels) and (
-            recorded.get("protocol") == LINEAR_PROTOCOL):
+            recorded.get("test") or not layout.test_labels) and current_protocol(recorded):
         # computed by the generator with the same function (circlearn.baselines) on these files
         base = {"protocol": LINEAR_PROTOCOL, "validate": recorded["validate"],
                 "test": recorded.get("test"), "source": _shown(layout.source), "seconds": 0.0}

@@ -3,6 +3,8 @@ measurement itself is a benchmark, run by ``circlearn bench deploy [--quick]``).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from circlearn.bench import SUITES
@@ -35,6 +37,11 @@ def test_models_paper_presets_and_every_stored_scale():
     assert all(0 < s["gap"] < 1 and s["gap_source"].startswith("circlearn") for s in quick)
     configs = [tuple(sorted(map(str, s["config"].items()))) for s in quick]
     assert len(configs) == len(set(configs))  # a model shared by two figures is measured once
+    from circlearn.models import ModelConfig
+
+    normalised = [json.dumps(ModelConfig.from_dict(s["config"]).to_dict(), sort_keys=True)
+                  for s in quick]  # also when one stored file predates a field (``rank``)
+    assert len(normalised) == len(set(normalised))
     from circlearn.experiments import SCALES
 
     stored = {s["scale"] for s in specs}

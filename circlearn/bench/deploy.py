@@ -74,7 +74,7 @@ def _stored_results(scale: str) -> list[dict]:
 def model_specs(quick: bool = False) -> tuple[list[dict], list[str]]:
     """The models to measure and notes on scales left out."""
     from circlearn.experiments import SCALES
-    from circlearn.models import preset_config
+    from circlearn.models import ModelConfig, preset_config
 
     if quick:
         tiny = {"feature_sizes": (32, 8), "num_classes": 10, "hidden_size": 8}
@@ -94,7 +94,9 @@ def model_specs(quick: bool = False) -> tuple[list[dict], list[str]]:
                          f"{scale}/, not measured")
         for res in results:
             for v in res["variants"]:
-                key = (scale, json.dumps(v["model"], sort_keys=True))
+                # normalised: a file written before a field existed still matches a newer one
+                model = ModelConfig.from_dict(v["model"]).to_dict()
+                key = (scale, json.dumps(model, sort_keys=True))
                 if key in seen:
                     continue
                 seen.add(key)

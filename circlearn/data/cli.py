@@ -17,7 +17,7 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
-from circlearn.baselines import LINEAR_PROTOCOL, record_baselines
+from circlearn.baselines import current_protocol, record_baselines
 
 from ..arguments import add_alias_option
 from .files import resolve_files
@@ -98,7 +98,7 @@ def _synth(args: argparse.Namespace) -> int:
                               baselines=record_baselines if args.baselines is not False else None,
                               log=print)
         recorded = json.loads((root / "dataset.json").read_text()).get("baselines") or {}
-        if args.baselines and recorded.get("protocol") != LINEAR_PROTOCOL:
+        if args.baselines and not current_protocol(recorded):
             record_baselines(root)  # cached with --no-baselines, or under an older protocol
         _print_baselines(root)
         print(root)
