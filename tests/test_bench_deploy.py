@@ -88,3 +88,40 @@ def test_ratios_pair_with_the_plain_preset_not_a_variant_sharing_it():
                                                              "dbof (quick)")]
     assert ratios[0]["fp32_MB_ratio"] == pytest.approx(0.39 / 0.48)
     assert bench._ratios([low_rank, rows[2]]) == []  # no plain dbof: no pairing at all
+
+
+def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path):
+    import torch
+
+    from circlearn.models import ModelConfig, VideoClassifier, count_parameters
+
+    spec = next(s for s in bench.model_specs()[0] if s["name"] == "dbof (quick)")
+    with torch.device("meta"):
+        n = count_parameters(VideoClassifier(ModelConfig.from_dict(spec["config"])))
+    quick = _row("quick", "dbof", None, 0.48, 0.123, 1.0)
+    quick["parameters"] = n
+    rows = [_row("paper", "dbof", None, 263.0, 0.861, 80.0), quick]
+    payload = {"benchmark": "deploy", "notes": "Measured.", "rows": rows, "date": "2026-01-01",
+               "ratios": [], "machine": {"cpu": "x", "torch": "t", "torch_threads": 1}}
+    path = tmp_path / "deploy-x.json"
+    path.write_text(json.dumps(payload))
+    assert bench.main(["--refresh-gaps", str(path)]) == 0
+    new = json.loads(path.read_text())
+    assert new["rows"][1]["gap"] == pytest.approx(spec["gap"]) != 0.123
+    assert new["rows"][1]["gap_source"] == spec["gap_source"]
+    assert new["rows"][0]["gap"] == 0.861  # the paper's row keeps the paper's GAP
+    assert new["notes"].startswith("Measured. GAP column refreshed on ")
+    md = path.with_suffix(".md").read_text()
+    assert f"{spec['gap']:.3f}" in md and "2026-01-01" in md and "Compact / dense" in md
+    assert path.with_suffix(".png").stat().st_size > 10_000
+    assert bench.refresh_gaps(path) == 0  # nothing left to change
+
+    quick["parameters"] = n + 1
+    unknown = _row("quick", "dbof-nonexistent", None, 0.4, 0.5, 1.0)
+    path.write_text(json.dumps({**payload, "rows": [quick, unknown]}))
+    before = path.read_text()
+    with pytest.raises(ValueError, match=r"dbof \(quick\): the stored result's model has "
+                                         r"[\d,]+ parameters, the measured one [\d,]+; "
+                                         r"dbof-nonexistent \(quick\): no stored"):
+        bench.refresh_gaps(path)
+    assert path.read_text() == before

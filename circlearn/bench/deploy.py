@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 __all__ = ["PAPER_PRESETS", "model_specs", "dense_counterpart", "measure", "peak_rss", "run",
-           "main"]
+           "refresh_gaps", "main"]
 
 #: Paper presets of the table: each compact preset beside its dense counterpart.
 PAPER_PRESETS = ("dbof", "dbof-fc-circulant", "netvlad", "netvlad-fc-circulant", "dbof-video",
@@ -45,6 +45,7 @@ PAPER_PRESETS = ("dbof", "dbof-fc-circulant", "netvlad", "netvlad-fc-circulant",
 FRAMES = 300
 RUNTIMES = ("eager", "torchscript", "onnx-fp32", "onnx-fp16", "onnx-int8")
 _RESULTS = Path(__file__).resolve().parents[2] / "data_samples" / "results"
+_COLUMNS = ["model", "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms", "eager_p50_ms"]
 
 
 def dense_counterpart(preset: str) -> str | None:
@@ -395,9 +396,7 @@ def run(quick: bool = False, out_dir=None, *, rounds: int | None = None) -> list
             f"Random weights (seed 0). 1-minute load average at the end: {load:.1f} on "
             f"{os.cpu_count()} cores (a shared machine: absolute latencies are noisy, the "
             f"side-by-side ratios less so). " + " ".join(notes))
-    md_path = write_results("deploy", rows, notes=text, out_dir=out_dir,
-                            columns=["model", "parameters", "fp32_MB", "int8_MB",
-                                     "onnx-fp32_p50_ms", "eager_p50_ms"])
+    md_path = write_results("deploy", rows, notes=text, out_dir=out_dir, columns=_COLUMNS)
     md_path.write_text(md_path.read_text() + "\n" + _markdown_tables(rows, ratios))
     payload = json.loads(md_path.with_suffix(".json").read_text())
     payload["ratios"] = ratios
@@ -408,13 +407,71 @@ def run(quick: bool = False, out_dir=None, *, rounds: int | None = None) -> list
     return rows
 
 
+def refresh_gaps(json_path: Path | str) -> int:
+    """Take the GAP column of a stored deploy table from today's stored experiment results.
+
+    The measurements (sizes, latencies, memory) use random weights and do not depend on
+    training, so when ``data_samples/results/`` changes (a rerun on recalibrated data) only
+    the ``gap`` of the rows of circlearn's scales is stale. Each such row is matched by its
+    name (``"<variant> (<scale>)"``, as :func:`model_specs` names it) and its parameter count;
+    the paper rows keep the paper's GAP. A row without a stored result, or whose stored model
+    has another parameter count, is an error (nothing is written): rerun the benchmark then.
+    Rewrites the ``.json``, ``.md`` and ``.png`` beside ``json_path``, adds a sentence saying
+    so to the notes, and returns the number of GAPs that changed.
+    """
+    import torch
+
+    from circlearn.bench.results import results_markdown
+    from circlearn.models import ModelConfig, VideoClassifier, count_parameters
+    from circlearn.plotting.deploy import plot_deploy
+
+    path = Path(json_path)
+    payload = json.loads(path.read_text())
+    specs = {s["name"]: s for s in model_specs()[0] if s["scale"] != "paper"}
+    rows, changed, problems = payload["rows"], 0, []
+    for row in rows:
+        if row["scale"] == "paper":
+            continue
+        spec = specs.get(row["model"])
+        if spec is None:
+            problems.append(f"{row['model']}: no stored experiment result has this model")
+            continue
+        with torch.device("meta"):
+            n = count_parameters(VideoClassifier(ModelConfig.from_dict(spec["config"])))
+        if n != row["parameters"]:
+            problems.append(f"{row['model']}: the stored result's model has {n:,} parameters, "
+                            f"the measured one {row['parameters']:,}")
+            continue
+        changed += row["gap"] != spec["gap"]
+        row["gap"], row["gap_source"] = spec["gap"], spec["gap_source"]
+    if problems:
+        raise ValueError(f"{path}: cannot refresh the GAP column, rerun `circlearn bench "
+                         f"deploy`: " + "; ".join(problems))
+    payload["notes"] = (payload["notes"].rstrip() + f" GAP column refreshed on "
+                        f"{time.strftime('%Y-%m-%d')} from the stored experiment results "
+                        f"(sizes, latencies and memory unchanged: random weights).")
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    path.with_suffix(".md").write_text(results_markdown(payload, _COLUMNS) + "\n"
+                                       + _markdown_tables(rows, payload.get("ratios", [])))
+    plot_deploy(rows, path.with_suffix(".png"))
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--out", default=None)
+    p.add_argument("--refresh-gaps", metavar="JSON", default=None,
+                   help="measure nothing: take the GAP column of this stored deploy table "
+                        "(benchmarks/results/deploy-<machine>.json) from the stored experiment "
+                        "results, after data_samples/results/ changed")
     p.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # the per-model process
     args = p.parse_args(argv)
+    if args.refresh_gaps:
+        print(f"[deploy] {refresh_gaps(args.refresh_gaps)} GAP value(s) changed in "
+              f"{args.refresh_gaps} (and its .md, .png)")
+        return 0
     if args.measure:
         work = Path(args.measure)
         spec = json.loads((work / "spec.json").read_text())

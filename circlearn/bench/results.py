@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["machine_info", "machine_tag", "write_results", "markdown_table", "RESULTS_DIR"]
+__all__ = ["machine_info", "machine_tag", "write_results", "results_markdown", "markdown_table",
+           "RESULTS_DIR"]
 
 
 def _results_dir() -> Path:
@@ -90,11 +91,18 @@ def write_results(name: str, rows: list[dict], *, device: str = "cpu", notes: st
     payload = {"benchmark": name, "machine": info, "notes": notes, "rows": rows,
                "date": time.strftime("%Y-%m-%d")}
     (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    md = [f"# {name} on {info.get('gpu') or info['cpu']}", "",
-          f"torch {info['torch']}, {info['torch_threads']} threads, {payload['date']}.", ""]
-    if notes:
-        md += [notes, ""]
-    md.append(markdown_table(rows, columns))
     path = out / f"{stem}.md"
-    path.write_text("\n".join(md))
+    path.write_text(results_markdown(payload, columns))
     return path
+
+
+def results_markdown(payload: dict, columns: list[str] | None = None) -> str:
+    """The markdown of a results payload (``{benchmark, machine, notes, rows, date}``): a title
+    naming the machine, torch and the date, the notes, then the rows as a table."""
+    info = payload["machine"]
+    md = [f"# {payload['benchmark']} on {info.get('gpu') or info['cpu']}", "",
+          f"torch {info['torch']}, {info['torch_threads']} threads, {payload['date']}.", ""]
+    if payload.get("notes"):
+        md += [payload["notes"], ""]
+    md.append(markdown_table(payload["rows"], columns))
+    return "\n".join(md)
