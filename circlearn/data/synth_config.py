@@ -110,10 +110,10 @@ _REAL = dict(rgb_size=1024, audio_size=128, min_frames=120, max_frames=300, max_
              labels_per_video=3.0, max_labels=10, num_verticals=24, generator_version=2)
 _KNOBS = dict(zipf=1.0, vertical_zipf=1.0, vertical_purity=0.8, vertical_signal=0.1,
               evidence_min=0.1, evidence_max=0.4, distractor=0.5, distractor_amplitude=0.5,
-              flip=0.0, concepts=32, signal=0.3, audio_signal=0.7, noise=0.3, video_noise=0.5)
+              flip=0.15, concepts=32, signal=0.3, audio_signal=0.7, noise=0.1, video_noise=0.5)
 
 #: Named version-2 sets at the real feature sizes and lengths, with the calibrated knobs
-#: (``concepts=32``, ``noise=0.3``, ``video_noise=0.5``; the calibration table is in
+#: (``concepts=32``, ``noise=0.1``, ``video_noise=0.5``, ``flip=0.15``; the calibration table is in
 #: :mod:`circlearn.data.synth`). ``medium``: the medium scale (400 classes, 24 verticals,
 #: 10,000 / 2,000 / 1,000 videos). ``proxy``: the same examples per class at a quarter of the
 #: classes and videos (100 classes, 6 verticals, 2,500 / 500 videos) for quick tries.
