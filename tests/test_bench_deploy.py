@@ -116,6 +116,16 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
     assert path.with_suffix(".png").stat().st_size > 10_000
     assert bench.refresh_gaps(path) == 0  # nothing left to change
 
+    # a model stored by two figures is measured once, but a table measured before that
+    # deduplication has a row under its second name too: it is found among every variant
+    every = bench.model_specs(dedupe=False)[0]
+    assert len(every) > len(bench.model_specs()[0])
+    second = next(s for s in every if s["name"] == "dbof-dense (quick)")
+    twin = dict(quick, model="dbof-dense (quick)", gap=0.5)
+    path.write_text(json.dumps({**payload, "rows": [twin]}))
+    assert bench.refresh_gaps(path) == 1
+    assert json.loads(path.read_text())["rows"][0]["gap"] == pytest.approx(second["gap"])
+
     quick["parameters"] = n + 1
     unknown = _row("quick", "dbof-nonexistent", None, 0.4, 0.5, 1.0)
     path.write_text(json.dumps({**payload, "rows": [quick, unknown]}))

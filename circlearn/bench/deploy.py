@@ -72,8 +72,10 @@ def _stored_results(scale: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in found]
 
 
-def model_specs(quick: bool = False) -> tuple[list[dict], list[str]]:
-    """The models to measure and notes on scales left out."""
+def model_specs(quick: bool = False, *, dedupe: bool = True) -> tuple[list[dict], list[str]]:
+    """The models to measure and notes on scales left out. ``dedupe``: a model stored by two
+    figures (the same normalised configuration) is listed once, under its first name;
+    ``dedupe=False`` lists every stored variant (what :func:`refresh_gaps` looks names up in)."""
     from circlearn.experiments import SCALES
     from circlearn.models import ModelConfig, preset_config
 
@@ -98,7 +100,7 @@ def model_specs(quick: bool = False) -> tuple[list[dict], list[str]]:
                 # normalised: a file written before a field existed still matches a newer one
                 model = ModelConfig.from_dict(v["model"]).to_dict()
                 key = (scale, json.dumps(model, sort_keys=True))
-                if key in seen:
+                if dedupe and key in seen:
                     continue
                 seen.add(key)
                 name = v.get("name") or v["preset"]
@@ -413,7 +415,9 @@ def refresh_gaps(json_path: Path | str) -> int:
     The measurements (sizes, latencies, memory) use random weights and do not depend on
     training, so when ``data_samples/results/`` changes (a rerun on recalibrated data) only
     the ``gap`` of the rows of circlearn's scales is stale. Each such row is matched by its
-    name (``"<variant> (<scale>)"``, as :func:`model_specs` names it) and its parameter count;
+    name (``"<variant> (<scale>)"``, as :func:`model_specs` names it; a table measured before
+    the deduplication also has rows for the second name of a model stored twice) and its
+    parameter count;
     the paper rows keep the paper's GAP. A row without a stored result, or whose stored model
     has another parameter count, is an error (nothing is written): rerun the benchmark then.
     Rewrites the ``.json``, ``.md`` and ``.png`` beside ``json_path``, adds a sentence saying
@@ -427,7 +431,10 @@ def refresh_gaps(json_path: Path | str) -> int:
 
     path = Path(json_path)
     payload = json.loads(path.read_text())
-    specs = {s["name"]: s for s in model_specs()[0] if s["scale"] != "paper"}
+    specs: dict[str, dict] = {}  # every stored variant; a name stored twice: the first, as run()
+    for spec in model_specs(dedupe=False)[0]:
+        if spec["scale"] != "paper":
+            specs.setdefault(spec["name"], spec)
     rows, changed, problems = payload["rows"], 0, []
     for row in rows:
         if row["scale"] == "paper":
