@@ -335,3 +335,86 @@ def test_core_package_does_not_import_onnx():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# ----------------------------------------------------------------------------- one forward
+@pytest.mark.parametrize("preset,overrides", [
+    ("dbof", {"embedding": "circulant"}), ("netvlad-fc-circulant", {}),
+])
+def test_eager_torchscript_and_onnx_agree_on_padded_and_empty_videos(tmp_path, preset,
+                                                                     overrides):
+    """The three forwards are one: the eager model, the TorchScript file (uint8 frames, both
+    sampling modes) and the ONNX graph (dequantized floats, every frame), on a batch with
+    padded, empty and full videos whose padding is not zero."""
+    from circlearn.training.export import export_torchscript
+
+    gen = torch.Generator().manual_seed(3)
+    q = torch.randint(0, 256, (4, 11, 24), generator=gen, dtype=torch.uint8)  # (B, T, D)
+    n = torch.tensor([11, 4, 0, 1])
+    x = dequantize(q)
+    for sampling in ("all", "random"):
+        model = _tiny(preset, eval_sampling=sampling, **overrides)
+        with torch.no_grad():
+            eager = model(q, n)
+        scripted = torch.jit.load(str(export_torchscript(
+            model, tmp_path / f"{sampling}.pt", max_batch=8)["path"]))
+        with torch.no_grad():
+            torch.testing.assert_close(scripted(q, n), eager, atol=1e-6, rtol=1e-5)
+        assert torch.isfinite(eager).all()
+        if sampling == "all":
+            export_onnx(model, tmp_path / "model.onnx")
+            out = _session(tmp_path / "model.onnx").run(
+                ["probabilities"], {"frames": x.numpy(), "num_frames": n.numpy()})[0]
+            np.testing.assert_allclose(out, eager.numpy(), atol=1e-5, rtol=0)
+            with torch.no_grad():  # the graph module in torch is the same forward
+                torch.testing.assert_close(DeployGraph(model)(x, n), eager, atol=1e-6,
+                                           rtol=1e-5)
+
+
+def test_fp16_eager_model_keeps_zero_frames_finite():
+    """The model normalizes in float32 also when its parameters are float16."""
+    model = _tiny("dbof").half()
+    x, n = _frames(2, 5, 24, [5, 0])
+    with torch.no_grad():
+        out = model(x, n)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+
+
+def test_export_leaves_logging_to_other_threads(monkeypatch):
+    """While a model is exported, the root logger keeps its level and another thread's
+    warnings still reach the handlers; the exporting thread's own advice is silenced."""
+    import logging
+    import threading
+
+    from circlearn.deploy import onnx_export
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    root = logging.getLogger()
+    handler = Keep(logging.WARNING)
+    root.addHandler(handler)
+    level = root.level
+    seen = {}
+    original = torch.onnx.export
+
+    def export_and_look(*args, **kwargs):
+        seen["level"] = root.level
+        other = threading.Thread(target=lambda: logging.warning("from another thread"))
+        other.start()
+        other.join()
+        logging.warning("from the exporting thread")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", export_and_look)
+    try:
+        onnx_export.build_onnx(_tiny("dbof"), "fp32")
+    finally:
+        root.removeHandler(handler)
+    messages = [r.getMessage() for r in records]
+    assert seen["level"] == level == root.level
+    assert "from another thread" in messages
+    assert "from the exporting thread" not in messages

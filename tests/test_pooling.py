@@ -255,3 +255,24 @@ def test_l2_normalize_matches_tensorflow_semantics(shape, gen):
     torch.testing.assert_close(l2_normalize(x), ref, **F64)
     tiny = torch.full(shape, 1e-9, dtype=torch.float64)  # Σx² < 1e-12: divided by 1e-6
     torch.testing.assert_close(l2_normalize(tiny), tiny / 1e-6, **F64)
+
+
+@pytest.mark.parametrize("kind", ["dbof", "netvlad", "netfv"])
+def test_a_mask_pools_the_frames_it_marks(kind, gen):
+    """``mask`` may mark any frames: the result is that of the marked frames alone; a prefix
+    mask equals ``num_frames``; a video without marked frames equals an empty video."""
+    m = _make(kind).eval()
+    x = _frames(gen, b=3, t=6)
+    mask = torch.tensor([[1, 0, 1, 1, 0, 1], [1, 1, 1, 0, 0, 0], [0] * 6], dtype=torch.bool)
+    with torch.no_grad():
+        got = m(x, mask=mask)
+        first = m(x[0:1, mask[0]])
+        prefix = m(x[1:2], torch.tensor([3]))
+        empty = m(x[2:3], torch.tensor([0]))
+    torch.testing.assert_close(got[0:1], first)
+    torch.testing.assert_close(got[1:2], prefix)
+    torch.testing.assert_close(got[2:3], empty)
+    with pytest.raises(ValueError, match="num_frames or mask"):
+        m(x, torch.tensor([1, 1, 1]), mask=mask)
+    with pytest.raises(ValueError, match="mask must be a bool"):
+        m(x, mask=mask.long())

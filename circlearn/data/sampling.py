@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["sample_frame_indices", "gather_frames", "split_halves"]
+__all__ = ["sample_frame_indices", "frame_draws", "indices_from_draws", "gather_frames",
+           "split_halves"]
 
 
 def sample_frame_indices(
@@ -35,15 +36,37 @@ def sample_frame_indices(
     >>> idx.shape, bool((idx[0] < 3).all()), bool((idx[1] == 0).all())
     (torch.Size([2, 2, 4]), True, True)
     """
-    if iterations < 1 or n_bags < 1:
-        raise ValueError(f"iterations and n_bags must be >= 1, got {iterations} and {n_bags}")
     if num_frames.dim() != 1:
         raise ValueError(f"num_frames must have shape (B,), got {tuple(num_frames.shape)}")
-    b = num_frames.shape[0]
-    device = num_frames.device
+    u = frame_draws(num_frames.shape[0], iterations, n_bags, generator, num_frames.device)
+    return indices_from_draws(u, num_frames)
+
+
+def frame_draws(batch: int, iterations: int, n_bags: int = 1,
+                generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """The uniform draws ``u ~ U[0, 1)`` behind :func:`sample_frame_indices`, float64.
+
+    Row ``i`` of a draw for ``batch`` videos does not depend on ``batch`` (one ``torch.rand``
+    call fills the rows in order), so a stored draw for ``B`` videos serves any smaller batch.
+
+    Shape:
+        returns ``(batch, n_bags, iterations)`` float64 on ``device``.
+    """
+    if iterations < 1 or n_bags < 1:
+        raise ValueError(f"iterations and n_bags must be >= 1, got {iterations} and {n_bags}")
     gen_device = generator.device if generator is not None else device
-    u = torch.rand((b, n_bags, iterations), generator=generator, device=gen_device,
-                   dtype=torch.float64).to(device)  # (B, bags, it)
+    u = torch.rand((batch, n_bags, iterations), generator=generator, device=gen_device,
+                   dtype=torch.float64)  # (B, bags, it)
+    return u if device is None else u.to(device)
+
+
+def indices_from_draws(u: torch.Tensor, num_frames: torch.Tensor) -> torch.Tensor:
+    """Frame indices ``floor(u · num_frames)`` (0 for a video without frames).
+
+    Shape:
+        u ``(B, bags, it)`` float64 in ``[0, 1)``, num_frames ``(B,)`` → ``(B, bags, it)`` int64.
+    """
+    b = num_frames.shape[0]
     n = num_frames.to(torch.float64).view(b, 1, 1)
     return torch.floor(u * n).to(torch.int64)
 

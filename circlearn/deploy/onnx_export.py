@@ -60,6 +60,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -68,7 +69,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from circlearn.deploy.graph import DeployGraph
+from circlearn.deploy.graph import DeployGraph, all_frames_model
 from circlearn.models import VideoClassifier
 
 __all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "all_frames_model",
@@ -99,30 +100,42 @@ def check_precision(precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
 
 
-def all_frames_model(model: VideoClassifier) -> VideoClassifier:
-    """The same model (shared tensors, no copy) with ``eval_sampling="all"``, in eval mode."""
-    if not model.config.frame_level or model.config.eval_sampling == "all":
-        return model.eval()
-    twin = VideoClassifier(model.config.replace(eval_sampling="all"), device="meta")
-    twin.load_state_dict(model.state_dict(), assign=True)
-    return twin.eval()
+class _ThisThreadQuiet(logging.Filter):
+    """Drops the records below ``ERROR`` that one thread logs; other threads' pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread or record.levelno >= logging.ERROR
+
+
+#: Loggers the exporter and the quantizer log their progress and advice through: the root
+#: logger (``onnxruntime.quantization`` calls ``logging.warning``) and the exporter's
+#: operator registry (one warning per export for each missing optional library). A
+#: logger's filters see only the records logged through that logger itself.
+_NOISY_LOGGERS = ("", "torch.onnx._internal.exporter._registration")
 
 
 @contextmanager
 def _quiet():
-    """The exporter's progress prints, warnings and registry log lines, silenced."""
-    # the root logger too: onnxruntime.quantization logs its advice through it
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "onnxscript", "torch.export", "")]
-    levels = [lg.level for lg in loggers]
+    """The exporter's progress prints, warnings and log lines, silenced for this thread.
+
+    Logger levels stay as they are (they are process-wide); a filter drops this thread's
+    records below ``ERROR``, so other threads log as before.
+    """
+    quiet = _ThisThreadQuiet()
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for lg in loggers:
-            lg.setLevel(logging.ERROR)
+            lg.addFilter(quiet)
         try:
             yield
         finally:
-            for lg, level in zip(loggers, levels):
-                lg.setLevel(level)
+            for lg in loggers:
+                lg.removeFilter(quiet)
 
 
 def _example(model: VideoClassifier) -> tuple[tuple, dict]:

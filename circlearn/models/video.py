@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from circlearn.data.batch import prepare_frames
-from circlearn.data.sampling import gather_frames, sample_frame_indices
+from circlearn.data.sampling import frame_draws, gather_frames, indices_from_draws
 from circlearn.models.config import ModelConfig
 from circlearn.models.layers import make_linear
 from circlearn.nn.blocks import batch_norm, check_num_frames
@@ -136,8 +136,20 @@ class VideoClassifier(nn.Module):
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, frames: torch.Tensor, num_frames: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-        """Probabilities ``(B, num_classes)``; ``generator`` drives the frame sampling."""
+                generator: torch.Generator | None = None,
+                draws: torch.Tensor | None = None) -> torch.Tensor:
+        """Probabilities ``(B, num_classes)``.
+
+        The one forward of the model: training, evaluation, the TorchScript file and the ONNX
+        graph all run it (the module docstring has the formulas). ``generator`` drives the
+        random frame sampling; ``draws`` replaces it by given uniform draws ``u``
+        ``(B, n_bagging, iterations)`` float64 (:func:`~circlearn.data.sampling.frame_draws`),
+        which is how the TorchScript file reproduces the seeded evaluation.
+
+        Inputs are checked; while a graph is exported the checks that read tensor values
+        cannot run, and ``num_frames`` is clamped into ``[0, T]`` instead
+        (:func:`~circlearn.nn.blocks.check_num_frames`).
+        """
         cfg = self.config
         if not cfg.frame_level:
             return self._forward_video_level(frames)
@@ -149,29 +161,46 @@ class VideoClassifier(nn.Module):
                              f"{cfg.feature_sizes} sum to {cfg.input_size}")
         if t == 0:
             raise ValueError("frames must hold at least one (possibly padded) frame, got T = 0")
-        num_frames = check_num_frames(num_frames, b, t, frames.device)
-        slices = cfg.stream_slices()
+        num_frames = check_num_frames(num_frames, b, t, frames.device)  # (B,)
         sampling = "random" if self.training else cfg.eval_sampling
-        dtype = self.param_dtype
-        pooled = {}
         if sampling == "random":
-            if generator is None and not self.training:
-                generator = torch.Generator().manual_seed(cfg.eval_seed)
-            idx = sample_frame_indices(num_frames, cfg.iterations, cfg.n_bagging,
-                                       generator)  # (B, bags, it)
+            if draws is None:
+                if generator is None and not self.training:
+                    generator = torch.Generator().manual_seed(cfg.eval_seed)
+                draws = frame_draws(b, cfg.iterations, cfg.n_bagging, generator, frames.device)
+            idx = indices_from_draws(draws, num_frames)  # (B, bags, it)
             real = idx < num_frames.view(b, 1, 1)  # False only for 0-frame videos
-            x = prepare_frames(gather_frames(frames, idx), real, dtype)  # (B, bags, it, D)
-            for name, pool in self.pooling.items():
-                xs = x[..., slices[name]]  # (B, bags, it, F)
-                bags = [pool(xs[:, j]) for j in range(cfg.n_bagging)]  # n_bagging × (B, E)
-                pooled[name] = torch.stack(bags, dim=1).mean(dim=1)  # (B, E)
+            x = self._inputs(gather_frames(frames, idx), real)  # (B, bags, it, D)
+            pooled = {name: self._pool_bags(name, x) for name in self.pooling}  # (B, E) each
         else:
             real = torch.arange(t, device=frames.device).view(1, t) < num_frames.view(b, 1)
-            x = prepare_frames(frames, real, dtype)  # (B, T, D)
-            for name, pool in self.pooling.items():
-                pooled[name] = pool(x[..., slices[name]], num_frames)  # (B, E)
+            x = self._inputs(frames, real)  # (B, T, D)
+            slices = cfg.stream_slices()
+            pooled = {name: pool(x[..., slices[name]], mask=real)  # (B, E)
+                      for name, pool in self.pooling.items()}
         h = torch.cat([self.fc[name](pooled[name]) for name in self.pooling], dim=1)
         return self._classify(h)  # (B, V)
+
+    def _inputs(self, frames: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
+        """Model inputs in the parameters' dtype (:func:`~circlearn.data.batch.prepare_frames`).
+
+        The L2 normalization runs in at least float32: a float16 model's frames are normalized
+        in float32 and cast after (``eps = 1e-12`` underflows in float16, which would turn an
+        all-zero padded frame into NaN).
+        """
+        dtype = self.param_dtype
+        x = prepare_frames(frames, real, torch.promote_types(dtype, torch.float32))
+        return x.to(dtype)
+
+    def _pool_bags(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """The mean over bags of ``pool(bag)``: ``x (B, bags, it, D)`` → ``(B, E)``.
+
+        Every sampled frame counts (a 0-frame video's draws are its zeroed first frame).
+        """
+        xs = x[..., self.config.stream_slices()[name]]  # (B, bags, it, F)
+        pool = self.pooling[name]
+        bags = [pool(xs[:, j]) for j in range(xs.shape[1])]  # bags × (B, E)
+        return torch.stack(bags, dim=1).mean(dim=1)  # (B, E)
 
     def _forward_video_level(self, features: torch.Tensor) -> torch.Tensor:
         cfg = self.config
@@ -180,7 +209,7 @@ class VideoClassifier(nn.Module):
                              f"(feature_sizes {cfg.feature_sizes}), got {tuple(features.shape)}")
         if not features.is_floating_point():
             raise ValueError(f"video-level features must be floating point, got {features.dtype}")
-        x = prepare_frames(features, None, self.param_dtype)  # (B, D)
+        x = self._inputs(features, None)  # (B, D)
         slices = cfg.stream_slices()
         x = torch.cat([x[:, slices[name]] for name in cfg.streams], dim=1)  # (B, D_used)
         return self._classify(x)

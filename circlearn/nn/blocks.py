@@ -8,7 +8,10 @@ One place each for:
   (``N(0, std²)`` or Xavier-uniform weights, zero bias; ``paper.md`` §2.4);
 - :func:`check_features`: the in/out-size check of an injected layer (any module with
   ``in_features``/``out_features``, dense or structured);
-- :func:`check_num_frames`: the frame counts of a ``(B, T, ·)`` batch.
+- :func:`check_num_frames`: the frame counts of a ``(B, T, ·)`` batch;
+- :func:`exporting`: whether a graph is being recorded (TorchScript trace or
+  ``torch.export``, which ``torch.onnx.export(dynamo=True)`` uses), where checks that read
+  tensor values (``int(t.max())``) cannot run.
 
 The layer-kind factory (``"dense"``, ``"circulant"``… → module) is
 :func:`circlearn.models.layers.make_linear`, built on :func:`dense_linear`.
@@ -20,7 +23,7 @@ import torch
 from torch import nn
 
 __all__ = ["BN_MOMENTUM", "BN_EPS", "batch_norm", "dense_linear", "check_sizes",
-           "check_features", "check_num_frames", "DENSE_INITS"]
+           "check_features", "check_num_frames", "exporting", "DENSE_INITS"]
 
 #: PyTorch batch-norm momentum equivalent to TensorFlow's ``decay=0.999``.
 BN_MOMENTUM = 1e-3
@@ -81,9 +84,18 @@ def check_features(module: nn.Module, in_features: int, out_features: int, name:
         raise ValueError(f"{name} must {'have a' if bias else 'have no'} bias{why}")
 
 
+def exporting() -> bool:
+    """True while ``torch.jit.trace`` or ``torch.export`` records the running code."""
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
+
+
 def check_num_frames(num_frames, b: int, t: int, device) -> torch.Tensor:
     """``num_frames`` as an int64 ``(B,)`` tensor on ``device``, checked to be integers in
     ``[0, T]``; ``None`` means every frame is real (``T`` each).
+
+    While a graph is exported (:func:`exporting`) the range check cannot run (it reads the
+    values): the counts are clamped into ``[0, T]`` instead, so an exported file treats a
+    count above ``T`` as ``T`` and a negative one as 0 where the eager model raises.
 
     Shape:
         num_frames ``(B,)`` integer (tensor or sequence) or None → ``(B,)`` int64.
@@ -95,6 +107,8 @@ def check_num_frames(num_frames, b: int, t: int, device) -> torch.Tensor:
         raise ValueError(f"num_frames must be an integer tensor of shape ({b},), got "
                          f"{num_frames.dtype} {tuple(num_frames.shape)}")
     num_frames = num_frames.to(torch.int64)
+    if exporting():
+        return torch.clamp(num_frames, min=0, max=t)
     if b and (int(num_frames.min()) < 0 or int(num_frames.max()) > t):
         raise ValueError(f"num_frames must lie in [0, T={t}], got min "
                          f"{int(num_frames.min())}, max {int(num_frames.max())}")

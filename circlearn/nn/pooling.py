@@ -6,11 +6,15 @@ Every module maps a padded batch of frame features to one fixed-size vector per 
 
 Conventions shared by the three modules:
 
-* **Padding never matters.** Only the first ``num_frames[b]`` frames of video ``b`` are used;
-  the per-frame projection and its batch norm run over the real frames only (in training mode
+* **Padding never matters.** Only the real frames are used: the first ``num_frames[b]`` frames
+  of video ``b``, or those a ``(B, T)`` bool ``mask`` marks (every module takes either). The
+  per-frame projection and its batch norm run over the real frames only (in training mode
   the batch statistics are those of the real ``(batch × frames)`` rows, as in the paper's code,
-  where sampled frames are always real). A video with ``num_frames = 0`` is pooled over one
+  where sampled frames are always real). A video without a real frame is pooled over one
   all-zero frame, which is what the paper's sampler feeds the model for an empty half-video.
+  While a graph is exported (TorchScript trace, ``torch.export``/ONNX) the projection runs on
+  every frame and the unused ones are masked out after it, which is the same in inference
+  mode (batch norm then treats each row alone).
 * **Frame order never matters**: every aggregation is a max, a mean or a sum over frames.
 * **Dense or structured projections.** The per-frame projection is an injected module mapping
   ``(N, F) → (N, K)`` without bias (batch norm follows), e.g. ``nn.Linear(F, K, bias=False)``
@@ -55,6 +59,7 @@ from circlearn.nn.blocks import (
     check_features,
     check_num_frames,
     dense_linear,
+    exporting,
 )
 from circlearn.normalization import l2_normalize
 
@@ -63,6 +68,7 @@ __all__ = [
     "BN_EPS",
     "batch_norm",
     "l2_normalize",
+    "frame_mask",
     "DBoF",
     "NetVLAD",
     "NetFV",
@@ -71,26 +77,57 @@ __all__ = [
 _POOLINGS = ("max", "average")
 
 
-def _frame_rows(x: torch.Tensor, num_frames: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The real frames as rows, and the (B, T) mask they came from (None: every frame).
+def frame_mask(num_frames: torch.Tensor | None, b: int, t: int, device) -> torch.Tensor | None:
+    """The ``(B, T)`` bool mask of the first ``num_frames[b]`` frames (None: every frame).
 
-    A video with 0 frames contributes one all-zero row (its first, padded frame).
+    Checked by :func:`~circlearn.nn.blocks.check_num_frames` (clamped into ``[0, T]`` while
+    a graph is exported).
+    """
+    if num_frames is None:
+        return None
+    n = check_num_frames(num_frames, b, t, device)  # (B,) int64
+    return torch.arange(t, device=device).view(1, t) < n.view(b, 1)  # (B, T)
+
+
+def _used_frames(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` plus, for a video without any real frame, its first (zeroed) frame."""
+    t = mask.shape[1]
+    empty = ~mask.any(dim=1, keepdim=True)  # (B, 1)
+    first = torch.arange(t, device=mask.device).view(1, t) == 0  # (1, T)
+    return mask | (empty & first)  # (B, T)
+
+
+def _frame_rows(x: torch.Tensor, num_frames: torch.Tensor | None, mask: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The frames to project as rows, and the ``(B, T)`` mask of the used ones (None: all).
+
+    Eager: the used frames only (``x[used]``), so that batch norm in training mode sees the
+    real rows only. While a graph is exported (:func:`~circlearn.nn.blocks.exporting`) every
+    frame is a row and :func:`_unrows` masks the results instead: data-dependent row counts
+    cannot be exported, and in inference mode a row's result does not depend on the others.
+    A video with no real frame contributes one all-zero row (its first frame, zeroed).
     """
     if x.dim() != 3:
         raise ValueError(f"frames must have shape (B, T, F), got {tuple(x.shape)}")
     b, t, f = x.shape
     if t == 0:
         raise ValueError("frames must hold at least one (possibly padded) frame, got T = 0")
-    if num_frames is None:
+    if num_frames is not None and mask is not None:
+        raise ValueError("pass num_frames or mask, not both")
+    if mask is None:
+        mask = frame_mask(num_frames, b, t, x.device)
+    elif mask.shape != (b, t) or mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor of shape ({b}, {t}), got "
+                         f"{mask.dtype} {tuple(mask.shape)}")
+    if mask is None:
         return x.reshape(b * t, f), None  # (B·T, F)
-    n = check_num_frames(num_frames, b, t, x.device)  # (B,) int64
-    pos = torch.arange(t, device=x.device)
-    real = pos.view(1, t) < n.view(b, 1)  # (B, T)
-    if bool(real.all()):
+    if exporting():
+        x = x * mask.unsqueeze(-1).to(x.dtype)  # padding → 0
+        return x.reshape(b * t, f), _used_frames(mask)  # (B·T, F)
+    if bool(mask.all()):
         return x.reshape(b * t, f), None
-    x = x.masked_fill(~real.unsqueeze(-1), 0)  # padding → 0 (matters for 0-frame videos)
-    used = pos.view(1, t) < n.clamp(min=1).view(b, 1)  # (B, T)
+    x = x.masked_fill(~mask.unsqueeze(-1), 0)  # padding → 0 (matters for 0-frame videos)
+    used = _used_frames(mask)  # (B, T)
     return x[used], used  # (N, F)
 
 
@@ -99,6 +136,8 @@ def _unrows(rows: torch.Tensor, used: torch.Tensor | None, b: int, t: int) -> to
     k = rows.shape[-1]
     if used is None:
         return rows.reshape(b, t, k)
+    if rows.shape[0] == b * t:  # every frame was a row (export): mask the unused ones
+        return rows.reshape(b, t, k) * used.unsqueeze(-1).to(rows.dtype)  # (B, T, K)
     out = rows.new_zeros(b, t, k)
     return out.index_put((used,), rows)  # (B, T, K)
 
@@ -145,9 +184,10 @@ class DBoF(nn.Module):
     def output_size(self) -> int:
         return self.cluster_size
 
-    def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None, *,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t = x.shape[:2]
-        rows, used = _frame_rows(x, num_frames)  # (N, F)
+        rows, used = _frame_rows(x, num_frames, mask)  # (N, F)
         h = torch.clamp(self.bn(self.projection(rows)), 0.0, 6.0)  # (N, K), ReLU6
         h = _unrows(h, used, b, t)  # (B, T, K), zeros on unused frames
         if self.pooling == "max":
@@ -187,11 +227,11 @@ class _SoftAssignment(nn.Module):
                                                 dtype=dtype))
         nn.init.normal_(self.anchors, std=std)
 
-    def assign(self, x: torch.Tensor, num_frames: torch.Tensor | None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def assign(self, x: torch.Tensor, num_frames: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Soft assignments ``(B, T, K)`` (zero on padding) and frames ``(B, T, F)`` (zeroed)."""
         b, t = x.shape[:2]
-        rows, used = _frame_rows(x, num_frames)  # (N, F)
+        rows, used = _frame_rows(x, num_frames, mask)  # (N, F)
         logits = self.assignment(rows)  # (N, K)
         logits = self.bn(logits) if self.bn is not None else logits + self.cluster_bias
         a = _unrows(torch.softmax(logits, dim=-1), used, b, t)  # (B, T, K)
@@ -224,12 +264,13 @@ class NetVLAD(_SoftAssignment):
                  add_batch_norm: bool = True, *, device=None, dtype=None):
         super().__init__(feature_size, cluster_size, assignment, add_batch_norm, device, dtype)
 
-    def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None) -> torch.Tensor:
-        return self.aggregate(*self.assign(x, num_frames))
+    def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None, *,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.aggregate(*self.assign(x, num_frames, mask))
 
     def aggregate(self, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Pool assignments ``a (B, T, K)`` (zero on unused frames) and frames ``x (B, T, F)``
-        → ``(B, F·K)`` (the ONNX graph calls it with masks instead of row selection)."""
+        → ``(B, F·K)``."""
         a_sum = a.sum(dim=1).unsqueeze(1)  # (B, 1, K)
         vlad = torch.einsum("btk,btf->bfk", a, x) - a_sum * self.anchors  # (B, F, K)
         vlad = l2_normalize(vlad, dim=1)  # intra-normalization over f
@@ -262,8 +303,9 @@ class NetFV(_SoftAssignment):
     def output_size(self) -> int:
         return 2 * self.feature_size * self.cluster_size
 
-    def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None) -> torch.Tensor:
-        return self.aggregate(*self.assign(x, num_frames))
+    def forward(self, x: torch.Tensor, num_frames: torch.Tensor | None = None, *,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.aggregate(*self.assign(x, num_frames, mask))
 
     def aggregate(self, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Pool assignments ``a (B, T, K)`` (zero on unused frames) and frames ``x (B, T, F)``

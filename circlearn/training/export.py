@@ -15,16 +15,21 @@ It reproduces the model's **evaluation** outputs exactly:
   ``B``), so batches of up to ``max_batch`` videos give the model's outputs;
 - ``eval_sampling="all"`` and video-level models are traced as they are.
 
+Either way the trace records the model's own forward
+(:meth:`circlearn.models.VideoClassifier.forward`); while it is recorded, the checks that read
+tensor values are skipped and ``num_frames`` is clamped into ``[0, T]`` (the eager model
+raises), and the pooling modules mask unused frames instead of selecting the real rows
+(:mod:`circlearn.deploy.graph` lists the differences).
+
 Formats: TorchScript (``torch.jit.trace``, here), loadable from Python (``torch.jit.load``)
 and C++ without circlearn; TorchScript is deprecated in torch 2.13 but still works (its
-deprecation warnings are silenced here). ``torch.export`` is not used for it: the model's
-input checks (``int(num_frames.max())``) are data-dependent guards it refuses.
+deprecation warnings are silenced here).
 
 ONNX (``circlearn export --format onnx``, :mod:`circlearn.deploy.onnx_export`): opset 20,
 fp32/fp16/int8, through ``torch.onnx.export(dynamo=True)`` (the optional ``deploy`` extra:
-onnx, onnxscript, onnxruntime). It exports a mask-based twin of the model's
-``eval_sampling="all"`` forward (:class:`circlearn.deploy.graph.DeployGraph`: every real frame,
-no random draw, batch and frame count dynamic) under ``fast_path(plain=True)``, so the
+onnx, onnxscript, onnxruntime). It exports the model's forward in ``eval_sampling="all"``
+mode (:class:`circlearn.deploy.graph.DeployGraph`: every real frame, no random draw, batch
+and frame count dynamic) under ``fast_path(plain=True)``, so the
 circulant layers' ``torch.fft.rfft/irfft`` become ONNX ``DFT`` nodes; the old TorchScript
 ONNX exporter cannot (``aten::fft_rfft`` is not supported at opset 20). Inputs and outputs:
 frame level ``frames`` float32 ``(batch, frames, features)`` (dequantized; the per-frame L2
@@ -44,44 +49,31 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from circlearn.data.batch import prepare_frames
-from circlearn.data.sampling import gather_frames
+from circlearn.data.sampling import frame_draws
 from circlearn.models import VideoClassifier
 
 __all__ = ["SampledEvaluation", "export_torchscript", "deployable"]
 
 
 class SampledEvaluation(nn.Module):
-    """The model's ``eval_sampling="random"`` forward with its frame draws stored as a buffer.
+    """The model's ``eval_sampling="random"`` evaluation with its frame draws stored.
 
-    Equal to ``model.eval()(frames, num_frames)`` for ``B <= max_batch`` (tested).
+    ``forward(frames, num_frames)`` is ``model(frames, num_frames, draws=u[:B])``: the model's
+    own forward, fed the first ``B`` rows of the draw its evaluation makes from
+    ``torch.Generator().manual_seed(eval_seed)``. Equal to ``model.eval()(frames, num_frames)``
+    for ``B <= max_batch`` (tested).
     """
 
     def __init__(self, model: VideoClassifier, max_batch: int = 512):
         super().__init__()
         cfg = model.config
         self.model = model
-        self.slices = {name: (s.start, s.stop) for name, s in cfg.stream_slices().items()}
-        self.n_bagging = cfg.n_bagging
         gen = torch.Generator().manual_seed(cfg.eval_seed)
-        u = torch.rand((max_batch, cfg.n_bagging, cfg.iterations), generator=gen,
-                       dtype=torch.float64)  # (max_batch, bags, it), as sample_frame_indices
+        u = frame_draws(max_batch, cfg.iterations, cfg.n_bagging, gen)  # (max_batch, bags, it)
         self.register_buffer("u", u.to(next(model.parameters()).device))
 
     def forward(self, frames: torch.Tensor, num_frames: torch.Tensor) -> torch.Tensor:
-        b = frames.shape[0]
-        n = num_frames.to(torch.int64).view(b, 1, 1)
-        idx = torch.floor(self.u[:b] * n.to(torch.float64)).to(torch.int64)  # (B, bags, it)
-        real = idx < n
-        x = prepare_frames(gather_frames(frames, idx), real, self.model.param_dtype)
-        h = []
-        for name, pool in self.model.pooling.items():
-            lo, hi = self.slices[name]
-            xs = x[..., lo:hi]  # (B, bags, it, F)
-            bags = [pool(xs[:, j]) for j in range(self.n_bagging)]
-            h.append(self.model.fc[name](torch.stack(bags, dim=1).mean(dim=1)))  # (B, hidden)
-        p = self.model.classifier(torch.cat(h, dim=1))  # (B, V)
-        return self.model.context_gating(p) if self.model.context_gating is not None else p
+        return self.model(frames, num_frames, draws=self.u[: frames.shape[0]])  # (B, V)
 
 
 def deployable(model: VideoClassifier, max_batch: int = 512) -> nn.Module:
