@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from circlearn.data.files import resolve_files
+from circlearn.data.files import atomic_write, resolve_files
 from circlearn.data.yt8m import dequantize, read_frame_examples
 from circlearn.metrics import gap
 
@@ -281,7 +280,6 @@ def record_baselines(root, *, seed: int = 0) -> dict:
     out["protocol"] = LINEAR_PROTOCOL  # a later protocol change does not reuse these numbers
     out["seed"] = seed
     meta["baselines"] = out
-    tmp = meta_path.with_name(meta_path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, meta_path)
+    with atomic_write(meta_path, "w") as f:
+        f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
