@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_directory
-from .yt8m import VideoExample, dequantize, quantize, write_frame_examples, write_video_examples
+from .yt8m import VideoExample, quantize, video_mean, write_frame_examples, write_video_examples
 
 __all__ = ["SequenceStats", "fit_stats", "preprocess", "write_sequence_dataset", "SPLITS",
            "CLIP"]
@@ -215,9 +215,7 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
                 values += sum(v.size for v in q.values())
                 labels = np.unique(np.asarray(labels, dtype=np.int64))
                 frame_ex.append(VideoExample(vid, labels, q))
-                means = {f"mean_{s}": (dequantize(v).astype(np.float64).mean(axis=0)
-                                       if len(v) else np.zeros(v.shape[1])).astype(np.float32)
-                         for s, v in q.items()}
+                means = {f"mean_{s}": video_mean(v).astype(np.float32) for s, v in q.items()}
                 video_ex.append(VideoExample(vid, labels, means))
                 if split == "train":
                     train_count[labels] += 1
