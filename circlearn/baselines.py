@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from circlearn.data.files import resolve_files
-from circlearn.data.yt8m import dequantize, read_frame_examples
+from circlearn.data.files import atomic_write, resolve_files
+from circlearn.data.yt8m import read_frame_examples, video_mean
 from circlearn.metrics import gap
 
 __all__ = ["baseline_gaps", "record_baselines", "current_protocol", "FittedBaselines", "video_means",
@@ -108,13 +107,8 @@ def video_means(pattern: str, *, feature_sizes: Sequence[int], num_classes: int,
     ids, rows, targets = [], [], []
     for path in resolve_files(pattern):
         for ex in read_frame_examples(path, tuple(feature_names), dims, num_classes):
-            parts = []
-            for name, d in zip(feature_names, dims):
-                q = ex.features[name]  # (frames, d) uint8
-                # dequantize is affine, so the mean of dequantized frames = dequantize(mean q)
-                parts.append(np.zeros(d) if q.shape[0] == 0 else
-                             q.mean(axis=0, dtype=np.float64) * (4.0 / 255.0)
-                             + float(dequantize(np.uint8(0))))
+            # dequantize is affine, so the mean of dequantized frames = dequantize(mean q)
+            parts = [video_mean(ex.features[name], "mean") for name in feature_names]
             if labels is not None:
                 if ex.id not in labels:
                     raise ValueError(f"{path}: video {ex.id!r} has no row in the labels file")
@@ -281,7 +275,6 @@ def record_baselines(root, *, seed: int = 0) -> dict:
     out["protocol"] = LINEAR_PROTOCOL  # a later protocol change does not reuse these numbers
     out["seed"] = seed
     meta["baselines"] = out
-    tmp = meta_path.with_name(meta_path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, meta_path)
+    with atomic_write(meta_path, "w") as f:
+        f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out

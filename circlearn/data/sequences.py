@@ -41,16 +41,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .yt8m import VideoExample, dequantize, quantize, write_frame_examples, write_video_examples
+from .files import atomic_directory
+from .yt8m import VideoExample, quantize, video_mean, write_frame_examples, write_video_examples
 
 __all__ = ["SequenceStats", "fit_stats", "preprocess", "write_sequence_dataset", "SPLITS",
            "CLIP"]
@@ -148,17 +146,6 @@ def preprocess(features: Mapping[str, np.ndarray], stats: SequenceStats,
     return out, clipped, missing
 
 
-def _prepare_out(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} exists and is not an empty folder: choose a new --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 → a normal folder's mode
-    return tmp
-
-
 def _write_vocabulary(path: Path, names: Sequence[str], train_count: np.ndarray) -> None:
     header = ["Index", "TrainVideoCount", "KnowledgeGraphId", "Name", "WikiUrl", "Vertical1",
               "Vertical2", "Vertical3", "WikiDescription"]
@@ -205,8 +192,9 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
         dup = next(v for v in ids if ids.count(v) > 1)
         raise ValueError(f"id {dup!r} appears more than once (ids must be unique)")
     stats = fit_stats(splits["train"])
-    tmp = _prepare_out(out)
-    try:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} exists and is not an empty folder: choose a new --out")
+    with atomic_directory(out) as tmp:
         summary = {"source": source or {}, "num_classes": num_classes,
                    "frame_features": list(streams),
                    "video_features": [f"mean_{s}" for s in streams],
@@ -227,9 +215,7 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
                 values += sum(v.size for v in q.values())
                 labels = np.unique(np.asarray(labels, dtype=np.int64))
                 frame_ex.append(VideoExample(vid, labels, q))
-                means = {f"mean_{s}": (dequantize(v).astype(np.float64).mean(axis=0)
-                                       if len(v) else np.zeros(v.shape[1])).astype(np.float32)
-                         for s, v in q.items()}
+                means = {f"mean_{s}": video_mean(v).astype(np.float32) for s, v in q.items()}
                 video_ex.append(VideoExample(vid, labels, means))
                 if split == "train":
                     train_count[labels] += 1
@@ -249,10 +235,4 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
                 "clipped_fraction": round(clipped / values, 6) if values else 0.0}
         _write_vocabulary(tmp / "vocabulary.csv", names, train_count)
         (tmp / "dataset.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary

@@ -166,12 +166,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_directory
 from .synth_config import (
                            GENERATOR_VERSION,
                            SYNTH_PRESETS,
@@ -283,23 +283,14 @@ def cache_root(cache_dir=None) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "circlearn"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: str | None = None,
                    baselines: Callable[[Path], object] | None = None, log=None) -> Path:
     """The root of a generated dataset in the cache, generating it first when absent.
 
     The folder is ``<cache>/synth/<name>-v<version>-<hash12>`` (``name``: the preset's, else
     ``name`` or ``custom``; ``hash12``: :func:`config_hash`). Generation writes into a hidden
-    temporary folder next to it, which is renamed into place only when complete, so an
+    temporary folder next to it, which is renamed into place only when complete
+    (:func:`circlearn.data.files.atomic_directory`), so an
     interrupted generation is never reused (its leftover folder is removed by a later call
     once its process has ended). An existing folder whose ``dataset.json`` does not record
     this configuration raises ``ValueError``. Same seed and version: byte-identical files.
@@ -319,27 +310,18 @@ def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: s
     if final.is_dir():
         _check_cached(final, cfg)
         return final
-    parent.mkdir(parents=True, exist_ok=True)
-    for tmp in parent.glob(f".{final.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
-    tmp = parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     if log:
         log(f"generating {name} (generator v{cfg.generator_version}) into {final}")
     try:
-        generate(tmp, cfg)
-        if baselines and cfg.train_videos and (cfg.validate_videos or cfg.test_videos):
-            if log:
-                log("computing the baseline GAPs (class prior, linear on means)")
-            baselines(tmp)
-        os.rename(tmp, final)
+        with atomic_directory(final) as tmp:
+            generate(tmp, cfg)
+            if baselines and cfg.train_videos and (cfg.validate_videos or cfg.test_videos):
+                if log:
+                    log("computing the baseline GAPs (class prior, linear on means)")
+                baselines(tmp)
     except OSError:
         if not final.is_dir():  # not a lost race with another process: a real error
             raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     _check_cached(final, cfg)
     return final
 

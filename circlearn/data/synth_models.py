@@ -13,10 +13,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .yt8m import dequantize, quantize
+from .yt8m import MAX_QUANTIZED_VALUE, MIN_QUANTIZED_VALUE, quantize, video_mean
 
-__all__ = ["V1", "V2", "CHUNK", "log_uniform_lengths", "gumbel_top_k", "quantize32",
-           "video_means"]
+__all__ = ["V1", "V2", "CHUNK", "log_uniform_lengths", "gumbel_top_k", "quantize32"]
 
 CHUNK = 64  # videos whose frames one V2 call draws (fixed: it is part of the draw order)
 
@@ -61,8 +60,7 @@ class V1:
         """``n`` videos: labels, frames ``{name: (T, D) uint8}``, means ``{mean_name: (D,)}``."""
         for _ in range(n):
             labels, feats = self._video()
-            means = {f"mean_{k}": dequantize(v).astype(np.float64).mean(axis=0)
-                     .astype(np.float32) for k, v in feats.items()}
+            means = {f"mean_{k}": video_mean(v).astype(np.float32) for k, v in feats.items()}
             yield labels, feats, means
 
 
@@ -73,24 +71,11 @@ def quantize32(x: np.ndarray) -> np.ndarray:
     ~1e-5 of a half-integer step to the neighbouring byte (the test bounds it: at most one
     step, rarely).
     """
-    np.clip(x, -2.0, 2.0, out=x)
-    x += np.float32(2.0)
-    x *= np.float32(255.0 / 4.0)
+    np.clip(x, MIN_QUANTIZED_VALUE, MAX_QUANTIZED_VALUE, out=x)
+    x += np.float32(-MIN_QUANTIZED_VALUE)
+    x *= np.float32(255.0 / (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE))
     np.rint(x, out=x)
     return x.astype(np.uint8)
-
-
-def video_means(frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``mean_<name>``: the mean of the dequantised frames, from exact integer sums.
-
-    ``mean_t dequantize(q_t) = (Σ_t q_t) / T · 4/255 + (4/512 − 2)`` (float32).
-    """
-    out = {}
-    for name, q in frames.items():
-        total = q.sum(axis=0, dtype=np.int64)  # (D,), exact
-        out[f"mean_{name}"] = (total * (4.0 / 255.0 / q.shape[0]) + (4.0 / 512.0 - 2.0)
-                               ).astype(np.float32)
-    return out
 
 
 def log_uniform_lengths(rng: np.random.Generator, n: int, lo: int, hi: int, cap: int) -> np.ndarray:
@@ -202,4 +187,7 @@ class V2:
             hi = min(n, lo + CHUNK)
             frames = self._frames(vert[lo:hi], lengths[lo:hi], events[lo:hi])
             for i in range(lo, hi):
-                yield labels[i].astype(np.int64), frames[i - lo], video_means(frames[i - lo])
+                feats = frames[i - lo]
+                means = {f"mean_{k}": video_mean(v, "sum").astype(np.float32)  # exact int sums
+                         for k, v in feats.items()}
+                yield labels[i].astype(np.int64), feats, means

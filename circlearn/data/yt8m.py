@@ -20,10 +20,14 @@ After checking that layout for the whole list at once, the frames are one stride
 view of the record — no per-frame Python work. Lists with any other layout go through the
 generic per-frame decoder (:func:`decode_frame_example` with ``fast=False``, the slow twin).
 
-Quantisation (the feature extractor) and dequantisation (the starter code), with ±2 bounds::
+Quantisation (the feature extractor) and dequantisation (the starter code), with ±2 bounds
+(``MAX_QUANTIZED_VALUE``, ``MIN_QUANTIZED_VALUE``)::
 
     quantize(x)   = round((clip(x, -2, 2) + 2) * 255 / 4)       (round half to even)
-    dequantize(b) = b * 4 / 255 + 4 / 512 - 2
+    dequantize(b) = b * 4 / 255 + 4 / 512 - 2 = b * DEQUANTIZE_SCALE + DEQUANTIZE_BIAS
+
+A video-level feature is the mean over a video's frames of the dequantised frame features
+(:func:`video_mean`).
 """
 
 from __future__ import annotations
@@ -39,12 +43,21 @@ from .tfrecord import read_records, write_records
 __all__ = ["VideoExample", "FEATURE_SIZES", "read_frame_examples", "read_video_examples",
            "write_frame_examples", "write_video_examples", "decode_frame_example",
            "decode_video_example", "encode_frame_example", "encode_video_example",
-           "dequantize", "quantize"]
+           "dequantize", "quantize", "video_mean", "MAX_QUANTIZED_VALUE", "MIN_QUANTIZED_VALUE",
+           "DEQUANTIZE_SCALE", "DEQUANTIZE_BIAS"]
 
 #: Known feature sizes (official data); other names need explicit sizes for empty videos.
 FEATURE_SIZES = {"rgb": 1024, "audio": 128, "mean_rgb": 1024, "mean_audio": 128,
                  "inc3": 1024, "mean_inc3": 1024}
 ID_KEYS = ("id", "video_id")
+
+#: The range of the quantised features: bytes 0…255 cover [-2, 2].
+MAX_QUANTIZED_VALUE = 2.0
+MIN_QUANTIZED_VALUE = -2.0
+#: ``dequantize(q) = q · DEQUANTIZE_SCALE + DEQUANTIZE_BIAS`` for that range: ``4/255`` and the
+#: half-bin offset included, ``4/512 − 2 = −1.9921875``.
+DEQUANTIZE_SCALE = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 255.0
+DEQUANTIZE_BIAS = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 512.0 + MIN_QUANTIZED_VALUE
 
 
 @dataclass
@@ -61,8 +74,8 @@ class VideoExample:
         return min((v.shape[0] for v in self.features.values() if v.ndim == 2), default=0)
 
 
-def dequantize(x, max_quantized_value: float = 2.0, min_quantized_value: float = -2.0,
-               dtype=None):
+def dequantize(x, max_quantized_value: float = MAX_QUANTIZED_VALUE,
+               min_quantized_value: float = MIN_QUANTIZED_VALUE, dtype=None):
     """Bytes → features: ``x * range / 255 + range / 512 + min`` with ``range = max - min``.
 
     The starter code's ``utils.Dequantize`` (``yt8m.md`` §1.6), half-bin offset included:
@@ -80,7 +93,8 @@ def dequantize(x, max_quantized_value: float = 2.0, min_quantized_value: float =
     return x.to(dtype or torch.get_default_dtype()) * scale + bias
 
 
-def quantize(x, max_quantized_value: float = 2.0, min_quantized_value: float = -2.0) -> np.ndarray:
+def quantize(x, max_quantized_value: float = MAX_QUANTIZED_VALUE,
+             min_quantized_value: float = MIN_QUANTIZED_VALUE) -> np.ndarray:
     """Features → ``uint8`` as the feature extractor does: clip, scale to [0, 255], round.
 
     >>> quantize(np.array([-3.0, 0.0, 2.0])).tolist()
@@ -89,6 +103,38 @@ def quantize(x, max_quantized_value: float = 2.0, min_quantized_value: float = -
     x = np.clip(np.asarray(x, dtype=np.float64), min_quantized_value, max_quantized_value)
     scaled = (x - min_quantized_value) * (255.0 / (max_quantized_value - min_quantized_value))
     return np.rint(scaled).astype(np.uint8)
+
+
+def video_mean(q: np.ndarray, method: str = "frames") -> np.ndarray:
+    """One video's video-level feature: the mean over frames of ``dequantize(q)``.
+
+    ``q``: the video's frames ``(frames, dim)`` ``uint8``. Returns float64 ``(dim,)``; zeros for a
+    video without frames. ``method`` picks one of three roundings of the same value (they
+    differ by float rounding only, ~1e-7), each fixed by the data computed with it:
+
+    * ``"frames"``: every frame dequantised in float32 (as :func:`dequantize`), then averaged
+      in float64 — the definition; the video-level files of the version 1 synthetic data (the
+      bundled samples) and of :mod:`circlearn.data.sequences`.
+    * ``"sum"``: the exact integer sum through the affine map,
+      ``Σ_t q_t · (DEQUANTIZE_SCALE / T) + DEQUANTIZE_BIAS`` — no float copy of the frames;
+      the version 2 synthetic data.
+    * ``"mean"``: the mean byte through the affine map,
+      ``(Σ_t q_t / T) · DEQUANTIZE_SCALE + DEQUANTIZE_BIAS`` — the linear baseline's inputs
+      (:func:`circlearn.baselines.video_means`).
+
+    >>> q = np.array([[0, 255], [255, 255]], dtype=np.uint8)
+    >>> [video_mean(q, m).tolist() for m in ("frames", "sum", "mean")]
+    [[0.0078125, 2.0078125], [0.0078125, 2.0078125], [0.0078125, 2.0078125]]
+    """
+    if method not in ("frames", "sum", "mean"):
+        raise ValueError(f"unknown method {method!r}; valid: frames, sum, mean")
+    if q.shape[0] == 0:
+        return np.zeros(q.shape[1])
+    if method == "frames":
+        return dequantize(q).astype(np.float64).mean(axis=0)
+    if method == "sum":
+        return q.sum(axis=0, dtype=np.int64) * (DEQUANTIZE_SCALE / q.shape[0]) + DEQUANTIZE_BIAS
+    return q.mean(axis=0, dtype=np.float64) * DEQUANTIZE_SCALE + DEQUANTIZE_BIAS
 
 
 # ----------------------------------------------------------------------------- decoding

@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from circlearn.data.files import atomic_write
 from circlearn.deploy.graph import DeployGraph, all_frames_model
 from circlearn.models import VideoClassifier
 
@@ -311,15 +312,6 @@ def export_onnx(model: VideoClassifier, path: str | os.PathLike, *, precision: s
               "parameters": sum(p.numel() for p in model.parameters())}
     if batches is not None:
         result.update(verify_onnx(data, model, batches, precision, atol=atol))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → an ordinary file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        f.write(data)
     return result

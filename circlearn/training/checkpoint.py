@@ -9,18 +9,20 @@ accumulator since the last evaluation) and ``config``.
 
 Files: ``checkpoints/step-000000120.pt`` (the last ``keep`` of them) and
 ``checkpoints/best.pt`` (highest validation GAP). Each is written to a temporary file in the
-same directory, flushed to disk and renamed over the target (``os.replace`` is atomic on
-POSIX and Windows), so a crash leaves either the old or the new file, never half of one.
+same directory, flushed to disk and renamed over the target
+(:func:`circlearn.data.files.atomic_write`), so a crash leaves either the old or the new file,
+never half of one.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
+
+from circlearn.data.files import atomic_write
 
 __all__ = ["CheckpointManager", "atomic_save", "load_checkpoint"]
 
@@ -30,17 +32,8 @@ _STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` through a temporary file and an atomic rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb", fsync=True) as f:
+        torch.save(obj, f)
     return path
 
 
