@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import types
 
@@ -148,3 +149,23 @@ def test_world_size_without_rank(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.delenv("RANK", raising=False)
     _user_error(capsys, _train_args(tmp_path / "run"), "WORLD_SIZE=2 but RANK is not set")
+
+
+def _follow(run_dir, timeout="2"):
+    return ["eval", "--train-dir", str(run_dir), "--eval-data-pattern",
+            str(FRAME / "validate0000.tfrecord"), "--device", "cpu", "--follow",
+            "--poll-seconds", "0.05", "--follow-timeout", timeout]
+
+
+@pytest.mark.parametrize("config_text", [None, "{", "[]"])
+def test_follow_needs_the_run_config(trained, tmp_path, capsys, config_text):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained / "checkpoints", run_dir / "checkpoints")
+    if config_text is not None:
+        (run_dir / "config.json").write_text(config_text)
+    _user_error(capsys, _follow(run_dir), str(run_dir / "config.json"))
+
+
+def test_follow_waits_for_training_to_start(tmp_path, capsys):
+    assert main(_follow(tmp_path / "not-yet", timeout="0.2")) == 0
+    assert capsys.readouterr().out == ""
