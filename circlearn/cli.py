@@ -13,9 +13,10 @@ The options themselves are built with :mod:`circlearn.arguments` (shared by ever
 ``COMMANDS`` maps the command name to ``(module, one-line help)``; modules are imported only
 when their command runs, so ``circlearn --help`` stays fast.
 
-User errors (bad paths, inconsistent sizes, corrupt files) are raised by the library as
-``ValueError``/``FileNotFoundError``/``PermissionError``; here they become one line on stderr
-and exit code 2, without a traceback. Set ``CIRCLEARN_DEBUG=1`` to see the traceback.
+User errors (bad paths, inconsistent sizes, corrupt files, unknown names) are raised by the
+library as ``ValueError``/``FileNotFoundError``/``PermissionError``; here they become one line
+on stderr and exit code 2, without a traceback. Set ``CIRCLEARN_DEBUG=1`` to see the traceback.
+Any other exception (a ``KeyError`` or ``TypeError`` included) is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("circlearn.data.cli", "synthesize or inspect YouTube-8M-format files"),
 }
 
-USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, KeyError)
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError)
 
 
 def _command_module(name: str):
@@ -82,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         if os.environ.get("CIRCLEARN_DEBUG"):
             raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"circlearn {command}: error: {message}", file=sys.stderr)
+        print(f"circlearn {command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"circlearn {command}: interrupted", file=sys.stderr)

@@ -236,10 +236,13 @@ def sign_output_matvec(cs, ss, x, out_features: int) -> np.ndarray:
     Shape:
         x ``(..., n)`` → ``(..., out_features)``.
     """
-    from circlearn.reference import circulant_matvec
+    from circlearn.reference import circulant_matvec, num_blocks
 
     cs, ss = _sign_blocks(cs, ss)
     b, k, n = cs.shape
+    if b != num_blocks(n, out_features):
+        raise ValueError(f"{n} -> {out_features} needs {num_blocks(n, out_features)} blocks, "
+                         f"got {b}")
     x = np.asarray(x, dtype=np.float64)
     ys = []
     for i in range(b):

@@ -4,11 +4,21 @@ measurement itself is a benchmark, run by ``circlearn bench deploy [--quick]``).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from circlearn.bench import SUITES
 from circlearn.bench import deploy as bench
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _in_the_checkout(monkeypatch):
+    """The stored experiment results are read under the working directory, as `make bench`
+    reads them: run from the checkout whatever directory pytest started in."""
+    monkeypatch.chdir(ROOT)
 
 
 def test_registered_as_a_suite():
@@ -135,3 +145,20 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
                                          r"dbof-nonexistent \(quick\): no stored"):
         bench.refresh_gaps(path)
     assert path.read_text() == before
+
+
+def test_stored_results_follow_the_argument_or_the_working_directory(tmp_path, monkeypatch):
+    from circlearn.models import preset_config
+
+    stored = tmp_path / "data_samples" / "results"
+    (stored / "quick" / "fig-x").mkdir(parents=True)
+    variant = {"name": "dbof-video", "preset": "dbof-video", "params": 1, "gap_mean": 0.5,
+               "model": preset_config("dbof-video").to_dict()}
+    (stored / "quick" / "fig-x" / "results.json").write_text(
+        json.dumps({"experiment": "fig-x", "variants": [variant]}))
+    (tmp_path / "elsewhere").mkdir()
+    for cwd, argument in ((tmp_path, None), (tmp_path / "elsewhere", stored)):
+        monkeypatch.chdir(cwd)
+        specs, notes = bench.model_specs(experiment_results=argument)
+        assert [s["name"] for s in specs if s["scale"] != "paper"] == ["dbof-video (quick)"]
+        assert any("data_samples/results/medium/" in n for n in notes)

@@ -44,6 +44,12 @@ def test_write_results(tmp_path):
     assert markdown_table([]) == "(no rows)\n"
 
 
+def test_write_results_defaults_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_results("cwd-demo", [{"a": 1}])
+    assert path.resolve().parent == tmp_path.resolve() / "benchmarks" / "results"
+
+
 def test_bench_cli_quick_and_errors(capsys):
     threads = torch.get_num_threads()
     try:

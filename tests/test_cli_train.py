@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import types
 
 import pytest
 
-from circlearn.cli import main
+from circlearn.cli import COMMANDS, main
 from circlearn.data import samples
 from circlearn.training.predict import read_predictions
 
@@ -118,3 +120,52 @@ def test_not_a_run_directory(tmp_path, capsys):
 def test_unknown_experiment_scale_data(tmp_path, capsys):
     _user_error(capsys, ["experiment", "fig-layers", "--scale", "paper", "--out",
                          str(tmp_path)], "--scale paper needs --data")
+
+
+def _command_raising(monkeypatch, exc: Exception) -> str:
+    """Register a command ``boom`` whose run raises ``exc``; returns its name."""
+    module = types.ModuleType("circlearn_test_boom")
+    module.configure_parser = lambda parser: None
+
+    def run(args):
+        raise exc
+    module.run = run
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(COMMANDS, "boom", (module.__name__, "raises"))
+    return "boom"
+
+
+def test_internal_key_error_keeps_its_traceback(monkeypatch):
+    with pytest.raises(KeyError, match="pooling"):
+        main([_command_raising(monkeypatch, KeyError("pooling"))])
+
+
+def test_user_error_of_a_command_is_one_line(monkeypatch, capsys):
+    _user_error(capsys, [_command_raising(monkeypatch, ValueError("unknown thing 'x'"))],
+                "circlearn boom: error: unknown thing 'x'")
+
+
+def test_world_size_without_rank(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
+    _user_error(capsys, _train_args(tmp_path / "run"), "WORLD_SIZE=2 but RANK is not set")
+
+
+def _follow(run_dir, timeout="2"):
+    return ["eval", "--train-dir", str(run_dir), "--eval-data-pattern",
+            str(FRAME / "validate0000.tfrecord"), "--device", "cpu", "--follow",
+            "--poll-seconds", "0.05", "--follow-timeout", timeout]
+
+
+@pytest.mark.parametrize("config_text", [None, "{", "[]"])
+def test_follow_needs_the_run_config(trained, tmp_path, capsys, config_text):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained / "checkpoints", run_dir / "checkpoints")
+    if config_text is not None:
+        (run_dir / "config.json").write_text(config_text)
+    _user_error(capsys, _follow(run_dir), str(run_dir / "config.json"))
+
+
+def test_follow_waits_for_training_to_start(tmp_path, capsys):
+    assert main(_follow(tmp_path / "not-yet", timeout="0.2")) == 0
+    assert capsys.readouterr().out == ""

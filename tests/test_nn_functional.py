@@ -8,7 +8,7 @@ from conftest import tol
 from numpy.testing import assert_allclose
 
 from circlearn import reference as ref
-from circlearn.nn import fast_path
+from circlearn.nn import CirculantLinear, fast_path
 from circlearn.nn import functional as F
 
 SIZES = [1, 2, 3, 13, 64, 1000, 1024]
@@ -148,9 +148,19 @@ def test_small_cpu_inference_path_equals_torch_path(n_in, n_out, with_d, dtype, 
     x = torch.tensor(rng.standard_normal((2, n_in))).to(dtype)
     c32, d32 = c.to(compute := F.compute_dtype(x)), None if d is None else d.to(compute)
     expected = F.circulant_linear(x, c32, d32, n_out)
-    got = F.circulant_linear_small_cpu(x, d32, n_out, F.circulant_spectrum(c32))
+    got = F.circulant_linear_small_cpu(x, d32, n_out, F.circulant_spectrum(c32), in_features=n_in)
     assert got.dtype == dtype and got.shape == expected.shape
     torch.testing.assert_close(got, expected, **tol(dtype, n_in))
+
+
+def test_small_cpu_inference_path_rejects_wrong_sizes():
+    """A spectrum of width n//2+1 fits n and n+1 (odd): the input size is checked against n."""
+    layer = CirculantLinear(4, 4, diagonal=None).eval()
+    with torch.no_grad(), pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 4\)"):
+        layer(torch.randn(1, 5))  # 5 // 2 + 1 == 4 // 2 + 1
+    spectrum = F.circulant_spectrum(torch.randn(2, 4))  # 2 blocks: 4 -> 5 … 8
+    with pytest.raises(ValueError, match=r"4 -> 3 needs ceil\(3/4\) blocks, spectrum has 2"):
+        F.circulant_linear_small_cpu(torch.randn(1, 4), None, 3, spectrum, in_features=4)
 
 
 def test_circulant_spectrum_keeps_autograd_for_few_rows():

@@ -41,6 +41,15 @@ def test_forward_and_dense_match_reference(shape, k):
         assert_allclose(W, s[:, None] * plain, atol=1e-12)
 
 
+@pytest.mark.parametrize("fn", [ref.sign_output_matrix,
+                                lambda cs, ss, out: ref.sign_output_matvec(cs, ss, np.ones(4), out)],
+                         ids=["matrix", "matvec"])
+def test_reference_rejects_a_wrong_block_count(fn):
+    cs, ss = np.ones((1, 4)), np.ones((1, 4))  # one block of 4: too few for 4 -> 6
+    with pytest.raises(ValueError, match="4 -> 6 needs 2 blocks, got 1"):
+        fn(cs, ss, 6)
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("k", [1, 2])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)

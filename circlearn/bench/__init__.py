@@ -14,8 +14,8 @@ Suites (:data:`SUITES`; each module has ``run(quick=False, out_dir=None, ...)``,
 
 Protocol: :mod:`circlearn.timing` (pinned threads, warm-up, medians of interleaved rounds,
 CUDA events on GPU); :mod:`circlearn.bench.results` stores machine facts with every result
-in ``benchmarks/results/<suite>-<machine>.{json,md}`` (the source checkout's folder, or
-``./benchmarks/results`` from an installed package). ``--quick`` runs tiny sizes and writes
+in ``benchmarks/results/<suite>-<machine>.{json,md}`` under the working directory (or
+``--out DIR``). ``--quick`` runs tiny sizes and writes
 nothing. The command line is :mod:`circlearn.bench.cli`.
 """
 

@@ -13,10 +13,12 @@ Models (weights drawn at random with seed 0: size and latency do not depend on t
 - ``paper``: :data:`PAPER_PRESETS`, the paper's presets at full size (3,862 classes, rgb 1024
   + audio 128), with their dense counterparts, GAP from the paper's digitized figures;
 - every other scale of :data:`circlearn.experiments.SCALES` whose experiment results are
-  stored (``data_samples/results/<scale>/<experiment>/results.json``, or the older
-  ``data_samples/results/<experiment>/`` with its ``scale`` field): the models of those
-  results, with circlearn's measured GAP. A scale without stored results is listed in the
-  notes as not measured (the medium scale appears once its results are committed).
+  stored (``<stored>/<scale>/<experiment>/results.json``, or the older
+  ``<stored>/<experiment>/`` with its ``scale`` field; ``stored``: ``experiment_results``,
+  ``--experiment-results DIR``, by default :data:`EXPERIMENT_RESULTS`, ``data_samples/results``
+  under the working directory): the models of those results, with circlearn's measured GAP.
+  A scale without stored results is listed in the notes as not measured (the medium scale
+  appears once its results are committed).
 
 All runtimes compute the graph's mode: every real frame (``eval_sampling="all"``). The
 results go to ``benchmarks/results/deploy-<machine>.{json,md,png}``; ``--quick`` measures two
@@ -36,15 +38,16 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["PAPER_PRESETS", "model_specs", "dense_counterpart", "measure", "peak_rss", "run",
-           "refresh_gaps", "main"]
+__all__ = ["PAPER_PRESETS", "EXPERIMENT_RESULTS", "model_specs", "dense_counterpart", "measure",
+           "peak_rss", "run", "refresh_gaps", "main"]
 
 #: Paper presets of the table: each compact preset beside its dense counterpart.
 PAPER_PRESETS = ("dbof", "dbof-fc-circulant", "netvlad", "netvlad-fc-circulant", "dbof-video",
                  "dbof-video-moe-circulant")
 FRAMES = 300
 RUNTIMES = ("eager", "torchscript", "onnx-fp32", "onnx-fp16", "onnx-int8")
-_RESULTS = Path(__file__).resolve().parents[2] / "data_samples" / "results"
+#: Default folder of the stored experiment results, relative: under the working directory.
+EXPERIMENT_RESULTS = Path("data_samples") / "results"
 _COLUMNS = ["model", "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms", "eager_p50_ms"]
 
 
@@ -64,18 +67,20 @@ def _paper_gap(preset: str) -> float | None:
     return None
 
 
-def _stored_results(scale: str) -> list[dict]:
-    found = sorted((_RESULTS / scale).glob("*/results.json"))
-    if not found:  # the older layout: data_samples/results/<experiment>/results.json
-        found = [p for p in sorted(_RESULTS.glob("*/results.json"))
+def _stored_results(stored: Path, scale: str) -> list[dict]:
+    found = sorted((stored / scale).glob("*/results.json"))
+    if not found:  # the older layout: <stored>/<experiment>/results.json
+        found = [p for p in sorted(stored.glob("*/results.json"))
                  if json.loads(p.read_text()).get("scale") == scale]
     return [json.loads(p.read_text()) for p in found]
 
 
-def model_specs(quick: bool = False, *, dedupe: bool = True) -> tuple[list[dict], list[str]]:
+def model_specs(quick: bool = False, *, dedupe: bool = True,
+                experiment_results: Path | str | None = None) -> tuple[list[dict], list[str]]:
     """The models to measure and notes on scales left out. ``dedupe``: a model stored by two
     figures (the same normalised configuration) is listed once, under its first name;
-    ``dedupe=False`` lists every stored variant (what :func:`refresh_gaps` looks names up in)."""
+    ``dedupe=False`` lists every stored variant (what :func:`refresh_gaps` looks names up in).
+    ``experiment_results``: the stored results' folder (default :data:`EXPERIMENT_RESULTS`)."""
     from circlearn.experiments import SCALES
     from circlearn.models import ModelConfig, preset_config
 
@@ -87,14 +92,15 @@ def model_specs(quick: bool = False, *, dedupe: bool = True) -> tuple[list[dict]
     specs = [{"name": p, "scale": "paper", "preset": p, "dense": dense_counterpart(p),
               "config": preset_config(p).to_dict(), "gap": _paper_gap(p),
               "gap_source": "paper (digitized, final epoch)"} for p in PAPER_PRESETS]
+    stored = Path(EXPERIMENT_RESULTS if experiment_results is None else experiment_results)
     notes, seen = [], set()
     for scale in SCALES:
         if scale == "paper":
             continue
-        results = _stored_results(scale)
+        results = _stored_results(stored, scale)
         if not results:
-            notes.append(f"scale {scale}: no stored experiment results in data_samples/results/"
-                         f"{scale}/, not measured")
+            notes.append(f"scale {scale}: no stored experiment results in {stored / scale}/, "
+                         f"not measured")
         for res in results:
             for v in res["variants"]:
                 # normalised: a file written before a field existed still matches a newer one
@@ -366,11 +372,13 @@ def _markdown_tables(rows: list[dict], ratios: list[dict]) -> str:
                       markdown_table(rat)])
 
 
-def run(quick: bool = False, out_dir=None, *, rounds: int | None = None) -> list[dict]:
-    """Measure every model (see the module docstring); write the results unless ``quick``."""
+def run(quick: bool = False, out_dir=None, *, rounds: int | None = None,
+        experiment_results: Path | str | None = None) -> list[dict]:
+    """Measure every model (see the module docstring); write the results under ``out_dir``
+    (default ``benchmarks/results`` under the working directory) unless ``quick``."""
     from circlearn.bench.results import machine_tag, write_results
 
-    specs, notes = model_specs(quick)
+    specs, notes = model_specs(quick, experiment_results=experiment_results)
     rows = []
     kept = Path(tempfile.mkdtemp(prefix="circlearn-deploy-"))
     for i, spec in enumerate(specs):
@@ -409,7 +417,7 @@ def run(quick: bool = False, out_dir=None, *, rounds: int | None = None) -> list
     return rows
 
 
-def refresh_gaps(json_path: Path | str) -> int:
+def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = None) -> int:
     """Take the GAP column of a stored deploy table from today's stored experiment results.
 
     The measurements (sizes, latencies, memory) use random weights and do not depend on
@@ -421,7 +429,8 @@ def refresh_gaps(json_path: Path | str) -> int:
     GAP. A row without a stored result, or whose stored model has another parameter count,
     is an error (nothing is written): rerun the benchmark then.
     Rewrites the ``.json``, ``.md`` and ``.png`` beside ``json_path``, adds a sentence saying
-    so to the notes, and returns the number of GAPs that changed.
+    so to the notes, and returns the number of GAPs that changed. ``experiment_results``: as
+    in :func:`model_specs`.
     """
     from circlearn.bench.results import results_markdown
     from circlearn.plotting.deploy import plot_deploy
@@ -429,7 +438,7 @@ def refresh_gaps(json_path: Path | str) -> int:
     path = Path(json_path)
     payload = json.loads(path.read_text())
     specs: dict[str, dict] = {}  # every stored variant; a name stored twice: the first, as run()
-    for spec in model_specs(dedupe=False)[0]:
+    for spec in model_specs(dedupe=False, experiment_results=experiment_results)[0]:
         if spec["scale"] != "paper":
             specs.setdefault(spec["name"], spec)
     rows, changed, problems = payload["rows"], 0, []
@@ -464,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--rounds", type=int, default=None)
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--experiment-results", metavar="DIR", default=None,
+                   help=f"stored experiment results (default {EXPERIMENT_RESULTS})")
     p.add_argument("--refresh-gaps", metavar="JSON", default=None,
                    help="measure nothing: take the GAP column of this stored deploy table "
                         "(benchmarks/results/deploy-<machine>.json) from the stored experiment "
@@ -472,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # the per-model process
     args = p.parse_args(argv)
     if args.refresh_gaps:
-        print(f"[deploy] {refresh_gaps(args.refresh_gaps)} GAP value(s) changed in "
+        changed = refresh_gaps(args.refresh_gaps, args.experiment_results)
+        print(f"[deploy] {changed} GAP value(s) changed in "
               f"{args.refresh_gaps} (and its .md, .png)")
         return 0
     if args.measure:
@@ -480,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = json.loads((work / "spec.json").read_text())
         print(json.dumps(measure(spec, work, args.rounds)))
         return 0
-    run(args.quick, args.out, rounds=args.rounds)
+    run(args.quick, args.out, rounds=args.rounds, experiment_results=args.experiment_results)
     return 0
 
 

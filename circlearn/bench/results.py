@@ -1,9 +1,10 @@
 """Where benchmark results go and what is stored with them (structured.md §5.5).
 
 - machine facts (CPU model, cores, torch threads, GPU model, torch version) with every result;
-- results written as JSON + a markdown table, one file per benchmark and machine, under
-  :data:`RESULTS_DIR`: ``benchmarks/results/`` of the source checkout circlearn is imported
-  from, or ``benchmarks/results`` under the working directory for an installed package.
+- results written as JSON + a markdown table, one file per benchmark and machine, under the
+  folder given (``circlearn bench --out DIR``), by default :data:`RESULTS_DIR`,
+  ``benchmarks/results`` under the working directory of the call (``make bench`` runs in the
+  source checkout, whose ``benchmarks/results/`` holds the stored results).
 
 Timing itself is :mod:`circlearn.timing`.
 """
@@ -22,14 +23,9 @@ __all__ = ["machine_info", "machine_tag", "write_results", "results_markdown", "
            "RESULTS_DIR"]
 
 
-def _results_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
-    return checkout if checkout.is_dir() else Path("benchmarks") / "results"
-
-
-#: Default results folder: the checkout's ``benchmarks/results`` (where the stored results
-#: live), else ``benchmarks/results`` under the working directory.
-RESULTS_DIR = _results_dir()
+#: Default results folder, relative: ``benchmarks/results`` under the working directory of
+#: the call that writes (never the folder circlearn is imported from).
+RESULTS_DIR = Path("benchmarks") / "results"
 
 
 def _cpu_model() -> str:
@@ -83,7 +79,8 @@ def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
 
 def write_results(name: str, rows: list[dict], *, device: str = "cpu", notes: str = "",
                   out_dir: Path | str | None = None, columns: list[str] | None = None) -> Path:
-    """Write ``<name>-<machine>.json`` and ``.md`` under ``out_dir``; return the markdown path."""
+    """Write ``<name>-<machine>.json`` and ``.md`` under ``out_dir`` (default
+    :data:`RESULTS_DIR`, under the working directory); return the markdown path."""
     out = Path(out_dir) if out_dir is not None else RESULTS_DIR
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{name}-{machine_tag(device)}"

@@ -159,7 +159,8 @@ class CirculantLinear(nn.Module):
                 return F.circulant_linear(x, self.c, self.d, self.out_features, spectrum=spectrum,
                                           bias=self.bias)
             d = None if self.d is None else self.d[:, 0]  # (blocks, n)
-            y = F.circulant_linear_small_cpu(x, d, self.out_features, spectrum)
+            y = F.circulant_linear_small_cpu(x, d, self.out_features, spectrum,
+                                             in_features=self.in_features)
         else:  # factor chains and the plain path use the autograd twin
             y = F.block_circulant_matmul(x, self.c, self.d, self.out_features)  # (*, out)
         if self.bias is not None:

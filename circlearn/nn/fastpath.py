@@ -203,22 +203,27 @@ def circulant_linear_fast(x: torch.Tensor, c: torch.Tensor, d: torch.Tensor | No
 
 
 def circulant_linear_small_cpu(x: torch.Tensor, d: torch.Tensor | None, out_features: int,
-                               spectrum: torch.Tensor) -> torch.Tensor:
+                               spectrum: torch.Tensor, *, in_features: int) -> torch.Tensor:
     """Inference-only :func:`~circlearn.nn.functional.circulant_linear` for a few rows on the
     CPU, via ``scipy.fft`` (whose plans are cached; torch's CPU FFT sets one up per call).
 
     No autograd (the caller checks ``torch.is_grad_enabled()``); ``spectrum`` is
-    :func:`circulant_spectrum` of the first columns, shape ``(blocks, n//2+1)``. float32 and
-    float64 inputs keep their dtype; other dtypes are computed in float32 and cast back.
+    :func:`circulant_spectrum` of the first columns, shape ``(blocks, n//2+1)`` with
+    ``n = in_features`` and ``blocks = ceil(out_features / n)`` (``n`` is passed because the
+    spectrum's width leaves its parity open). float32 and float64 inputs keep their dtype;
+    other dtypes are computed in float32 and cast back.
 
     Shape:
         x ``(..., n)`` → ``(..., out_features)``.
     """
     blocks, m = spectrum.shape
-    n = x.shape[-1]
+    n = in_features
     check_last_dim(x, n)
     if m != n // 2 + 1:
         raise ValueError(f"spectrum must have shape (blocks, {n // 2 + 1}), got {tuple(spectrum.shape)}")
+    if out_features < 1 or blocks != -(-out_features // n):
+        raise ValueError(
+            f"{n} -> {out_features} needs ceil({out_features}/{n}) blocks, spectrum has {blocks}")
     if d is not None and d.shape != (blocks, n):
         raise ValueError(f"d must have shape ({blocks}, {n}), got {tuple(d.shape)}")
     dt = compute_dtype(x) if d is None else compute_dtype(x, d)

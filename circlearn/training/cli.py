@@ -186,7 +186,9 @@ def configure_eval_parser(p: argparse.ArgumentParser) -> None:
     _options(p, ("device", "eval_data", "eval_batch_size", "top_k", "num_workers"),
              required=("eval_data",), names={"eval_batch_size": ("batch-size",)})
     p.add_argument("--follow", action="store_true",
-                   help="keep evaluating new checkpoints as training writes them")
+                   help="keep evaluating new checkpoints as training writes them (waits for "
+                        "training to start while TRAIN_DIR has no checkpoints/ folder; once "
+                        "it has, a missing or unreadable TRAIN_DIR/config.json is an error)")
     p.add_argument("--run_once", action="store_true", help="starter-code alias: the default")
     p.add_argument("--poll-seconds", type=float, default=30.0)
     p.add_argument("--follow-timeout", type=float, default=3600.0,
@@ -209,7 +211,7 @@ def _evaluate_one(args, path) -> dict:
 
 def run_eval(args: argparse.Namespace) -> int:
     from circlearn.training.checkpoint import CheckpointManager
-    from circlearn.training.evaluation import find_checkpoint
+    from circlearn.training.evaluation import find_checkpoint, read_run_config
 
     if not args.follow:
         print(json.dumps(_evaluate_one(args, find_checkpoint(args.run_dir, args.checkpoint))))
@@ -218,13 +220,18 @@ def run_eval(args: argparse.Namespace) -> int:
     done: set[int] = set()
     last_new = time.monotonic()
     while time.monotonic() - last_new < args.follow_timeout:
+        if manager.directory.is_dir():  # training has started: its config.json must be there
+            read_run_config(args.run_dir)
         for step in manager.steps():
             if step in done:
                 continue
+            path = manager.path_for(step)
             try:
-                row = _evaluate_one(args, manager.path_for(step))
-            except FileNotFoundError:  # rotated away meanwhile
-                continue
+                row = _evaluate_one(args, path)
+            except FileNotFoundError:
+                if path.exists():  # another file is missing: not a rotated checkpoint
+                    raise
+                continue  # rotated away meanwhile
             done.add(step)
             last_new = time.monotonic()
             print(json.dumps(row), flush=True)

@@ -82,6 +82,9 @@ def setup(device: str = "auto") -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext(device=pick_device(device))
+    if "RANK" not in os.environ:
+        raise ValueError(f"WORLD_SIZE={world} but RANK is not set: start each process with "
+                         f"torchrun, or unset WORLD_SIZE to run alone")
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local)
     if dev.type == "cuda":

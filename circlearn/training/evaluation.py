@@ -88,11 +88,18 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Batch], *, top_k: int = 2
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:
-    """The :class:`TrainConfig` saved in ``run_dir/config.json``."""
+    """The :class:`TrainConfig` saved in ``run_dir/config.json``; a missing, unreadable or
+    invalid file raises ``FileNotFoundError``/``ValueError`` naming it."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: is {run_dir} a circlearn run directory?")
-    return TrainConfig.from_dict(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        return TrainConfig.from_dict(data)
+    except ValueError as exc:  # not JSON (json.JSONDecodeError), or not a TrainConfig
+        raise ValueError(f"{path} is not a valid run configuration: {exc}") from None
 
 
 def find_checkpoint(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
