@@ -7,8 +7,9 @@ choice, so that an evaluation can be repeated exactly; the authors' ``eval.py`` 
 ``tf.set_random_seed(0)`` and then builds a new graph, which drops that seed, so its frame
 sampling was in effect unseeded and repeated evaluations differed slightly),
 metrics GAP@k, Hit@1, PERR, mAP accumulated exactly over the whole set
-(:class:`circlearn.metrics.EvaluationMetrics`; under ``torch.distributed`` every rank
-evaluates its share and the metrics are gathered) plus the mean loss.
+(:class:`circlearn.metrics.EvaluationMetrics`; with a distributed context ``ctx`` every rank
+evaluates its share and the metrics are gathered, the loss summed; without one, a process
+group that other code started is ignored) plus the mean loss.
 
 Also: rebuilding a trained model from its run directory (:func:`load_model`), which
 ``eval``, ``predict`` and ``export`` use.
@@ -71,7 +72,8 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Batch], *, top_k: int = 2
     was_training = model.training
     model.eval()
     num_classes = model.config.num_classes
-    metrics = EvaluationMetrics(num_classes, top_k=top_k)
+    # Gathered over the ranks exactly when the loss is summed over them: ``ctx`` decides.
+    metrics = EvaluationMetrics(num_classes, top_k=top_k, distributed=ctx.distributed)
     loss_sum, count = 0.0, 0
     try:
         for batch in batches:
