@@ -56,7 +56,12 @@ def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
 def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
             threads: int | None = None) -> dict:
     """Train one run (``cfg``: ``TrainConfig.to_dict()``, resumed or reused when its run
-    directory has one) and read its validate curve and final test GAP."""
+    directory has one) and read its validate curve and final test GAP.
+
+    ``gap`` is the validate GAP of the final step (training always evaluates it, see
+    :mod:`circlearn.training.loop`); a run directory whose last evaluation is of another step
+    raises ``ValueError`` rather than reporting an older model's GAP.
+    """
     from circlearn.training import TrainConfig, train
 
     if threads:
@@ -67,11 +72,16 @@ def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
     rows = read_curve(Path(config.run_dir))
     if not rows:
         raise ValueError(f"{config.run_dir}: no evaluation recorded")
+    final = rows[-1]
+    if final["step"] != summary["step"]:
+        raise ValueError(f"{config.run_dir}: the last evaluation in metrics.jsonl is of step "
+                         f"{final['step']}, but training ended at step {summary['step']}; "
+                         f"its GAP is not the final model's")
     test_gap = final_test_gap(config, test_pattern, labels_csv) if labels_csv else None
-    speed = summary["videos_per_s"] or rows[-1]["videos_per_s"]
-    return {"gap": rows[-1]["gap"], "test_gap": test_gap,
+    speed = summary["videos_per_s"] or final["videos_per_s"]
+    return {"gap": final["gap"], "test_gap": test_gap,
             "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
-            "videos_per_s": round(speed, 2), "steps": rows[-1]["step"],
+            "videos_per_s": round(speed, 2), "steps": final["step"],
             "seconds": round(time.perf_counter() - tick, 1)}
 
 

@@ -116,8 +116,91 @@ def test_max_steps_stop_then_resume_matches(finished_run, tmp_path):
     train(tiny_config(tmp_path, max_steps=10))
     assert CheckpointManager(tmp_path / "checkpoints").steps()[-1] == 10
     train(tiny_config(tmp_path))
-    np.testing.assert_allclose([r["gap"] for r in read_metrics(tmp_path)],
-                               [r["gap"] for r in read_metrics(finished_run[0])], **RESUME_TOL)
+    got = {r["step"]: r["gap"] for r in read_metrics(tmp_path)}
+    ref = {r["step"]: r["gap"] for r in read_metrics(finished_run[0])}
+    # The stop at step 10 was evaluated (the final step of that schedule); the evaluation
+    # changes nothing in the training that follows it.
+    assert sorted(got) == [4, 8, 10, 12, 16, 20]
+    np.testing.assert_allclose([got[s] for s in ref], list(ref.values()), **RESUME_TOL)
+
+
+# The final step is always evaluated, once.
+
+def test_max_steps_inside_an_epoch_evaluates_the_final_step(tmp_path):
+    summary = train(tiny_config(tmp_path, max_steps=13, eval_every_steps=0))
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [10, 13]  # the end of epoch 1, then the stop
+    assert rows[-1]["step"] == summary["step"] == 13 and rows[-1]["epoch"] == 1.3
+    assert summary["last"] == rows[-1]
+    assert CheckpointManager(tmp_path / "checkpoints").steps()[-1] == 13
+    train(tiny_config(tmp_path, max_steps=13, eval_every_steps=0))  # resume a finished run
+    assert read_metrics(tmp_path) == rows
+
+
+def test_eval_every_not_dividing_the_steps_evaluates_the_final_step(tmp_path):
+    summary = train(tiny_config(tmp_path, eval_every_steps=6))  # 20 steps
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [6, 12, 18, 20]
+    assert rows[-1]["step"] == summary["step"] == 20
+    assert rows[-1]["train_loss"] > 0  # the mean over steps 19 and 20
+    train(tiny_config(tmp_path, eval_every_steps=6))  # resume a finished run
+    assert read_metrics(tmp_path) == rows
+
+
+@pytest.mark.parametrize("changes,steps", [
+    ({"eval_every_steps": 5}, [5, 10, 15, 20]),
+    ({"eval_every_steps": 0}, [10, 20]),  # at the end of every epoch
+    ({"eval_every_steps": 4, "max_steps": 8}, [4, 8]),
+    ({"eval_every_steps": 0, "max_steps": 10}, [10]),  # max_steps at the end of an epoch
+], ids=["every-5", "every-epoch", "every-4-max-8", "every-epoch-max-10"])
+def test_schedule_ending_on_an_evaluation_evaluates_it_once(tmp_path, changes, steps):
+    train(tiny_config(tmp_path, checkpoint_every_steps=0, **changes))
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == steps
+    train(tiny_config(tmp_path, checkpoint_every_steps=0, **changes))  # resume: nothing to do
+    assert read_metrics(tmp_path) == rows
+
+
+def test_interrupted_final_evaluation_is_redone_once(tmp_path, monkeypatch):
+    # Step 9 is checkpointed (every 3 steps) before its final evaluation; a kill after that
+    # evaluation's row was written but before its checkpoint leaves a row the checkpoint of
+    # step 9 does not cover.
+    import circlearn.training.loop as loop
+
+    original = loop._Trainer._save
+
+    def killed_after_final_evaluation(self, best=False):
+        if self.step == 9 and self.pending[1] == 0:
+            raise KeyboardInterrupt("simulated kill")
+        original(self, best)
+
+    monkeypatch.setattr(loop._Trainer, "_save", killed_after_final_evaluation)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path, max_steps=9))
+    assert [r["step"] for r in read_metrics(tmp_path)] == [4, 8, 9]
+    monkeypatch.setattr(loop._Trainer, "_save", original)
+    train(tiny_config(tmp_path, max_steps=9))
+    assert [r["step"] for r in read_metrics(tmp_path)] == [4, 8, 9]
+    ref = tmp_path / "ref"
+    train(tiny_config(ref, max_steps=9))
+    for a, b in zip(read_metrics(ref), read_metrics(tmp_path)):
+        for key in METRIC_KEYS + ("train_loss",):
+            np.testing.assert_allclose(b[key], a[key], **RESUME_TOL, err_msg=key)
+
+
+def test_evaluations_do_not_change_the_training(tmp_path):
+    # Evaluation draws nothing the training steps use: the same weights, bitwise, whether
+    # the run evaluated every 3 steps or only at the end.
+    train(tiny_config(tmp_path / "often", eval_every_steps=3, checkpoint_every_steps=0))
+    train(tiny_config(tmp_path / "end", max_steps=20, eval_every_steps=20,
+                      checkpoint_every_steps=0))
+    often = load_checkpoint(tmp_path / "often" / "checkpoints" / "step-000000020.pt")
+    end = load_checkpoint(tmp_path / "end" / "checkpoints" / "step-000000020.pt")
+    for name, value in end["model"].items():
+        assert torch.equal(often["model"][name], value), name
+    # The frame-sampling generator is untouched by evaluation; the global torch RNG is not
+    # (each evaluation DataLoader draws its base seed) but no training step reads it.
+    assert torch.equal(often["rng"]["sampling"][0], end["rng"]["sampling"][0])
 
 
 def test_resume_with_incompatible_config_is_refused(tmp_path):

@@ -7,12 +7,17 @@ about 165 MB for the 2018 validation set (1.1 M videos, k = 20, float32), agains
 of Python tuples in the reference heap. :meth:`EvaluationMetrics.compute` sorts keys and
 needs under 100 bytes per entry on top, for the time of the call (``bench_metrics``).
 
-Distributed: when ``torch.distributed`` is initialized, :meth:`EvaluationMetrics.compute`
-all-gathers every rank's entries and PERR values and all-reduces the integer counters, then
-computes on the union. Every rank returns the same values, equal to one process fed all the
-data: the tie rule (:mod:`circlearn.metrics.average_precision`) makes AP independent of the
-entries' order, and PERR is summed exactly (``math.fsum``). Averaging per-rank GAPs would be
-wrong: AP is not additive.
+Distributed: with ``EvaluationMetrics(..., distributed=True, group=...)``,
+:meth:`EvaluationMetrics.compute` all-gathers every rank's entries and PERR values and
+all-reduces the integer counters over ``group``, then computes on the union. Every rank
+returns the same values, equal to one process fed all the data: the tie rule
+(:mod:`circlearn.metrics.average_precision`) makes AP independent of the entries' order, and
+PERR is summed exactly (``math.fsum``). Averaging per-rank GAPs would be wrong: AP is not
+additive. Whether to gather is the caller's explicit choice (training passes
+``distributed=ctx.distributed`` from its :class:`~circlearn.training.distributed.DistContext`,
+as for the loss), never read from ``torch.distributed``'s global state: a process group that
+other code initialised, over ranks that each evaluate the same data, would otherwise be
+gathered into duplicates.
 """
 
 from __future__ import annotations
@@ -39,9 +44,11 @@ class EvaluationMetrics:
         top_k: entries kept per video for GAP and mAP (the reference's 20).
         filter_empty_classes: mAP over classes with a positive (True, 2019 reference) or
             over all classes (False, 2017 code and the paper).
-        distributed: gather over the process group in :meth:`compute` when
-            ``torch.distributed`` is initialized; False keeps this process's data only.
-        group: the process group (None: the default group).
+        distributed: True gathers over ``group`` in :meth:`compute` (every rank of it must
+            call :meth:`compute`; the group must be initialised); False (the default) keeps
+            this process's data only, whether or not a process group exists.
+        group: the process group of the gather (None: the default group); only with
+            ``distributed=True``.
         num_threads: threads for the per-batch work on CPU (None: ``torch.get_num_threads()``);
             results do not depend on it.
         backend: per-batch selection, as :func:`~circlearn.metrics.selection.summarize_batch`
@@ -58,13 +65,18 @@ class EvaluationMetrics:
     """
 
     def __init__(self, num_classes: int, top_k: int = 20, *, filter_empty_classes: bool = True,
-                 distributed: bool = True, group=None, num_threads: int | None = None,
+                 distributed: bool = False, group=None, num_threads: int | None = None,
                  backend: str | None = None):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
         self.num_classes = num_classes
         self.top_k = check_top_k(top_k)
         self.filter_empty_classes = filter_empty_classes
+        if not isinstance(distributed, bool):
+            raise ValueError(f"distributed must be True or False, got {distributed!r}")
+        if group is not None and not distributed:
+            raise ValueError("group is only used with distributed=True (a gather over it); "
+                             "pass distributed=True as well, or no group")
         self.distributed = distributed
         self.group = group
         self.num_threads = num_threads
@@ -145,10 +157,16 @@ class EvaluationMetrics:
 
     def compute(self) -> dict:
         """``{"gap", "hit_at_one", "perr", "map", "num_examples"}`` over everything accumulated
-        (on every rank of the process group, see the module docstring)."""
+        (with ``distributed=True``: by every rank of the group, over all of them; see the module
+        docstring)."""
         scores, classes, labels, perr_values = self._local()
         hits, n, positives = self._hits, self.num_examples, self._positives
-        if self.distributed and dist.is_available() and dist.is_initialized():
+        if self.distributed:
+            if not (dist.is_available() and dist.is_initialized()):
+                raise RuntimeError("EvaluationMetrics(distributed=True) gathers over a "
+                                   "torch.distributed process group, and none is initialised "
+                                   "(torch.distributed.init_process_group); use "
+                                   "distributed=False for this process's data only")
             scores, classes, labels, perr_values, hits, n, positives = self._gather(
                 scores, classes, labels, perr_values)
         if n == 0:

@@ -60,6 +60,7 @@ class TrainConfig:
         data_augmentation: half-video split (``2B`` half-videos per step, same labels).
         shuffle_buffer: the loader's shuffle buffer (records).
         eval_every_steps: evaluate every N steps; 0 evaluates at the end of every epoch.
+            The final step is always evaluated too (once), wherever the run stops.
         eval_batch_size: videos per evaluation batch.
         checkpoint_every_steps: also checkpoint every N steps (0: only at evaluations/end).
         keep_checkpoints: last N step checkpoints kept (plus ``best.pt``).

@@ -24,7 +24,10 @@ The backend is NCCL on CUDA and gloo on CPU. Conventions:
   not bit for bit. Video-level models (no sampling) without batch norm match exactly; the
   2-process test checks that.
 - **Writing**: only rank 0 writes the run directory; metrics are gathered over all ranks
-  (:class:`circlearn.metrics.EvaluationMetrics`).
+  (:class:`circlearn.metrics.EvaluationMetrics` with ``distributed=ctx.distributed``).
+- **Explicit context**: every collective here acts on what a :class:`DistContext` says, not
+  on ``torch.distributed``'s global state; code that calls these functions (or
+  ``evaluate``) without a context runs alone even inside a process group.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ choice, so that an evaluation can be repeated exactly; the authors' ``eval.py`` 
 ``tf.set_random_seed(0)`` and then builds a new graph, which drops that seed, so its frame
 sampling was in effect unseeded and repeated evaluations differed slightly),
 metrics GAP@k, Hit@1, PERR, mAP accumulated exactly over the whole set
-(:class:`circlearn.metrics.EvaluationMetrics`; under ``torch.distributed`` every rank
-evaluates its share and the metrics are gathered) plus the mean loss.
+(:class:`circlearn.metrics.EvaluationMetrics`; with a distributed context ``ctx`` every rank
+evaluates its share and the metrics are gathered, the loss summed; without one, a process
+group that other code started is ignored) plus the mean loss.
 
 Also: rebuilding a trained model from its run directory (:func:`load_model`), which
 ``eval``, ``predict`` and ``export`` use.
@@ -30,7 +31,7 @@ from circlearn.models import VideoClassifier
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
 from circlearn.training.config import TrainConfig, loader_config
 from circlearn.training.distributed import DistContext, all_reduce_sum
-from circlearn.training.objective import EPSILON
+from circlearn.training.objective import cross_entropy_on_probabilities
 
 __all__ = ["evaluate", "eval_loader", "model_inputs", "load_model", "read_run_config",
            "find_checkpoint"]
@@ -59,12 +60,20 @@ def eval_loader(pattern, config: TrainConfig, ctx: DistContext | None = None,
 def evaluate(model: torch.nn.Module, batches: Iterable[Batch], *, top_k: int = 20,
              ctx: DistContext | None = None, bf16: bool = False) -> dict:
     """``{"gap", "hit_at_one", "perr", "map", "loss", "num_examples"}`` of ``model`` on
-    ``batches`` (the model is put in eval mode and restored afterwards)."""
+    ``batches`` (the model is put in eval mode and restored afterwards).
+
+    ``loss`` is training's objective averaged over every video of the split (and of every
+    rank): ``(Σ_batches Σ_b L_b) / videos``, with ``L_b`` the float32 per-video losses of
+    :func:`~circlearn.training.objective.cross_entropy_on_probabilities` (``reduction=
+    "none"``) summed in float64, so the value does not depend on the batch size up to
+    float64 round-off (a mean of per-batch float32 means would).
+    """
     ctx = ctx or DistContext()
     was_training = model.training
     model.eval()
     num_classes = model.config.num_classes
-    metrics = EvaluationMetrics(num_classes, top_k=top_k)
+    # Gathered over the ranks exactly when the loss is summed over them: ``ctx`` decides.
+    metrics = EvaluationMetrics(num_classes, top_k=top_k, distributed=ctx.distributed)
     loss_sum, count = 0.0, 0
     try:
         for batch in batches:
@@ -74,8 +83,7 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Batch], *, top_k: int = 2
             with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=bf16):
                 probs = model(*model_inputs(batch, ctx.device)).float()  # (B, C)
             labels = batch.labels.to(probs.device)
-            per_video = -(labels * torch.log(probs + EPSILON)
-                          + (1 - labels) * torch.log(1 - probs + EPSILON)).sum(1)  # (B,)
+            per_video = cross_entropy_on_probabilities(probs, labels, reduction="none")  # (B,)
             loss_sum += float(per_video.double().sum())
             count += len(batch)
             metrics.accumulate(probs, labels)

@@ -14,12 +14,28 @@ Run directory (``README.md`` §5), written by rank 0 only::
     events.out.tfevents.*   TensorBoard scalars (train/loss, train/lr, eval/gap, ...)
     checkpoints/       step-NNNNNNNNN.pt (last N) and best.pt (circlearn.training.checkpoint)
 
+**Evaluations** (with ``eval_data``): every ``eval_every_steps`` steps, or at the end of every
+epoch when it is 0, and always at the final step: when the schedule's last evaluation is not
+the final step (``max_steps`` reached inside an epoch, or with ``eval_every_steps`` 0 on the
+last batch of an epoch, which stops before the epoch-end evaluation; ``max_steps`` or the
+number of steps not a multiple of ``eval_every_steps``), the final model is evaluated after
+the loop, so the last row of ``metrics.jsonl`` is the final step. When the schedule ends on
+an evaluation, nothing is added. A step is never evaluated twice: ``pending[1]`` (steps
+since the last evaluation, saved in the checkpoint) is 0 exactly when the current step has
+been evaluated, also after a resume. Evaluation draws nothing from the training's
+frame-sampling generator (the model reseeds its own evaluation sampler); the only global
+torch RNG it draws is the evaluation DataLoader's base seed, and no training step reads the
+global RNG (it serves the initialisation only), so an evaluation does not change the
+training that follows it.
+
 **Resume**: rerunning on a directory with checkpoints loads the latest one: model and
 optimizer state, step and examples (the schedule), the data position
 (``YT8MLoader.state_dict``), every rank's frame-sampling generator and global torch RNG, the
-best GAP and the running training-loss sum. Rows of ``metrics.jsonl`` after the checkpoint
-are dropped and TensorBoard purges later events, so a run killed at any moment and resumed
-writes the same metrics as an uninterrupted run (evaluation is deterministic).
+best GAP and the running training-loss sum. Rows of ``metrics.jsonl`` that the checkpoint does
+not cover (later steps, or its own step when it was saved before that step's evaluation) are
+dropped and TensorBoard purges later events, so a run killed at any moment and resumed
+writes the same metrics as an uninterrupted run (evaluation is deterministic). Resuming a
+finished run trains and evaluates nothing more.
 """
 
 from __future__ import annotations
@@ -188,8 +204,12 @@ class _Trainer:
         path = self.run_dir / "metrics.jsonl"
         rows = []
         if path.exists():  # keep what the checkpoint already covers
+            # A row of the checkpoint's own step is covered only when the checkpoint was
+            # saved after that evaluation (then no step is pending); otherwise it is the
+            # row of a final evaluation interrupted before its checkpoint: it is redone.
+            last = self.step if self.pending[1] == 0 else self.step - 1
             rows = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= self.step]
+                    if line.strip() and json.loads(line)["step"] <= last]
             path.write_text("".join(r + "\n" for r in rows))
         if self.cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -315,6 +335,11 @@ class _Trainer:
                     if not cfg.eval_every_steps:
                         self._evaluate(train_seconds, session_examples)
                     continue
+            if cfg.eval_data and self.pending[1]:
+                # The schedule stopped between two evaluations (max_steps inside an epoch,
+                # or eval_every_steps not dividing the number of steps): evaluate the final
+                # step, once. A schedule that ends on an evaluation has nothing pending.
+                self._evaluate(train_seconds, session_examples)
             if self.saved_step != self.step:
                 self._save()
         finally:

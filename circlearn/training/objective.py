@@ -23,19 +23,27 @@ from collections.abc import Iterable
 
 import torch
 
-__all__ = ["EPSILON", "CLIP_MODES", "cross_entropy_on_probabilities", "staircase_learning_rate",
-           "clip_gradients"]
+__all__ = ["EPSILON", "CLIP_MODES", "REDUCTIONS", "cross_entropy_on_probabilities",
+           "staircase_learning_rate", "clip_gradients"]
 
 EPSILON = 1e-5
 CLIP_MODES = ("per-tensor", "global", "none")
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def cross_entropy_on_probabilities(probs: torch.Tensor, labels: torch.Tensor,
-                                   epsilon: float = EPSILON) -> torch.Tensor:
+                                   epsilon: float = EPSILON, *,
+                                   reduction: str = "mean") -> torch.Tensor:
     """The paper's loss: summed over classes, averaged over the batch (a scalar).
 
+    ``reduction`` (as in ``torch.nn.functional``): ``"mean"`` over the batch (training's
+    loss), ``"sum"`` over the batch, or ``"none"``: the per-video losses
+    ``L_b = sum over classes of -[y · log(p + ε) + (1 − y) · log(1 − p + ε)]`` (evaluation
+    sums them over a whole split in float64).
+
     Shape:
-        probs, labels ``(B, C)`` → ``()``. Computed in float32 at least (bf16 autocast safe).
+        probs, labels ``(B, C)`` → ``()``, or ``(B,)`` with ``reduction="none"``. Computed in
+        float32 at least (bf16 autocast safe).
 
     >>> p = torch.tensor([[0.9, 0.2]]); y = torch.tensor([[1.0, 0.0]])
     >>> round(float(cross_entropy_on_probabilities(p, y)), 4)  # -log(.90001) - log(.80001)
@@ -44,10 +52,15 @@ def cross_entropy_on_probabilities(probs: torch.Tensor, labels: torch.Tensor,
     if probs.shape != labels.shape or probs.dim() != 2:
         raise ValueError(f"probs and labels must both be (B, C), got {tuple(probs.shape)} and "
                          f"{tuple(labels.shape)}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
     p = probs.float()
     y = labels.to(p.dtype)
     per_class = -(y * torch.log(p + epsilon) + (1 - y) * torch.log(1 - p + epsilon))  # (B, C)
-    return per_class.sum(dim=1).mean()
+    per_video = per_class.sum(dim=1)  # (B,)
+    if reduction == "none":
+        return per_video
+    return per_video.sum() if reduction == "sum" else per_video.mean()
 
 
 def staircase_learning_rate(base: float, decay: float, decay_examples: int,
