@@ -9,7 +9,7 @@ serves several commands)::
     configure_parser(parser: argparse.ArgumentParser) -> None
     run(args: argparse.Namespace) -> int
 
-The options themselves are built with :mod:`circlearn.arguments` (shared by every command).
+The options themselves are built with :mod:`circlearn.config` (shared by every command).
 ``COMMANDS`` maps the command name to ``(module, one-line help)``; modules are imported only
 when their command runs, so ``circlearn --help`` stays fast.
 
@@ -26,9 +26,9 @@ import importlib
 import os
 import sys
 
-from circlearn.arguments import add_alias_option
+from circlearn.config import add_alias_option
 
-# add_alias_option: re-exported for code that imported it from here (it lives in arguments)
+# add_alias_option: re-exported for code that imported it from here (it lives in config)
 __all__ = ["COMMANDS", "build_parser", "main", "add_alias_option"]
 
 COMMANDS: dict[str, tuple[str, str]] = {

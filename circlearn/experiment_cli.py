@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from circlearn import experiments, structures
-from circlearn.arguments import add_alias_option
+from circlearn.config import add_alias_option
 from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES, format_table
 from circlearn.training.distributed import DEVICES
 

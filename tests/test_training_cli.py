@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from circlearn.configuration import field_docs
+from circlearn.config import field_docs
 from circlearn.models import ModelConfig, preset_config
 from circlearn.training import TrainConfig
 from circlearn.training import cli as tcli

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from circlearn.baselines import current_protocol, record_baselines
 
-from ..arguments import add_alias_option
+from ..config import add_alias_option
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
 from .synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate

@@ -31,7 +31,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from circlearn.configuration import dataclass_from_dict
+from circlearn.config import dataclass_from_dict
 
 __all__ = ["ModelConfig", "LAYER_KINDS", "POOLINGS", "CLASSIFIERS", "EVAL_SAMPLINGS"]
 

@@ -1,7 +1,7 @@
 r"""``circlearn train | eval | predict | export``: the command line of :mod:`circlearn.training`.
 
 The options are generated from the :class:`~circlearn.training.TrainConfig` and
-:class:`~circlearn.models.ModelConfig` fields (:func:`circlearn.arguments.add_config_options`:
+:class:`~circlearn.models.ModelConfig` fields (:func:`circlearn.config.add_config_options`:
 type from the annotation, help from the field's docstring entry, default from the field), so
 the command line and the library cannot drift apart. Long options are kebab-case; the
 YouTube-8M starter code's names are accepted too, from one table (:data:`OPTION_NAMES`;
@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from circlearn.arguments import add_alias_option, add_config_options, add_deprecated_option, config_values
+from circlearn.config import add_alias_option, add_config_options, add_deprecated_option, config_values
 from circlearn.models import ModelConfig, preset_config
 from circlearn.models.config import CLASSIFIERS, DBOF_POOLINGS, EVAL_SAMPLINGS, LAYER_KINDS, POOLINGS
 from circlearn.training.config import TrainConfig

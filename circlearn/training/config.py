@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from circlearn.configuration import dataclass_from_dict
+from circlearn.config import dataclass_from_dict
 from circlearn.data.datasets import LoaderConfig
 from circlearn.models import ModelConfig
 from circlearn.training.distributed import DEVICES

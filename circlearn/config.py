@@ -1,8 +1,13 @@
-r"""Command-line options generated from configuration dataclasses (the neutral argparse layer).
+r"""Configuration dataclasses as values: built from dicts, and command-line options from their fields.
 
-Every ``circlearn`` sub-command builds its parser with these helpers; none of them imports
-the dispatcher (:mod:`circlearn.cli`), which imports the commands::
+circlearn's configurations (:class:`~circlearn.models.ModelConfig`,
+:class:`~circlearn.training.TrainConfig`, :class:`~circlearn.data.synth.SynthConfig`) are
+dataclasses whose class docstring documents each field in an ``Attributes:`` section. Everything
+that reads them from outside Python lives here (the neutral layer below every ``circlearn``
+sub-command; none of it imports the dispatcher :mod:`circlearn.cli`, which imports the commands)::
 
+    dataclass_from_dict(TrainConfig, data)  config.json back to a config, naming unknown keys
+    field_docs(TrainConfig)                 the Attributes text per field (one line each)
     add_alias_option(parser, "train-dir")   --train-dir, plus the starter code's --train_dir
     add_config_options(parser, TrainConfig, fields, names=..., choices=...)
                                             one option per field: type from the annotation,
@@ -38,16 +43,91 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import re
 import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from circlearn.configuration import field_docs
+__all__ = ["dataclass_from_dict", "field_docs", "add_alias_option", "add_deprecated_option",
+           "add_config_options", "config_values", "parse_bool", "parse_ints", "parse_floats",
+           "parse_names", "KEEP"]
 
-__all__ = ["add_alias_option", "add_deprecated_option", "add_config_options", "config_values",
-           "parse_bool", "parse_ints", "parse_floats", "parse_names", "KEEP"]
+
+def dataclass_from_dict(cls, data: dict[str, Any]):
+    """``cls(**data)`` for the config dataclass ``cls``; an unknown key raises ``ValueError``
+    naming it and the valid fields.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Run:
+    ...     steps: int = 1
+    ...     lr: float = 0.1
+    >>> dataclass_from_dict(Run, {"steps": 3})
+    Run(steps=3, lr=0.1)
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {sorted(names)}")
+    return cls(**data)
+
+
+_ENTRY = re.compile(r"^(?P<names>[A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_][\w]*)*)\s*:\s*(?P<text>.*)$")
+
+
+def field_docs(cls) -> dict[str, str]:
+    """Field name → its text in ``cls``'s ``Attributes:`` docstring section (one line).
+
+    An entry ``a, b: text`` documents both ``a`` and ``b``; indented continuation lines are
+    joined. Fields without an entry are absent.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Run:
+    ...     '''A run.
+    ...
+    ...     Attributes:
+    ...         steps: optimiser steps.
+    ...         lr, decay: the schedule
+    ...             (staircase).
+    ...     '''
+    ...     steps: int = 1
+    ...     lr: float = 0.1
+    ...     decay: float = 0.5
+    >>> field_docs(Run)
+    {'steps': 'optimiser steps.', 'lr': 'the schedule (staircase).', 'decay': 'the schedule (staircase).'}
+    """
+    doc = inspect.getdoc(cls) or ""
+    lines = doc.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "Attributes:")
+    except StopIteration:
+        return {}
+    fields = {f.name for f in dataclasses.fields(cls)}
+    docs: dict[str, str] = {}
+    names: list[str] = []
+    indent = None
+    for line in lines[start + 1:]:
+        if not line.strip():
+            continue
+        width = len(line) - len(line.lstrip())
+        if indent is None:
+            indent = width
+        if width < indent:  # the section ended
+            break
+        match = _ENTRY.match(line.strip()) if width == indent else None
+        if match:
+            names = [n.strip() for n in match["names"].split(",")]
+            for name in names:
+                docs[name] = match["text"].strip()
+        else:
+            for name in names:
+                docs[name] = f"{docs[name]} {line.strip()}".strip()
+    return {name: text for name, text in docs.items() if name in fields}
+
 
 #: The ``defaults=`` value that makes an option default to ``None`` ("keep the base config").
 KEEP = object()
