@@ -28,7 +28,7 @@ from circlearn.baselines import baseline_gaps
 from circlearn.experiment_report import format_mean_std
 from circlearn.experiments import data_layout, experiment_configs
 from circlearn.stats import mean_std
-from circlearn.train import evaluate, load_model, train
+from circlearn.training import evaluate, load_model, train
 from circlearn.training.evaluation import eval_loader
 
 #: name → TrainConfig overrides (on top of the scale's protocol; explicit values, so a run

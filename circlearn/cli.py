@@ -26,10 +26,7 @@ import importlib
 import os
 import sys
 
-from circlearn.config import add_alias_option
-
-# add_alias_option: re-exported for code that imported it from here (it lives in config)
-__all__ = ["COMMANDS", "build_parser", "main", "add_alias_option"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("circlearn.training.cli",

@@ -236,7 +236,7 @@ def test_graph_interface_metadata_and_checker(exported):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """NetVLAD, circulant FC and circulant (plain) MoE, 15 steps on the bundled data."""
-    from circlearn.train import TrainConfig, train
+    from circlearn.training import TrainConfig, train
 
     model = preset_config("netvlad-fc-circulant", feature_sizes=(128, 16), num_classes=50,
                           cluster_sizes=(8, 4), hidden_size=16,

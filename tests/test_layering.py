@@ -24,7 +24,7 @@ LEVELS = {
     "deploy": 3.5,  # the ONNX graph of a model; below training, whose export command uses it
     "training": 4, "plotting": 4,
     "experiment_report": 4.5, "experiment_runs": 4.5, "structures": 4.75,
-    "experiments": 5, "train": 5,
+    "experiments": 5,
     "bench": 5.5,  # above experiments: the deploy suite measures the models of every SCALES entry
     "experiment_cli": 6, "cli": 7, "__main__": 8,
 }

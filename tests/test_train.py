@@ -12,7 +12,7 @@ import torch
 
 from circlearn.data import samples
 from circlearn.models import preset_config
-from circlearn.train import TrainConfig, TrainingDiverged, evaluate, load_model, train
+from circlearn.training import TrainConfig, TrainingDiverged, evaluate, load_model, train
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
 from circlearn.training.evaluation import eval_loader
 from circlearn.training.export import export_torchscript

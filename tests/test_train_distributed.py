@@ -21,7 +21,7 @@ import torch.multiprocessing as mp
 from circlearn.data import samples
 from circlearn.data.datasets import LoaderConfig, YT8MLoader
 from circlearn.models import VideoClassifier, preset_config
-from circlearn.train import TrainConfig, train
+from circlearn.training import TrainConfig, train
 from circlearn.training.checkpoint import load_checkpoint
 from circlearn.training.objective import (
     clip_gradients,

@@ -14,8 +14,7 @@ clipping), ``loop`` (:func:`train`: run directory and resume semantics), ``evalu
 (:func:`evaluate`, loading a trained model), ``checkpoint`` (atomic checkpoints),
 ``distributed`` (torch.distributed plumbing, device choices), ``predict`` (Kaggle CSV),
 ``export`` (TorchScript artifacts) and ``cli`` (``circlearn train | eval | predict |
-export``, generated from the ``TrainConfig``/``ModelConfig`` fields). ``circlearn.train`` is
-an alias of this package's public API.
+export``, generated from the ``TrainConfig``/``ModelConfig`` fields).
 """
 
 from circlearn.training.config import RESUMABLE_FIELDS, TrainConfig, incompatible_fields

@@ -189,7 +189,6 @@ def configure_eval_parser(p: argparse.ArgumentParser) -> None:
                    help="keep evaluating new checkpoints as training writes them (waits for "
                         "training to start while TRAIN_DIR has no checkpoints/ folder; once "
                         "it has, a missing or unreadable TRAIN_DIR/config.json is an error)")
-    p.add_argument("--run_once", action="store_true", help="starter-code alias: the default")
     p.add_argument("--poll-seconds", type=float, default=30.0)
     p.add_argument("--follow-timeout", type=float, default=3600.0,
                    help="--follow stops after this long without a new checkpoint")
