@@ -1,6 +1,7 @@
 """The synthetic generator's configuration: :class:`SynthConfig` and the named presets.
 
-The knobs are documented with the generative models in :mod:`circlearn.data.synth`.
+The knobs are documented with the generative models in :mod:`circlearn.data.synth`; what they
+do and how the presets were calibrated, in ``data_samples/CALIBRATION.md``.
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ _KNOBS = dict(zipf=1.0, vertical_zipf=1.0, vertical_purity=0.8, vertical_signal=
               flip=0.15, concepts=32, signal=0.3, audio_signal=0.7, noise=0.1, video_noise=0.5)
 
 #: Named version-2 sets at the real feature sizes and lengths, with the calibrated knobs
-#: (``concepts=32``, ``noise=0.1``, ``video_noise=0.5``, ``flip=0.15``; the calibration table is in
-#: :mod:`circlearn.data.synth`). ``medium``: the medium scale (400 classes, 24 verticals,
+#: (``concepts=32``, ``noise=0.1``, ``video_noise=0.5``, ``flip=0.15``; the calibration tables are
+#: in ``data_samples/CALIBRATION.md``). ``medium``: the medium scale (400 classes, 24 verticals,
 #: 10,000 / 2,000 / 1,000 videos). ``proxy``: the same examples per class at a quarter of the
 #: classes and videos (100 classes, 6 verticals, 2,500 / 500 videos) for quick tries.
 SYNTH_PRESETS: dict[str, SynthConfig] = {
