@@ -1,6 +1,6 @@
 """Streaming YouTube-8M metrics: circlearn.metrics vs the slow literal twin of the reference.
 
-Workload (issue 4): 100,000 videos x 3,862 classes streamed in batches of 1,024. Labels: a
+Workload: 100,000 videos x 3,862 classes streamed in batches of 1,024. Labels: a
 Poisson(3) number per video drawn from a long-tailed class popularity (some classes stay
 empty, as in YouTube-8M); scores: float64 ``N(0, 1) + 3 * label``, so no two pooled scores tie
 and the reference's tie shuffling cannot make the two differ (checked on the pooled entries).
@@ -180,20 +180,12 @@ def _memory_pass(plan, seed, dtype):
     return peak_extra, rss_extra
 
 
-def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: int = 1024,
-        fast_repeats: int = 3, seed: int = 0, torch_threads: int = 1) -> list[dict]:
-    """Time both implementations, check they agree, write ``bench_metrics-<machine>.*``."""
-    torch.set_num_threads(torch_threads)
-    videos = videos or (4096 if quick else 100_000)
-    plan = _batches(videos, batch)
-    rows = []
-    cold_s = _cold_compile_s()
-    warm_s = _warm_up()
+def _timed_passes(plan, seed, fast_repeats):
+    """The literal twin once, interleaved with a first fast pass, then the further fast passes:
+    one and two threads alternating, the NumPy path, float32 scores."""
     # 1. Interleaved: the literal twin and the fast path on the same batches, full set.
     first = _fast_pass(plan, seed, np.float64, 1, LiteralEvaluationMetrics(NUM_CLASSES))
-    fast_res, lit_res = first["result"], first["lit_result"]
-    ties = first["pooled"].size - np.unique(first["pooled"]).size
-    diff = max(abs(fast_res[k] - lit_res[k]) for k in KEYS)
+    fast_res = first["result"]
     passes = {1: [first], 2: []}
     numpy_passes = []
     # 2. More fast passes for medians, one and two threads alternating, and the NumPy path.
@@ -207,65 +199,86 @@ def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: 
             assert all(p["result"][k] == fast_res[k] for k in KEYS), "NumPy path differs"
             numpy_passes.append(p)
     f32 = [_fast_pass(plan, seed, np.float32, 1) for _ in range(fast_repeats)]
-    peak_extra, rss_extra = _memory_pass(plan, seed, np.float64)
+    return first, passes, numpy_passes, f32
+
+
+def _medians(ps, lit_total: float, lit_cpu: float) -> dict:
+    """Median times over the passes ``ps`` and their speedups against the literal twin."""
+    total = statistics.median(p["acc"] + p["compute"] for p in ps)
+    cpu = statistics.median(p["cpu"] for p in ps)
+    return {"runs": len(ps), "total_s": total,
+            "accumulate_s": statistics.median(p["acc"] for p in ps),
+            "compute_s": statistics.median(p["compute"] for p in ps),
+            "cpu_s": cpu, "speedup": lit_total / total, "cpu_speedup": lit_cpu / cpu}
+
+
+def _rows(first, passes, numpy_passes, f32, memory, common: dict, diff: float,
+          ties: int) -> list[dict]:
+    """One row per variant: the literal twin, the fast path on 1 and 2 threads, its NumPy
+    path, float32 scores."""
+    fast_res, lit_res = first["result"], first["lit_result"]
     lit_total = first["lit_acc"] + first["lit_compute"]
     lit_cpu = first["lit_cpu"]
-    common = {"videos": videos, "classes": NUM_CLASSES, "batch": batch}
+    peak_extra, rss_extra = memory
     mb = 2.0 ** 20
-    rows.append({"variant": "literal twin (reference algorithm)", **common, "scores": "float64",
-                 "runs": 1, "total_s": lit_total, "accumulate_s": first["lit_acc"],
-                 "compute_s": first["lit_compute"], "cpu_s": lit_cpu, "speedup": 1.0,
-                 "cpu_speedup": 1.0, "gap": lit_res["gap"], "map": lit_res["map"]})
-
-    def med(ps, key):
-        return statistics.median(p[key] for p in ps)
-
+    rows = [{"variant": "literal twin (reference algorithm)", **common, "scores": "float64",
+             "runs": 1, "total_s": lit_total, "accumulate_s": first["lit_acc"],
+             "compute_s": first["lit_compute"], "cpu_s": lit_cpu, "speedup": 1.0,
+             "cpu_speedup": 1.0, "gap": lit_res["gap"], "map": lit_res["map"]}]
     for threads in (1, 2):
-        ps = passes[threads]
-        total = statistics.median(p["acc"] + p["compute"] for p in ps)
         row = {"variant": f"circlearn EvaluationMetrics, {threads} thread(s)", **common,
-               "scores": "float64", "runs": len(ps), "total_s": total,
-               "accumulate_s": med(ps, "acc"), "compute_s": med(ps, "compute"),
-               "cpu_s": med(ps, "cpu"), "speedup": lit_total / total,
-               "cpu_speedup": lit_cpu / med(ps, "cpu"), "max_abs_diff_vs_twin": diff,
-               "gap": fast_res["gap"], "map": fast_res["map"]}
+               "scores": "float64", **_medians(passes[threads], lit_total, lit_cpu),
+               "max_abs_diff_vs_twin": diff, "gap": fast_res["gap"], "map": fast_res["map"]}
         if threads == 1:
             row.update({"speedup_interleaved_pass": lit_total / (first["acc"] + first["compute"]),
                         "pooled_ties": ties, "peak_extra_mb_tracemalloc": peak_extra / mb,
                         "peak_rss_growth_mb": None if rss_extra is None else rss_extra / mb})
         rows.append(row)
-    total_np = statistics.median(p["acc"] + p["compute"] for p in numpy_passes)
     rows.append({"variant": "circlearn EvaluationMetrics, NumPy path, 1 thread(s)", **common,
-                 "scores": "float64", "runs": len(numpy_passes), "total_s": total_np,
-                 "accumulate_s": med(numpy_passes, "acc"),
-                 "compute_s": med(numpy_passes, "compute"), "cpu_s": med(numpy_passes, "cpu"),
-                 "speedup": lit_total / total_np,
-                 "cpu_speedup": lit_cpu / med(numpy_passes, "cpu"),
+                 "scores": "float64", **_medians(numpy_passes, lit_total, lit_cpu),
                  "max_abs_diff_vs_twin": diff, "gap": fast_res["gap"], "map": fast_res["map"]})
-    total32 = statistics.median(p["acc"] + p["compute"] for p in f32)
     rows.append({"variant": "circlearn EvaluationMetrics, 1 thread(s)", **common,
-                 "scores": "float32", "runs": len(f32), "total_s": total32,
-                 "accumulate_s": med(f32, "acc"), "compute_s": med(f32, "compute"),
-                 "cpu_s": med(f32, "cpu"), "speedup": lit_total / total32,
-                 "cpu_speedup": lit_cpu / med(f32, "cpu"),
+                 "scores": "float32", **_medians(f32, lit_total, lit_cpu),
                  "gap": f32[0]["result"]["gap"], "map": f32[0]["result"]["map"]})
-    rows[1].update({"selection": "numba" if kernels.HAVE_NUMBA else "numpy",
-                    "jit_warmup_s": warm_s, "jit_cold_compile_s": cold_s})
+    return rows
+
+
+def _notes(warm_s, cold_s, torch_threads, videos, fast_repeats, diff, ties, fast_res) -> str:
     jit = (f"Selection: numba kernels, JIT compiled in an untimed warm-up ({warm_s:.2f} s here, "
            f"from numba's disk cache when present; cold compile in a fresh process with an "
            f"empty cache, import included: {cold_s:.2f} s). " if kernels.HAVE_NUMBA else
            "Selection: NumPy path (numba not installed). ")
-    notes = (jit + f"torch threads pinned to {torch_threads}; the fast path's own threads are in the "
-             f"variant name (the twin is single-threaded Python). The literal "
-             f"twin ran once over all {videos:,} videos, interleaved batch by batch with the "
-             f"first 1-thread fast pass; fast figures are medians of {fast_repeats} full passes "
-             "(1- and 2-thread passes alternate). "
-             f"Fast vs twin, largest |difference| over gap/hit_at_one/perr/map: {diff:.3g} "
-             f"(pooled score ties: {ties}). hit_at_one {fast_res['hit_at_one']:.6f}, perr "
-             f"{fast_res['perr']:.6f}. Memory: tracemalloc peak of the fast path's own "
-             "allocations (state + temporaries, input batch excluded); RSS growth includes batch "
-             "generation. float32 speedup is against the float64 twin run. cpu_s: process CPU "
-             "time (all threads), which a busy shared machine inflates less than wall time.")
+    return (jit + f"torch threads pinned to {torch_threads}; the fast path's own threads are in the "
+            f"variant name (the twin is single-threaded Python). The literal "
+            f"twin ran once over all {videos:,} videos, interleaved batch by batch with the "
+            f"first 1-thread fast pass; fast figures are medians of {fast_repeats} full passes "
+            "(1- and 2-thread passes alternate). "
+            f"Fast vs twin, largest |difference| over gap/hit_at_one/perr/map: {diff:.3g} "
+            f"(pooled score ties: {ties}). hit_at_one {fast_res['hit_at_one']:.6f}, perr "
+            f"{fast_res['perr']:.6f}. Memory: tracemalloc peak of the fast path's own "
+            "allocations (state + temporaries, input batch excluded); RSS growth includes batch "
+            "generation. float32 speedup is against the float64 twin run. cpu_s: process CPU "
+            "time (all threads), which a busy shared machine inflates less than wall time.")
+
+
+def run(quick: bool = False, out_dir=None, *, videos: int | None = None, batch: int = 1024,
+        fast_repeats: int = 3, seed: int = 0, torch_threads: int = 1) -> list[dict]:
+    """Time both implementations, check they agree, write ``bench_metrics-<machine>.*``."""
+    torch.set_num_threads(torch_threads)
+    videos = videos or (4096 if quick else 100_000)
+    plan = _batches(videos, batch)
+    cold_s = _cold_compile_s()
+    warm_s = _warm_up()
+    first, passes, numpy_passes, f32 = _timed_passes(plan, seed, fast_repeats)
+    memory = _memory_pass(plan, seed, np.float64)
+    fast_res, lit_res = first["result"], first["lit_result"]
+    ties = first["pooled"].size - np.unique(first["pooled"]).size
+    diff = max(abs(fast_res[k] - lit_res[k]) for k in KEYS)
+    common = {"videos": videos, "classes": NUM_CLASSES, "batch": batch}
+    rows = _rows(first, passes, numpy_passes, f32, memory, common, diff, ties)
+    rows[1].update({"selection": "numba" if kernels.HAVE_NUMBA else "numpy",
+                    "jit_warmup_s": warm_s, "jit_cold_compile_s": cold_s})
+    notes = _notes(warm_s, cold_s, torch_threads, videos, fast_repeats, diff, ties, fast_res)
     if not quick:  # --quick is a smoke test: it must not overwrite the stored results
         write_results("bench_metrics", rows, notes=notes, out_dir=out_dir,
                       columns=["variant", "scores", "videos", "runs", "total_s", "accumulate_s",

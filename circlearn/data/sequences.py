@@ -156,17 +156,11 @@ def _write_vocabulary(path: Path, names: Sequence[str], train_count: np.ndarray)
             writer.writerow([k, int(count), "", name, "", "", "", "", ""])
 
 
-def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
-                           class_names: Sequence[str] | None = None,
-                           num_classes: int | None = None, shards: int = 1,
-                           standardize: bool = True, source: dict | None = None) -> dict:
-    """Write ``splits`` (``{"train": items, "validate": items, "test": items}``) under ``out``.
-
-    ``class_names`` (or ``num_classes``; default: one more than the largest label) fixes the
-    classes; ``shards`` files per split. Returns the ``dataset.json`` summary. See the module
-    docstring for the layout and the preprocessing.
-    """
-    out = Path(out)
+def _check_splits(splits: Mapping[str, Sequence[Item]], shards: int,
+                  class_names: Sequence[str] | None,
+                  num_classes: int | None) -> tuple[dict[str, int], int, list[str]]:
+    """Validate the arguments of :func:`write_sequence_dataset`; return the streams and their
+    sizes, the number of classes and the class names."""
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise ValueError(f"unknown split(s) {unknown}; valid: {', '.join(SPLITS)}")
@@ -191,6 +185,51 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
     if len(set(ids)) != len(ids):
         dup = next(v for v in ids if ids.count(v) > 1)
         raise ValueError(f"id {dup!r} appears more than once (ids must be unique)")
+    return streams, num_classes, names
+
+
+def _write_split(tmp: Path, split: str, items: Sequence[Item], stats: SequenceStats,
+                 standardize: bool, shards: int, train_count: np.ndarray) -> dict:
+    """Preprocess and write one split's frame- and video-level shards under ``tmp``; count the
+    train split's labels into ``train_count``; return the split's ``dataset.json`` entry."""
+    frame_ex, video_ex, clipped, missing, values = [], [], 0, 0, 0
+    for vid, labels, feats in items:
+        q, c, m = preprocess(feats, stats, standardize)
+        clipped, missing = clipped + c, missing + m
+        values += sum(v.size for v in q.values())
+        labels = np.unique(np.asarray(labels, dtype=np.int64))
+        frame_ex.append(VideoExample(vid, labels, q))
+        means = {f"mean_{s}": video_mean(v).astype(np.float32) for s, v in q.items()}
+        video_ex.append(VideoExample(vid, labels, means))
+        if split == "train":
+            train_count[labels] += 1
+    n = len(items)
+    count = min(shards, n)
+    bounds = np.linspace(0, n, count + 1).round().astype(int)
+    for i in range(count):
+        lo, hi = bounds[i], bounds[i + 1]
+        write_frame_examples(tmp / "frame" / f"{split}{i:04d}.tfrecord", frame_ex[lo:hi])
+        write_video_examples(tmp / "video" / f"{split}{i:02d}.tfrecord", video_ex[lo:hi])
+    lengths = [e.num_frames for e in frame_ex]
+    return {"videos": n, "shards": count, "frames": int(sum(lengths)),
+            "min_frames": int(min(lengths)), "max_frames": int(max(lengths)),
+            "labels": int(sum(e.labels.size for e in frame_ex)),
+            "missing_values": missing, "clipped_values": clipped,
+            "clipped_fraction": round(clipped / values, 6) if values else 0.0}
+
+
+def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
+                           class_names: Sequence[str] | None = None,
+                           num_classes: int | None = None, shards: int = 1,
+                           standardize: bool = True, source: dict | None = None) -> dict:
+    """Write ``splits`` (``{"train": items, "validate": items, "test": items}``) under ``out``.
+
+    ``class_names`` (or ``num_classes``; default: one more than the largest label) fixes the
+    classes; ``shards`` files per split. Returns the ``dataset.json`` summary. See the module
+    docstring for the layout and the preprocessing.
+    """
+    out = Path(out)
+    streams, num_classes, names = _check_splits(splits, shards, class_names, num_classes)
     stats = fit_stats(splits["train"])
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty folder: choose a new --out")
@@ -206,33 +245,9 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
         train_count = np.zeros(num_classes, dtype=np.int64)
         for split in SPLITS:
             items = splits.get(split)
-            if not items:
-                continue
-            frame_ex, video_ex, clipped, missing, values = [], [], 0, 0, 0
-            for vid, labels, feats in items:
-                q, c, m = preprocess(feats, stats, standardize)
-                clipped, missing = clipped + c, missing + m
-                values += sum(v.size for v in q.values())
-                labels = np.unique(np.asarray(labels, dtype=np.int64))
-                frame_ex.append(VideoExample(vid, labels, q))
-                means = {f"mean_{s}": video_mean(v).astype(np.float32) for s, v in q.items()}
-                video_ex.append(VideoExample(vid, labels, means))
-                if split == "train":
-                    train_count[labels] += 1
-            n = len(items)
-            count = min(shards, n)
-            bounds = np.linspace(0, n, count + 1).round().astype(int)
-            for i in range(count):
-                lo, hi = bounds[i], bounds[i + 1]
-                write_frame_examples(tmp / "frame" / f"{split}{i:04d}.tfrecord", frame_ex[lo:hi])
-                write_video_examples(tmp / "video" / f"{split}{i:02d}.tfrecord", video_ex[lo:hi])
-            lengths = [e.num_frames for e in frame_ex]
-            summary["splits"][split] = {
-                "videos": n, "shards": count, "frames": int(sum(lengths)),
-                "min_frames": int(min(lengths)), "max_frames": int(max(lengths)),
-                "labels": int(sum(e.labels.size for e in frame_ex)),
-                "missing_values": missing, "clipped_values": clipped,
-                "clipped_fraction": round(clipped / values, 6) if values else 0.0}
+            if items:
+                summary["splits"][split] = _write_split(tmp, split, items, stats, standardize,
+                                                        shards, train_count)
         _write_vocabulary(tmp / "vocabulary.csv", names, train_count)
         (tmp / "dataset.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

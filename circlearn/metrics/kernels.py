@@ -228,7 +228,7 @@ def entry_labels(v: np.ndarray, i: np.ndarray, y: np.ndarray, L: np.ndarray, k: 
     (B, C), the label counts ``L`` (B,) and ``k <= kk``: the entries' labels (B, kk) bool,
     Hit@1 (B,) bool, PERR (B,) float64 (top-L positives scored > 0, over max(L, 1)) and the
     rows with a tie that matters (B,) bool: at the top-1 place, the k-th place or the L-th
-    place. Equal to the NumPy expressions in :func:`selection._summarize`."""
+    place. Equal to the NumPy expressions in :func:`selection._entry_stats`."""
     n_rows, kk = v.shape
     labk = np.empty((n_rows, kk), dtype=np.bool_)
     hits = np.empty(n_rows, dtype=np.bool_)

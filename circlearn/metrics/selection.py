@@ -238,52 +238,16 @@ def _summarize(x, y, k_req: int, compiled: bool = False) -> BatchSummary:
     B, C = x.shape
     k = min(k_req, C)
     on_device = isinstance(x, torch.Tensor)
-    if on_device:
-        L_t, pos_t = _device_label_counts(y)
-        L, positives = L_t.cpu().numpy(), pos_t.cpu().numpy()
-    elif compiled and y.dtype == np.bool_:
-        L, positives = kernels.bool_label_counts(y)
-    else:
-        rows, cols = _label_positions(y)
-        L = np.bincount(rows, minlength=B)
-        positives = np.bincount(cols, minlength=C)
+    L, positives = _label_counts(y, on_device, compiled)
     kk = min(C, max(k, int(L.max())) + 1)
-    if on_device:
-        if torch.isnan(x).any():
-            raise _nan_error(x.cpu())
-        vt, it = torch.topk(x, kk, dim=1)  # (B, kk) descending
-        labk = (y.gather(1, it) != 0).cpu().numpy()
-        v, i = vt.cpu().numpy(), it.cpu().numpy()
-        inexact = np.zeros(B, dtype=bool)
-    else:
-        top = _compiled_top(x, kk) if compiled else _chunked_top(x, kk)
-        if top is None:
-            if np.isnan(x).any():
-                raise _nan_error(x)
-            v = np.zeros((B, kk), x.dtype)
-            i = np.zeros((B, kk), np.int64)
-            inexact = np.ones(B, dtype=bool)
-        else:
-            v, i, inexact = top
-    if compiled and y.dtype == np.bool_:  # the same as the NumPy lines below, in one pass
+    v, i, inexact, labk = _top_entries(x, y, kk, on_device, compiled)
+    if compiled and y.dtype == np.bool_:  # the same as _entry_stats, in one pass
         labk, hits, perr, flag = kernels.entry_labels(v, i, y, L, k)
         flag |= inexact
     else:
-        if not on_device:
+        if labk is None:
             labk = y.reshape(-1)[i + C * np.arange(B)[:, None]] != 0  # (B, kk)
-        hits = labk[:, 0].copy()
-        ranks = np.arange(kk)
-        perr = ((labk & (v > 0) & (ranks < L[:, None])).sum(1)
-                / np.maximum(L, 1)).astype(np.float64)
-        # A tie matters at the top-1 place, at the k-th place and at each video's L-th place.
-        flag = inexact.copy()
-        if kk >= 2:
-            flag |= v[:, 0] == v[:, 1]
-        if k < kk:
-            flag |= v[:, k - 1] == v[:, k]
-        at = np.minimum(L, kk - 1)
-        flag |= (L > 0) & (L < kk) & (v[np.arange(B), np.maximum(at - 1, 0)]
-                                      == v[np.arange(B), at])
+        hits, perr, flag = _entry_stats(v, labk, L, k, inexact)
     tied_rows = np.flatnonzero(flag)
     if tied_rows.size:
         _resolve_tied_rows(x, y, tied_rows, L, kk, v, i, hits, perr)
@@ -295,6 +259,59 @@ def _summarize(x, y, k_req: int, compiled: bool = False) -> BatchSummary:
                         labels=np.ascontiguousarray(labk[:, :k]),
                         positives=positives.astype(np.int64),
                         hits=hits, perr=perr)
+
+
+def _label_counts(y, on_device: bool, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Labels per video ``L`` ``(B,)`` and positives per class ``(C,)``; checks the labels."""
+    if on_device:
+        L_t, pos_t = _device_label_counts(y)
+        return L_t.cpu().numpy(), pos_t.cpu().numpy()
+    if compiled and y.dtype == np.bool_:
+        return kernels.bool_label_counts(y)
+    B, C = y.shape
+    rows, cols = _label_positions(y)
+    return np.bincount(rows, minlength=B), np.bincount(cols, minlength=C)
+
+
+def _top_entries(x, y, kk: int, on_device: bool, compiled: bool):
+    """Each video's top ``kk`` scores ``v`` and classes ``i`` ``(B, kk)``, descending; the rows
+    whose selection is not exact (to sort again); on a device, also their labels ``(B, kk)``
+    (else None). Raises on NaN scores."""
+    B = x.shape[0]
+    if on_device:
+        if torch.isnan(x).any():
+            raise _nan_error(x.cpu())
+        vt, it = torch.topk(x, kk, dim=1)  # (B, kk) descending
+        labk = (y.gather(1, it) != 0).cpu().numpy()
+        return vt.cpu().numpy(), it.cpu().numpy(), np.zeros(B, dtype=bool), labk
+    top = _compiled_top(x, kk) if compiled else _chunked_top(x, kk)
+    if top is None:
+        if np.isnan(x).any():
+            raise _nan_error(x)
+        return (np.zeros((B, kk), x.dtype), np.zeros((B, kk), np.int64),
+                np.ones(B, dtype=bool), None)
+    v, i, inexact = top
+    return v, i, inexact, None
+
+
+def _entry_stats(v, labk, L, k: int, inexact) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hit@1 and PERR per video from the top entries ``v`` and their labels ``labk`` ``(B, kk)``,
+    and the rows to sort again: inexact ones and those with a tie that matters."""
+    B, kk = v.shape
+    hits = labk[:, 0].copy()
+    ranks = np.arange(kk)
+    perr = ((labk & (v > 0) & (ranks < L[:, None])).sum(1)
+            / np.maximum(L, 1)).astype(np.float64)
+    # A tie matters at the top-1 place, at the k-th place and at each video's L-th place.
+    flag = inexact.copy()
+    if kk >= 2:
+        flag |= v[:, 0] == v[:, 1]
+    if k < kk:
+        flag |= v[:, k - 1] == v[:, k]
+    at = np.minimum(L, kk - 1)
+    flag |= (L > 0) & (L < kk) & (v[np.arange(B), np.maximum(at - 1, 0)]
+                                  == v[np.arange(B), at])
+    return hits, perr, flag
 
 
 def _device_label_counts(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -290,56 +290,22 @@ class _Trainer:
 
     # ------------------------------------------------------------------ run
     def run(self, on_step: Callable[[int], None] | None) -> dict:
-        cfg, ctx = self.cfg, self.ctx
+        cfg = self.cfg
         self._open_logs()
         self.last_row = None
-        progress = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
-        bar = None
-        if progress and ctx.is_main:
-            from tqdm import tqdm
-
-            total = cfg.num_epochs * len(self.loader)
-            if cfg.max_steps is not None:
-                total = min(total, cfg.max_steps)
-            bar = tqdm(total=total, initial=min(self.step, total), unit="step", dynamic_ncols=True)
+        bar = self._progress_bar()
         if self.resumed_from:
             self._log(f"resuming from {self.resumed_from} (step {self.step})")
-        train_seconds, session_examples = 0.0, 0
-        done = lambda: (cfg.max_steps is not None and self.step >= cfg.max_steps)  # noqa: E731
+        self.train_seconds, self.session_examples = 0.0, 0
         try:
-            while self.loader.epoch < cfg.num_epochs and not done():
-                tick = time.perf_counter()
-                for batch in self.loader:
-                    value = self._train_step(batch)
-                    self.pending[0] += value
-                    self.pending[1] += 1
-                    session_examples += cfg.batch_size * ctx.world_size
-                    train_seconds += time.perf_counter() - tick
-                    rate = session_examples / max(train_seconds, 1e-9)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{value:.3f}", videos_per_s=f"{rate:.0f}")
-                    elif cfg.log_every_steps and self.step % cfg.log_every_steps == 0:
-                        self._log(f"step {self.step} epoch {self.loader.epoch} loss {value:.4f} "
-                                  f"{rate:.1f} videos/s")
-                    if cfg.eval_every_steps and self.step % cfg.eval_every_steps == 0:
-                        self._evaluate(train_seconds, session_examples)
-                    elif cfg.checkpoint_every_steps and self.step % cfg.checkpoint_every_steps == 0:
-                        self._save()
-                    if on_step is not None:
-                        on_step(self.step)
-                    if done():
-                        break
-                    tick = time.perf_counter()
-                else:  # the epoch ended
-                    if not cfg.eval_every_steps:
-                        self._evaluate(train_seconds, session_examples)
-                    continue
+            while self.loader.epoch < cfg.num_epochs and not self._done():
+                if self._epoch(bar, on_step) and not cfg.eval_every_steps:
+                    self._evaluate(self.train_seconds, self.session_examples)  # the epoch ended
             if cfg.eval_data and self.pending[1]:
                 # The schedule stopped between two evaluations (max_steps inside an epoch,
                 # or eval_every_steps not dividing the number of steps): evaluate the final
                 # step, once. A schedule that ends on an evaluation has nothing pending.
-                self._evaluate(train_seconds, session_examples)
+                self._evaluate(self.train_seconds, self.session_examples)
             if self.saved_step != self.step:
                 self._save()
         finally:
@@ -347,7 +313,55 @@ class _Trainer:
                 bar.close()
             if getattr(self, "writer", None) is not None:
                 self.writer.close()
-        rate = session_examples / train_seconds if train_seconds else 0.0
+        rate = self.session_examples / self.train_seconds if self.train_seconds else 0.0
         return {"run_dir": str(self.run_dir), "step": self.step, "examples": self.examples,
                 "epoch": self.examples / self.videos_per_epoch, "best_gap": self.best_gap,
-                "last": self.last_row, "videos_per_s": rate, "train_seconds": train_seconds}
+                "last": self.last_row, "videos_per_s": rate, "train_seconds": self.train_seconds}
+
+    def _done(self) -> bool:
+        return self.cfg.max_steps is not None and self.step >= self.cfg.max_steps
+
+    def _epoch(self, bar, on_step: Callable[[int], None] | None) -> bool:
+        """Train on the loader's batches until the epoch ends (True) or ``max_steps`` is
+        reached inside it (False), evaluating and checkpointing on the step schedule."""
+        cfg = self.cfg
+        tick = time.perf_counter()
+        for batch in self.loader:
+            value = self._train_step(batch)
+            self.pending[0] += value
+            self.pending[1] += 1
+            self.session_examples += cfg.batch_size * self.ctx.world_size
+            self.train_seconds += time.perf_counter() - tick
+            self._report_step(bar, value)
+            if cfg.eval_every_steps and self.step % cfg.eval_every_steps == 0:
+                self._evaluate(self.train_seconds, self.session_examples)
+            elif cfg.checkpoint_every_steps and self.step % cfg.checkpoint_every_steps == 0:
+                self._save()
+            if on_step is not None:
+                on_step(self.step)
+            if self._done():
+                return False
+            tick = time.perf_counter()
+        return True
+
+    def _progress_bar(self):
+        """A tqdm bar on rank 0 when ``progress`` asks for one (default: stderr is a terminal)."""
+        cfg = self.cfg
+        progress = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+        if not (progress and self.ctx.is_main):
+            return None
+        from tqdm import tqdm
+
+        total = cfg.num_epochs * len(self.loader)
+        if cfg.max_steps is not None:
+            total = min(total, cfg.max_steps)
+        return tqdm(total=total, initial=min(self.step, total), unit="step", dynamic_ncols=True)
+
+    def _report_step(self, bar, value: float) -> None:
+        rate = self.session_examples / max(self.train_seconds, 1e-9)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}", videos_per_s=f"{rate:.0f}")
+        elif self.cfg.log_every_steps and self.step % self.cfg.log_every_steps == 0:
+            self._log(f"step {self.step} epoch {self.loader.epoch} loss {value:.4f} "
+                      f"{rate:.1f} videos/s")
