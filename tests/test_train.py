@@ -1,5 +1,5 @@
 """End-to-end training on the bundled data: run directory, exact resume, refusals, NaN stop,
-evaluation, predictions, export (issue 6)."""
+evaluation, predictions, export."""
 
 from __future__ import annotations
 

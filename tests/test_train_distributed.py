@@ -1,4 +1,4 @@
-"""Two gloo processes equal one process on the same global batch (issue 6).
+"""Two gloo processes equal one process on the same global batch.
 
 The model is the video-level MoE without context gating: no frame sampling (per-rank
 generators would draw different frames) and no batch norm (per-rank statistics), so DDP's

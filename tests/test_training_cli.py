@@ -1,4 +1,4 @@
-"""The train/eval/predict/export options are generated from TrainConfig/ModelConfig (issue 15):
+"""The train/eval/predict/export options are generated from TrainConfig/ModelConfig:
 parsing only, no training."""
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def test_eval_predict_export_defaults(configure, argv, expected):
     assert {k: getattr(args, k) for k in expected} == expected
 
 
-#: Every option `circlearn train` accepted before the options were generated (issue 15).
+#: Every option `circlearn train` accepted before the options were generated.
 OLD_TRAIN_OPTIONS = {
     "--feature-names": "rgb,audio", "--feature-sizes": "128,16", "--use-features": "rgb,audio",
     "--num-classes": "50", "--cluster-sizes": "16,8", "--hidden-size": "8", "--fc_hidden_size": "8",

@@ -1,6 +1,6 @@
 """Frame-level YouTube-8M reading speed: circlearn vs the ``tfrecord`` package, one core.
 
-The workload (issue 3): a frame-level TFRecord file of 300-frame videos (rgb 1024 + audio 128
+The workload: a frame-level TFRecord file of 300-frame videos (rgb 1024 + audio 128
 ``uint8`` per frame, real sizes), read end to end into per-video ``uint8 (300, dim)`` arrays.
 
 Variants, timed interleaved in rounds (median over rounds), on one pinned core:

@@ -33,7 +33,7 @@ PAPER_CURVES: dict[str, dict[str, tuple[str, list[float | None]]]] = {
     "fig-dc-cd": {
         "dbof-fc-circulant": ("Compact FC, learned D", [
             .839, .851, .856, .858, .859, .860, .860, .860, .860, .860]),
-        # the authors' code applies its fixed signs after the circulant (issue 13): this blue
+        # the authors' code applies its fixed signs after the circulant (paper.md §2.2): this blue
         # curve is circlearn's "circulant-sign-output" variant, not the signs on the input
         "dbof-fc-circulant-sign-output": ("Compact FC, fixed ±1 D after C (authors' code)", [
             .810, .820, .823, .817, .826, .829, .829, .829, .830, .829]),
