@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from circlearn.baselines import baseline_gaps
-from circlearn.experiment_report import format_mean_std
 from circlearn.experiments import data_layout, experiment_configs
-from circlearn.stats import mean_std
+from circlearn.experiments.baselines import baseline_gaps
+from circlearn.experiments.report import format_mean_std
+from circlearn.experiments.stats import mean_std
 from circlearn.train import evaluate, load_model, train
 from circlearn.training.evaluation import eval_loader
 

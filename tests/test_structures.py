@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from circlearn import structures
-from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, experiment_configs
+from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, experiment_configs, structures
+from circlearn.experiments.stats import NO_WORSE
 from circlearn.models import VideoClassifier, preset_config
-from circlearn.stats import NO_WORSE
 
 QUICK = {"cluster_sizes": (256, 128), "hidden_size": 64, "feature_sizes": (128, 16),
          "num_classes": 50}

@@ -140,7 +140,7 @@ def variant_details(name: str, config, frames: int) -> dict:
 
 def format_table(results: dict) -> str:
     """Markdown table of a ``fig-structures`` results dict (module docstring)."""
-    from circlearn.experiment_report import format_mean_std, table_header
+    from circlearn.experiments.report import format_mean_std, table_header
 
     lines = table_header(results)
     lines += ["Difference from dense: b − dense, paired over seeds, 95% t-interval, **not "

@@ -11,14 +11,14 @@
 Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics):
 ``fig-structures`` replaces the FC after DBoF and NetVLAD by dense, a thin dense FC, circulant
 (1, 2, 4 factors), Toeplitz and low-rank FCs at equal and larger budgets
-(:mod:`circlearn.structures`).
+(:mod:`circlearn.experiments.structures`).
 
 **Seeds.** ``reproduce(..., seeds=n)`` trains every variant with seeds ``0 … n−1`` into
 ``runs/<variant>/seed<k>/``. The seed sets ``TrainConfig.seed`` (initialisation, data order,
 training frame sampling) and the fixed-sign diagonals (``sign_seed = 1000·k``); variants with
 the same seed read the same data order, so their differences are paired. The evaluation
 sampler stays fixed (``eval_seed = 0``). Each figure's claims (:attr:`Experiment.claims`) are
-judged by :mod:`circlearn.stats` (paired t-interval, verdict) on validate and on test.
+judged by :mod:`circlearn.experiments.stats` (paired t-interval, verdict) on validate and on test.
 
 **Scales** (one hyperparameter protocol per scale, the same for every variant of a figure;
 stated in ``results.json`` as ``protocol``):
@@ -44,13 +44,13 @@ stated in ``results.json`` as ``protocol``):
 the final table is also given on ``test`` when ``test_labels.csv`` holds its labels.
 
 Output (``--out DIR``): ``results.json`` (format: ``README.md`` §6 of the design notes;
-:mod:`circlearn.experiment_report`), ``table.md``, ``figure.png`` (mean curves with a band
+:mod:`circlearn.experiments.report`), ``table.md``, ``figure.png`` (mean curves with a band
 of ± one standard deviation over seeds, baselines as horizontal lines, beside the paper's
 digitized panel), ``baselines.json`` (cached per data hash) and the run directories.
 Rerunning resumes unfinished runs and reuses finished ones. Under ``torchrun`` every variant
 trains on all processes and rank 0 writes the files.
 
-The command line (``circlearn experiment NAME``) is :mod:`circlearn.experiment_cli`.
+The command line (``circlearn experiment NAME``) is :mod:`circlearn.experiments.cli`.
 """
 
 from __future__ import annotations
@@ -64,15 +64,15 @@ from pathlib import Path
 
 import torch
 
-from circlearn import structures
-from circlearn.baselines import LINEAR_PROTOCOL, current_protocol
-from circlearn.experiment_report import comparisons, format_table, provenance, summarize_variant
-from circlearn.experiment_runs import cached_baselines, compute_baselines, run_one
-from circlearn.stats import BETTER, NO_WORSE
+from circlearn.experiments import structures
+from circlearn.experiments.baselines import LINEAR_PROTOCOL, current_protocol
+from circlearn.experiments.report import comparisons, format_table, provenance, summarize_variant
+from circlearn.experiments.runner import cached_baselines, compute_baselines, run_one
+from circlearn.experiments.stats import BETTER, NO_WORSE
 from circlearn.training.distributed import current_rank
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "reproduce",
-           "experiment_configs", "data_layout", "format_table"]
+           "experiment_configs", "data_layout"]
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
     recorded = layout.baselines or {}
     if baselines and base is None and recorded.get("validate") and (
             recorded.get("test") or not layout.test_labels) and current_protocol(recorded):
-        # computed by the generator with the same function (circlearn.baselines) on these files
+        # computed by the generator with the same function (circlearn.experiments.baselines) on these files
         base = {"protocol": LINEAR_PROTOCOL, "validate": recorded["validate"],
                 "test": recorded.get("test"), "source": _shown(layout.source), "seconds": 0.0}
     labels_csv = str(layout.test_labels) \
@@ -373,7 +373,7 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         "baselines": base["validate"] if base else None,
         "baselines_test": base["test"] if base else None,
         "baseline_protocol": base["protocol"] if base else None,
-        "baselines_source": (base.get("source") or "computed by circlearn.baselines") if base
+        "baselines_source": (base.get("source") or "computed by circlearn.experiments.baselines") if base
         else None,
         "comparisons": comparisons(exp.claims, variants),
         "comparisons_test": comparisons(exp.claims, variants, "test_gap"),

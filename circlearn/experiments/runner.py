@@ -24,7 +24,7 @@ def read_curve(run_dir: Path) -> list[dict]:
 def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
     """GAP of the run's final checkpoint on the test split (labels from ``labels_csv``),
     cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
-    from circlearn.baselines import read_labels_csv
+    from circlearn.experiments.baselines import read_labels_csv
     from circlearn.training import evaluate, load_model
     from circlearn.training.evaluation import eval_loader
 
@@ -87,7 +87,7 @@ def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
 
 def compute_baselines(layout) -> dict:
     """Validate and test baselines of ``layout`` (fitted once on its training split)."""
-    from circlearn.baselines import LINEAR_PROTOCOL, FittedBaselines
+    from circlearn.experiments.baselines import LINEAR_PROTOCOL, FittedBaselines
 
     tick = time.perf_counter()
     fitted = FittedBaselines(layout.pattern("train"), feature_sizes=layout.feature_sizes,
@@ -102,7 +102,7 @@ def compute_baselines(layout) -> dict:
 
 def cached_baselines(out: Path, data_hash: str) -> dict | None:
     """``out/baselines.json`` when it was computed on these data with this protocol."""
-    from circlearn.baselines import current_protocol
+    from circlearn.experiments.baselines import current_protocol
 
     path = out / "baselines.json"
     if path.is_file():

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from circlearn import experiments, structures
+from circlearn import experiments
 from circlearn.arguments import add_alias_option
-from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES, format_table
+from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES, structures
+from circlearn.experiments.report import format_table
 from circlearn.training.distributed import DEVICES
 
 __all__ = ["configure_parser", "run"]

@@ -3,7 +3,7 @@
 :func:`summarize_variant` turns one variant's runs (one per seed) into the ``results.json``
 entry (``runs``, ``gap_mean``, ``gap_std`` with ``ddof = 1``, the mean curve with its spread,
 the same on the test split, and the paired interval against the linear-on-means baseline);
-:func:`comparisons` applies :func:`circlearn.stats.compare` to the experiment's claims;
+:func:`comparisons` applies :func:`circlearn.experiments.stats.compare` to the experiment's claims;
 :func:`provenance` records the circlearn commit, the generator version and a SHA-256 of the
 data files; :func:`format_table` writes ``table.md``.
 """
@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from circlearn.stats import BETTER, compare, mean_std
+from circlearn.experiments.stats import BETTER, compare, mean_std
 
 __all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "table_header", "format_table",
            "format_mean_std"]
@@ -68,7 +68,7 @@ def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -
 
 def comparisons(claims: Iterable[tuple[str, str, str]], variants: list[dict],
                 key: str = "gap") -> list[dict]:
-    """One :func:`circlearn.stats.compare` per ``(a, b, claim)``, paired by seed."""
+    """One :func:`circlearn.experiments.stats.compare` per ``(a, b, claim)``, paired by seed."""
     by_name = {v["name"]: v for v in variants}
     out = []
     for a, b, claim in claims:
