@@ -66,7 +66,7 @@ import torch
 
 from circlearn.experiments import structures
 from circlearn.experiments.baselines import LINEAR_PROTOCOL, current_protocol
-from circlearn.experiments.report import comparisons, format_table, provenance, summarize_variant
+from circlearn.experiments.report import comparisons, provenance, summarize_variant, write_report
 from circlearn.experiments.runner import cached_baselines, compute_baselines, run_one
 from circlearn.experiments.stats import BETTER, NO_WORSE
 from circlearn.training.distributed import current_rank
@@ -128,8 +128,8 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 #: Experiments beyond the paper's figures (issue 13); ``EXPERIMENTS`` lists the paper's panels.
 BEYOND_PAPER: dict[str, Experiment] = {
-    "fig-structures": Experiment(
-        "fig-structures", "FC after pooling: dense, thin, circulant, Toeplitz, low rank",
+    structures.NAME: Experiment(
+        structures.NAME, "FC after pooling: dense, thin, circulant, Toeplitz, low rank",
         tuple(Variant(f"{p}-{suffix}", p, f"{p} {label}", dict(over))
               for p in structures.POOLINGS for suffix, label, _, over in structures.KINDS), 10,
         tuple((f"{p}-dense", f"{p}-{suffix}", NO_WORSE)
@@ -253,7 +253,7 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
               seeds: int | None = None, data: str | None = None, epochs: int | None = None,
               model_overrides: dict | None = None, train_overrides: dict | None = None,
               baselines: bool = True, threads: int | None = None, jobs: int | None = None,
-              log=print) -> dict:
+              latency=None, log=print) -> dict:
     """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
     and ``figure.png`` into ``out``; return the results dict.
 
@@ -261,6 +261,9 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     ``jobs``: runs trained at the same time in worker processes (default: the scale's; the
     baselines are one more task); the results do not depend on it (each run is a function
     of its configuration).
+    ``latency``: ``latency(model_config, frames) -> ms``, the batch-1 latency recorded per
+    variant of fig-structures (the command line passes
+    :func:`circlearn.bench.models.batch1_latency_ms`; without it the table shows ``nan``).
     """
     jobs = SCALES.get(scale, {}).get("jobs", 1) if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -272,15 +275,15 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     try:
         return _reproduce(name, scale, Path(out), seeds=seeds, data=data, epochs=epochs,
                           model_overrides=model_overrides, train_overrides=train_overrides,
-                          baselines=baselines, threads=threads, jobs=jobs, log=log)
+                          baselines=baselines, threads=threads, jobs=jobs, latency=latency,
+                          log=log)
     finally:
         torch.set_num_threads(previous)
 
 
 def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_overrides,
-               baselines, threads, jobs, log) -> dict:
+               baselines, threads, jobs, latency, log) -> dict:
     from circlearn.models import VideoClassifier, count_parameters
-    from circlearn.plotting.paper import plot_experiment
 
     exp = _experiment(name)
     layout = data_layout(scale, data, log=log)
@@ -353,8 +356,10 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
         info = {"name": variant.name, "preset": variant.preset, "label": variant.label,
                 "overrides": dict(variant.overrides), "params": params,
                 "model_mb": round(4 * params / 1e6, 4), "model": cfg.model.to_dict()}
-        if name in BEYOND_PAPER:  # kind, FC parameters, batch-1 latency
-            info.update(structures.variant_details(variant.name, cfg.model, cfg.max_frames))
+        if name == structures.NAME:  # kind, FC parameters, batch-1 latency
+            info.update(structures.variant_details(variant.name, cfg.model))
+            if latency is not None:
+                info["latency_ms_batch1"] = latency(cfg.model, cfg.max_frames)
         variants.append(summarize_variant(info, runs[variant.name],
                                           base["validate"] if base else None))
     first = per_seed[0][0]
@@ -383,9 +388,5 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
                     "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
         "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
     if current_rank() == 0:  # under torchrun, rank 0 writes
-        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-        beyond = name in BEYOND_PAPER
-        (out / "table.md").write_text((structures.format_table if beyond else format_table)(
-            results))
-        (structures.plot_structures if beyond else plot_experiment)(results, out / "figure.png")
+        write_report(results, out)
     return results

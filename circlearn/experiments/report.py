@@ -5,20 +5,25 @@ entry (``runs``, ``gap_mean``, ``gap_std`` with ``ddof = 1``, the mean curve wit
 the same on the test split, and the paired interval against the linear-on-means baseline);
 :func:`comparisons` applies :func:`circlearn.experiments.stats.compare` to the experiment's claims;
 :func:`provenance` records the circlearn commit, the generator version and a SHA-256 of the
-data files; :func:`format_table` writes ``table.md``.
+data files; :func:`format_table` writes ``table.md`` (fig-structures has its own layout) and
+:func:`write_report` the files of an experiment's folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from circlearn.experiments import structures
 from circlearn.experiments.stats import BETTER, compare, mean_std
+from circlearn.plotting.paper import plot_experiment
+from circlearn.plotting.structures import plot_structures
 
-__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "table_header", "format_table",
-           "format_mean_std"]
+__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "table_header",
+           "format_table", "format_mean_std", "write_report"]
 
 
 def format_mean_std(mean: float | None, std: float | None, digits: int = 3) -> str:
@@ -137,6 +142,21 @@ def table_header(results: dict) -> list[str]:
 
 
 def format_table(results: dict) -> str:
+    """The ``table.md`` of an experiment's results dict (fig-structures has its own layout)."""
+    if results["experiment"] == structures.NAME:
+        return _structures_table(results)
+    return _paper_table(results)
+
+
+def write_report(results: dict, out: Path) -> None:
+    """Write ``results.json``, ``table.md`` and ``figure.png`` of ``results`` into ``out``."""
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "table.md").write_text(format_table(results))
+    plot = plot_structures if results["experiment"] == structures.NAME else plot_experiment
+    plot(results, out / "figure.png")
+
+
+def _paper_table(results: dict) -> str:
     """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
     lines = table_header(results)
     has_test = any("test_gap_mean" in v for v in results["variants"])
@@ -164,4 +184,40 @@ def format_table(results: dict) -> str:
             lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval):",
                       "", "| b vs a | claim | mean difference | 95% CI | verdict |",
                       "|---|---|---:|---|---|", *_comparison_rows(cs, labels)]
+    return "\n".join(lines) + "\n"
+
+
+def _structures_table(results: dict) -> str:
+    """fig-structures' table: per variant its FC and total trainable parameters, the model's
+    float32 size, its batch-1 inference latency (whole model, one video of ``max_frames``
+    frames, CPU, one thread, median of 30 calls), GAP mean ± std over seeds, and the paired
+    difference from the dense variant with its 95% t-interval, **not adjusted** for the 8
+    comparisons per pooling."""
+    lines = table_header(results)
+    lines += ["Difference from dense: b − dense, paired over seeds, 95% t-interval, **not "
+              "adjusted** for the 8 comparisons per pooling. Batch-1 latency: whole model, "
+              "one video, CPU, one thread, median of 30 calls (machine load in results.json).",
+              ""]
+    comps = {c["b"]: c for c in results.get("comparisons", [])}
+    lines += ["| variant | FC | FC params | trainable params | model MB (fp32) | batch-1 ms | "
+              "GAP | − dense [95% CI] | no worse than dense (margin 0.01)? |",
+              "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for v in results["variants"]:
+        fc = v.get("fc", "dense")
+        detail = (f"rank {v['rank']}" if v.get("rank") else
+                  f"k={v['n_factors']}" if fc == "circulant" else
+                  f"hidden {v['hidden_size']}" if v.get("kind") == "thin" else "")
+        c = comps.get(v["name"])
+        diff = "–" if c is None else (
+            f"{c['diff_mean']:+.3f}" + ("" if c["ci95"] is None else
+                                        f" [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"))
+        lines.append(f"| {v['label']} | {fc} {detail} | {v.get('fc_params', 0):,} | "
+                     f"{v['params']:,} | {v['model_mb']:.3f} | "
+                     f"{v.get('latency_ms_batch1', float('nan')):.2f} | "
+                     f"{format_mean_std(v['gap_mean'], v['gap_std'])} | {diff} | "
+                     f"{'–' if c is None else c['verdict']} |")
+    b = results.get("baselines")
+    if b:
+        lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
+                     f"linear on video-level means GAP {b['linear_means']:.3f}.")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-r"""``fig-structures``: circulant against other structures at the same budget (issue 13).
+r"""``fig-structures``: circulant against other structures at the same budget.
 
 The FC after pooling (DBoF and NetVLAD, both streams) is replaced by, per pooling:
 
@@ -29,24 +29,20 @@ Initialization: every FC's represented weight entries have standard deviation
 1/hidden)`` (the paper's); Toeplitz ``t ~ N(0, 1/hidden)``; low rank ``U, V ~ N(0, s²)`` with
 ``rank · s⁴ = 1/hidden``. Batch norm follows every FC.
 
-The table gives each variant's FC and total trainable parameters, the model's float32 size,
-its batch-1 inference latency (whole model, one video of ``max_frames`` frames, CPU, one
-thread, median of 30 calls: :func:`batch1_latency_ms`), GAP mean ± std over seeds, and the
-paired difference from the dense variant with its 95% t-interval. The intervals are **not
-adjusted** for the 8 comparisons per pooling. The figure plots GAP against the FC's trainable
-parameters (log x) with a band of ± one standard deviation over seeds per kind, and the
-baselines as horizontal lines.
+Its table is :func:`circlearn.experiments.report.format_table`, its figure
+:func:`circlearn.plotting.structures.plot_structures`; the batch-1 latency of each variant is
+measured by the function that :func:`~circlearn.experiments.reproduce` is given (the command
+line passes :func:`circlearn.bench.models.batch1_latency_ms`).
 """
 
 from __future__ import annotations
 
-import time
-
 import torch
 
-__all__ = ["POOLINGS", "KINDS", "resolve_budget", "fc_parameters", "batch1_latency_ms",
-           "variant_details", "format_table", "plot_structures"]
+__all__ = ["NAME", "POOLINGS", "KINDS", "resolve_budget", "fc_parameters", "variant_details"]
 
+#: The experiment's name in :data:`circlearn.experiments.BEYOND_PAPER`.
+NAME = "fig-structures"
 POOLINGS = ("dbof", "netvlad")
 #: (suffix, label, kind, overrides); ``thin_fc`` and ``rank_budget`` are resolved per data.
 KINDS = (
@@ -62,8 +58,6 @@ KINDS = (
     ("low-rank-x16", "low rank, 16x", "low-rank", {"fc": "low-rank", "rank_budget": 16}),
 )
 _KIND_OF = {f"{p}-{suffix}": kind for p in POOLINGS for suffix, _, kind, _ in KINDS}
-_COLORS = {"dense": "black", "thin": "tab:gray", "circulant": "tab:red", "toeplitz": "tab:green",
-           "low-rank": "tab:blue"}
 
 
 def fc_parameters(model: torch.nn.Module) -> int:
@@ -100,117 +94,13 @@ def resolve_budget(preset: str, overrides: dict) -> dict:
     return overrides
 
 
-@torch.no_grad()
-def batch1_latency_ms(config, frames: int, repeats: int = 30) -> float:
-    """Median wall time (ms) of one evaluation forward pass on one video of ``frames`` frames
-    (CPU, one thread, after 3 warm-up calls)."""
-    from circlearn.models import VideoClassifier
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        gen = torch.Generator().manual_seed(0)
-        model = VideoClassifier(config).eval()
-        x = torch.randint(0, 256, (1, frames, config.input_size), dtype=torch.uint8,
-                          generator=gen)
-        for _ in range(3):
-            model(x)
-        times = []
-        for _ in range(repeats):
-            tick = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - tick)
-    finally:
-        torch.set_num_threads(threads)
-    return round(1e3 * sorted(times)[len(times) // 2], 3)
-
-
-def variant_details(name: str, config, frames: int) -> dict:
+def variant_details(name: str, config) -> dict:
     """``kind``, ``fc_params``, ``hidden_size``, the low-rank FCs' ranks as built (after the
-    ``min(in, out)`` cap; ``"a/b"`` when the streams differ) and ``latency_ms_batch1``."""
+    ``min(in, out)`` cap; ``"a/b"`` when the streams differ), ``n_factors`` and ``fc``."""
     from circlearn.models import VideoClassifier
 
     model = VideoClassifier(config, device="meta")
     ranks = sorted({fc.linear.rank for fc in model.fc.values() if hasattr(fc.linear, "rank")})
     return {"kind": _KIND_OF.get(name, "dense"), "fc_params": fc_parameters(model),
             "hidden_size": config.hidden_size, "rank": "/".join(map(str, ranks)) or None,
-            "n_factors": config.n_factors, "fc": config.fc,
-            "latency_ms_batch1": batch1_latency_ms(config, frames)}
-
-
-def format_table(results: dict) -> str:
-    """Markdown table of a ``fig-structures`` results dict (module docstring)."""
-    from circlearn.experiments.report import format_mean_std, table_header
-
-    lines = table_header(results)
-    lines += ["Difference from dense: b − dense, paired over seeds, 95% t-interval, **not "
-              "adjusted** for the 8 comparisons per pooling. Batch-1 latency: whole model, "
-              "one video, CPU, one thread, median of 30 calls (machine load in results.json).",
-              ""]
-    comps = {c["b"]: c for c in results.get("comparisons", [])}
-    lines += ["| variant | FC | FC params | trainable params | model MB (fp32) | batch-1 ms | "
-              "GAP | − dense [95% CI] | no worse than dense (margin 0.01)? |",
-              "|---|---|---:|---:|---:|---:|---:|---|---|"]
-    for v in results["variants"]:
-        fc = v.get("fc", "dense")
-        detail = (f"rank {v['rank']}" if v.get("rank") else
-                  f"k={v['n_factors']}" if fc == "circulant" else
-                  f"hidden {v['hidden_size']}" if v.get("kind") == "thin" else "")
-        c = comps.get(v["name"])
-        diff = "–" if c is None else (
-            f"{c['diff_mean']:+.3f}" + ("" if c["ci95"] is None else
-                                        f" [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"))
-        lines.append(f"| {v['label']} | {fc} {detail} | {v.get('fc_params', 0):,} | "
-                     f"{v['params']:,} | {v['model_mb']:.3f} | "
-                     f"{v.get('latency_ms_batch1', float('nan')):.2f} | "
-                     f"{format_mean_std(v['gap_mean'], v['gap_std'])} | {diff} | "
-                     f"{'–' if c is None else c['verdict']} |")
-    b = results.get("baselines")
-    if b:
-        lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
-                     f"linear on video-level means GAP {b['linear_means']:.3f}.")
-    return "\n".join(lines) + "\n"
-
-
-def plot_structures(results: dict, path=None):
-    """GAP against FC parameters (log x), one panel per pooling, band ± std over seeds."""
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    pools = [p for p in POOLINGS if any(v["name"].startswith(p + "-") for v in
-                                        results["variants"])]
-    fig, axes = plt.subplots(1, len(pools), figsize=(5.2 * len(pools), 4), squeeze=False)
-    for ax, pool in zip(axes[0], pools):
-        vs = [v for v in results["variants"] if v["name"].startswith(pool + "-")]
-        for kind, color in _COLORS.items():
-            pts = sorted((v["fc_params"], v["gap_mean"], v["gap_std"] or 0.0)
-                         for v in vs if v.get("kind") == kind)
-            if not pts:
-                continue
-            x, y, s = (list(t) for t in zip(*pts))
-            ax.plot(x, y, "o-" if len(x) > 1 else "o", color=color, label=kind, ms=4)
-            lo, hi = [a - b for a, b in zip(y, s)], [a + b for a, b in zip(y, s)]
-            if len(x) > 1:
-                ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
-            else:
-                ax.errorbar(x, y, yerr=s, color=color, capsize=3, fmt="none")
-        for key, style in (("class_prior", ":"), ("linear_means", "--")):
-            if results.get("baselines"):
-                ax.axhline(results["baselines"][key], color="tab:brown", ls=style, lw=1,
-                           label=key.replace("_", " "))
-        ax.set_xscale("log")
-        ax.set(xlabel="FC trainable parameters (both streams)", ylabel="validation GAP",
-               title=f"{pool}, scale {results['scale']}, {len(results.get('seeds', [0]))} "
-                     "seeds (band: ± std)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle("fig-structures: FC after pooling at equal and larger budgets"
-                 + (" (synthetic data)" if results.get("synthetic") else ""), fontsize=11)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-    return fig
+            "n_factors": config.n_factors, "fc": config.fc}
