@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from circlearn.experiments import structures
@@ -22,8 +22,8 @@ from circlearn.experiments.stats import BETTER, compare, mean_std
 from circlearn.plotting.paper import plot_experiment
 from circlearn.plotting.structures import plot_structures
 
-__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "table_header",
-           "format_table", "format_mean_std", "write_report"]
+__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "markdown_table",
+           "table_header", "format_table", "format_mean_std", "write_report"]
 
 
 def format_mean_std(mean: float | None, std: float | None, digits: int = 3) -> str:
@@ -115,18 +115,53 @@ def provenance(files: Sequence[str | Path], generator_version: int | None) -> di
             "data_sha256": data_sha256(files), "data_files": len(files)}
 
 
+def markdown_table(rows: Sequence[Mapping | Sequence], columns: Sequence[str] | None = None,
+                   align: str | None = None) -> str:
+    """Rows → a GitHub markdown table: a header of ``columns``, a rule, one line per row.
+
+    A row is a dict (cells by column name, missing ones empty; ``columns`` defaults to the
+    first row's keys) or a sequence of cells. Floats show 4 significant digits, anything else
+    ``str(cell)``. ``align`` has one letter per column, ``"l"`` (``---``) or ``"r"``
+    (``---:``); default all ``"l"``. No rows give ``"(no rows)"``.
+
+    >>> print(markdown_table([{"model": "dbof", "ms": 0.123456}, {"model": "netvlad"}]), end="")
+    | model | ms |
+    |---|---|
+    | dbof | 0.1235 |
+    | netvlad |  |
+    >>> print(markdown_table([["a", "1,024"]], ["name", "params"], align="lr"), end="")
+    | name | params |
+    |---|---:|
+    | a | 1,024 |
+    """
+    if not rows:
+        return "(no rows)\n"
+    columns = list(columns or rows[0])
+    align = align or "l" * len(columns)
+    if len(align) != len(columns) or set(align) - {"l", "r"}:
+        raise ValueError(f"align must be one of l/r per column ({len(columns)}), got {align!r}")
+
+    def fmt(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
+    for row in rows:
+        cells = [row.get(c, "") for c in columns] if isinstance(row, Mapping) else row
+        lines.append("| " + " | ".join(fmt(v) for v in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _ci(c: dict) -> str:
     return "–" if c["ci95"] is None else f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
 
 
-def _comparison_rows(cs: list[dict], labels: dict[str, str]) -> list[str]:
-    rows = []
-    for c in cs:
-        margin = f" (margin {c['margin']})" if c["margin"] is not None else ""
-        rows.append(f"| {labels.get(c['b'], c['b'])} vs {labels.get(c['a'], c['a'])} | "
-                    f"{c['claim']}{margin} | {c['diff_mean']:+.3f} | {_ci(c)} | "
-                    f"**{c['verdict']}** |")
-    return rows
+def _comparison_table(cs: list[dict], labels: dict[str, str]) -> str:
+    rows = [[f"{labels.get(c['b'], c['b'])} vs {labels.get(c['a'], c['a'])}",
+             c["claim"] + (f" (margin {c['margin']})" if c["margin"] is not None else ""),
+             f"{c['diff_mean']:+.3f}", _ci(c), f"**{c['verdict']}**"] for c in cs]
+    return markdown_table(rows, ["b vs a", "claim", "mean difference", "95% CI", "verdict"],
+                          align="llrll")
 
 
 def table_header(results: dict) -> list[str]:
@@ -160,18 +195,20 @@ def _paper_table(results: dict) -> str:
     """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
     lines = table_header(results)
     has_test = any("test_gap_mean" in v for v in results["variants"])
-    lines += ["| variant | preset | trainable params | model MB (fp32) | validate GAP | "
-              + ("test GAP | " if has_test else "") + "vs linear baseline (95% CI) | "
-              "training videos/s |",
-              "|---|---|---:|---:|---:|" + ("---:|" if has_test else "") + "---|---:|"]
+    columns = ["variant", "preset", "trainable params", "model MB (fp32)", "validate GAP",
+               *(["test GAP"] if has_test else []), "vs linear baseline (95% CI)",
+               "training videos/s"]
+    rows = []
     for v in results["variants"]:
-        test = (f"{format_mean_std(v.get('test_gap_mean'), v.get('test_gap_std'))} | "
-                if has_test else "")
         vs = v.get("vs_linear_means")
-        vs = f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']}" if vs else "–"
-        lines.append(f"| {v['label']} | `{v['preset']}` | {v['params']:,} | {v['model_mb']:.3f} "
-                     f"| {format_mean_std(v['gap_mean'], v['gap_std'])} | {test}{vs} | "
-                     f"{v['videos_per_s']:.0f} |")
+        test = [format_mean_std(v.get("test_gap_mean"), v.get("test_gap_std"))] if has_test \
+            else []
+        rows.append([v["label"], f"`{v['preset']}`", f"{v['params']:,}", f"{v['model_mb']:.3f}",
+                     format_mean_std(v["gap_mean"], v["gap_std"]), *test,
+                     f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']}" if vs else "–",
+                     f"{v['videos_per_s']:.0f}"])
+    align = "llrrr" + "r" * has_test + "lr"
+    lines.append(markdown_table(rows, columns, align).rstrip("\n"))
     for split, key in (("validate", "baselines"), ("test", "baselines_test")):
         b = results.get(key)
         if b:
@@ -182,8 +219,7 @@ def _paper_table(results: dict) -> str:
         cs = results.get(key)
         if cs:
             lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval):",
-                      "", "| b vs a | claim | mean difference | 95% CI | verdict |",
-                      "|---|---|---:|---|---|", *_comparison_rows(cs, labels)]
+                      "", _comparison_table(cs, labels).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -199,23 +235,23 @@ def _structures_table(results: dict) -> str:
               "one video, CPU, one thread, median of 30 calls (machine load in results.json).",
               ""]
     comps = {c["b"]: c for c in results.get("comparisons", [])}
-    lines += ["| variant | FC | FC params | trainable params | model MB (fp32) | batch-1 ms | "
-              "GAP | − dense [95% CI] | no worse than dense (margin 0.01)? |",
-              "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    rows = []
     for v in results["variants"]:
         fc = v.get("fc", "dense")
         detail = (f"rank {v['rank']}" if v.get("rank") else
                   f"k={v['n_factors']}" if fc == "circulant" else
                   f"hidden {v['hidden_size']}" if v.get("kind") == "thin" else "")
         c = comps.get(v["name"])
-        diff = "–" if c is None else (
-            f"{c['diff_mean']:+.3f}" + ("" if c["ci95"] is None else
-                                        f" [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"))
-        lines.append(f"| {v['label']} | {fc} {detail} | {v.get('fc_params', 0):,} | "
-                     f"{v['params']:,} | {v['model_mb']:.3f} | "
-                     f"{v.get('latency_ms_batch1', float('nan')):.2f} | "
-                     f"{format_mean_std(v['gap_mean'], v['gap_std'])} | {diff} | "
-                     f"{'–' if c is None else c['verdict']} |")
+        diff = "–" if c is None else f"{c['diff_mean']:+.3f}" + (
+            "" if c["ci95"] is None else f" {_ci(c)}")
+        rows.append([v["label"], f"{fc} {detail}", f"{v.get('fc_params', 0):,}",
+                     f"{v['params']:,}", f"{v['model_mb']:.3f}",
+                     f"{v.get('latency_ms_batch1', float('nan')):.2f}",
+                     format_mean_std(v["gap_mean"], v["gap_std"]), diff,
+                     "–" if c is None else c["verdict"]])
+    columns = ["variant", "FC", "FC params", "trainable params", "model MB (fp32)", "batch-1 ms",
+               "GAP", "− dense [95% CI]", "no worse than dense (margin 0.01)?"]
+    lines.append(markdown_table(rows, columns, align="llrrrrrll").rstrip("\n"))
     b = results.get("baselines")
     if b:
         lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
