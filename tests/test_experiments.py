@@ -92,7 +92,7 @@ def test_seed_sets_data_order_and_signs_not_eval_sampler(tmp_path):
 def test_every_experiment_matches_the_paper_panels(tmp_path, name):
     names = [v.name for v in EXPERIMENTS[name].variants]
     # every paper curve has its variant; fig-dc-cd adds a curve beyond the paper's two: the
-    # fixed signs on the input (Cheng et al.), beside the authors' placement after C (issue 13)
+    # fixed signs on the input (Cheng et al.), beside the authors' placement after C
     assert len(set(names)) == len(names)
     if name == "fig-dc-cd":
         assert list(PAPER_CURVES[name]) == ["dbof-fc-circulant", "dbof-fc-circulant-sign-output"]
