@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from circlearn.baselines import baseline_gaps
-from circlearn.experiment_report import format_mean_std
 from circlearn.experiments import data_layout, experiment_configs
-from circlearn.stats import mean_std
+from circlearn.experiments.baselines import baseline_gaps
+from circlearn.experiments.report import format_mean_std, markdown_table
+from circlearn.experiments.stats import mean_std
 from circlearn.training import evaluate, load_model, train
 from circlearn.training.evaluation import eval_loader
 
@@ -78,21 +78,19 @@ def main(argv=None) -> int:
                              "seconds": round(time.perf_counter() - tick, 1)})
                 print(f"{name:20s} {cfg.preset:8s} seed {seed}: final {curve[-1]:.3f} best "
                       f"{max(curve):.3f} train {on_train:.3f}", flush=True)
-    lines = [f"# Training settings vs pooling model, scale {args.scale}, {args.seeds} seeds "
-             f"(synthetic data)", "",
-             f"Baselines (validate): class prior {base['class_prior']:.3f}, linear on means "
-             f"{base['linear_means']:.3f}.", "",
-             "| setting | model | final validate GAP | best epoch | swing of last 3 epochs | "
-             "final GAP on train |", "|---|---|---:|---:|---:|---:|"]
+    cells = []
     for name in args.settings:
         for preset in PRESETS:
             sel = [r for r in rows if r["setting"] == name and r["preset"] == preset]
             if not sel:
                 continue
-            cells = [format_mean_std(*mean_std([r[k] for r in sel])) for k in
-                     ("final", "best", "swing", "train")]
-            lines.append(f"| {name} | {preset} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
+            cells.append([name, preset, *(format_mean_std(*mean_std([r[k] for r in sel]))
+                                          for k in ("final", "best", "swing", "train"))])
+    text = (f"# Training settings vs pooling model, scale {args.scale}, {args.seeds} seeds "
+            f"(synthetic data)\n\nBaselines (validate): class prior {base['class_prior']:.3f}, "
+            f"linear on means {base['linear_means']:.3f}.\n\n" + markdown_table(cells, [
+                "setting", "model", "final validate GAP", "best epoch", "swing of last 3 epochs",
+                "final GAP on train"], align="llrrrr"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "protocol_sweep.md").write_text(text)
     (out / "protocol_sweep.json").write_text(json.dumps({"baselines": base, "runs": rows},

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circlearn.baselines import (
+from circlearn.data.yt8m import VideoExample, write_frame_examples
+from circlearn.experiments.baselines import (
     baseline_gaps,
     class_prior_scores,
     read_labels_csv,
     select_l2,
     video_means,
 )
-from circlearn.data.yt8m import VideoExample, write_frame_examples
 
 SIZES = (2, 1)  # rgb 2, audio 1
 

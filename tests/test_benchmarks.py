@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from circlearn.bench import layers as bench_layers
-from circlearn.bench.results import markdown_table, write_results
+from circlearn.bench.results import write_results
 from circlearn.cli import main as cli_main
+from circlearn.experiments.report import markdown_table
 from circlearn.nn import CirculantLinear
 
 

@@ -9,7 +9,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from circlearn import baselines
 from circlearn.cli import main
 from circlearn.data import synth
 from circlearn.data.synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
@@ -21,6 +20,7 @@ from circlearn.data.yt8m import (
     read_video_examples,
     video_mean,
 )
+from circlearn.experiments import baselines
 from circlearn.metrics import gap
 
 TINY = dict(num_classes=40, rgb_size=24, audio_size=8, train_videos=1200, validate_videos=300,

@@ -1,4 +1,4 @@
-"""One experiment run (``circlearn.experiment_runs.run_one``) reports the final step's GAP."""
+"""One experiment run (``circlearn.experiments.runner.run_one``) reports the final step's GAP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from circlearn.data import samples
-from circlearn.experiment_runs import read_curve, run_one
+from circlearn.experiments.runner import read_curve, run_one
 from circlearn.models import preset_config
 from circlearn.training import TrainConfig
 

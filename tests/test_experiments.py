@@ -8,13 +8,14 @@ import shutil
 
 import pytest
 
-from circlearn.baselines import LINEAR_PROTOCOL
 from circlearn.cli import main
 from circlearn.data import samples
 from circlearn.data.layout import resolve_data
-from circlearn.experiments import EXPERIMENTS, SCALES, experiment_configs, format_table, reproduce
+from circlearn.experiments import EXPERIMENTS, SCALES, experiment_configs, reproduce
+from circlearn.experiments.baselines import LINEAR_PROTOCOL
+from circlearn.experiments.report import format_table
+from circlearn.experiments.stats import VERDICTS
 from circlearn.plotting.paper import PAPER_CURVES
-from circlearn.stats import VERDICTS
 
 TINY_MODEL = {"hidden_size": 8, "n_bagging": 1, "iterations": 4}
 TINY_TRAIN = {"max_steps": 2, "eval_every_steps": 2, "batch_size": 50, "tensorboard": False}
@@ -91,7 +92,7 @@ def test_seed_sets_data_order_and_signs_not_eval_sampler(tmp_path):
 def test_every_experiment_matches_the_paper_panels(tmp_path, name):
     names = [v.name for v in EXPERIMENTS[name].variants]
     # every paper curve has its variant; fig-dc-cd adds a curve beyond the paper's two: the
-    # fixed signs on the input (Cheng et al.), beside the authors' placement after C (issue 13)
+    # fixed signs on the input (Cheng et al.), beside the authors' placement after C
     assert len(set(names)) == len(names)
     if name == "fig-dc-cd":
         assert list(PAPER_CURVES[name]) == ["dbof-fc-circulant", "dbof-fc-circulant-sign-output"]

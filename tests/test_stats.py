@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from circlearn.stats import (
+from circlearn.experiments.stats import (
     BETTER,
     DOES_NOT_HOLD,
     HOLDS,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from circlearn import structures
-from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, experiment_configs
+from circlearn.bench.models import batch1_latency_ms
+from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, experiment_configs, structures
+from circlearn.experiments.report import format_table
+from circlearn.experiments.stats import NO_WORSE
 from circlearn.models import VideoClassifier, preset_config
-from circlearn.stats import NO_WORSE
+from circlearn.plotting.structures import plot_structures
 
 QUICK = {"cluster_sizes": (256, 128), "hidden_size": 64, "feature_sizes": (128, 16),
          "num_classes": 50}
@@ -62,9 +64,9 @@ def test_experiment_configs_apply_the_budgets(tmp_path):
 
 def test_variant_details_report_built_ranks_and_latency():
     cfg = preset_config("dbof", **{**QUICK, "hidden_size": 8}, fc="low-rank", rank=31)
-    d = structures.variant_details("dbof-low-rank-x16", cfg, frames=5)
+    d = structures.variant_details("dbof-low-rank-x16", cfg)
     assert d["kind"] == "low-rank" and d["rank"] == "8"  # capped at min(in, out) = 8
-    assert d["latency_ms_batch1"] > 0 and d["fc_params"] == 8 * (256 + 8) + 8 * (128 + 8)
+    assert batch1_latency_ms(cfg, frames=5) > 0 and d["fc_params"] == 8 * (256 + 8) + 8 * (128 + 8)
 
 
 def _fake_results():
@@ -88,12 +90,12 @@ def _fake_results():
 
 def test_table_and_figure(tmp_path):
     results = _fake_results()
-    table = structures.format_table(results)
+    table = format_table(results)
     assert "**synthetic**" in table and "not adjusted" in table
     assert "| dbof low rank, 4x | low-rank rank 2 | 800 |" in table
     assert "+0.010 [-0.020, +0.040]" in table and "linear on video-level means GAP 0.600" in table
     assert table.count("\n| ") == 1 + 18  # header + one row per variant
-    structures.plot_structures(results, tmp_path / "f.png")
+    plot_structures(results, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000
 
 

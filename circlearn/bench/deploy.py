@@ -349,7 +349,7 @@ def _ratios(rows: list[dict]) -> list[dict]:
 
 
 def _markdown_tables(rows: list[dict], ratios: list[dict]) -> str:
-    from circlearn.bench.results import markdown_table
+    from circlearn.experiments.report import markdown_table
 
     size = [{"model": r["model"], "params": f"{r['parameters']:,}",
              "GAP": "" if r["gap"] is None else f"{r['gap']:.3f}",

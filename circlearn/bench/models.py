@@ -1,4 +1,4 @@
-"""Training-step throughput of the paper's DBoF models: dense vs compact FC vs compact embedding.
+"""Speed of the paper's models: training-step throughput (the ``models`` suite) and batch-1 latency.
 
 One training step = forward (15 frames × 10 bags per video, paper sizes, 3862 classes) + the
 paper's cross-entropy on probabilities + ``regularization_loss()`` + backward. The optimizer
@@ -8,6 +8,10 @@ median step time. Parameter memory comes from ``model.size_report()``.
 
 Run: ``circlearn bench models [--quick] [--device cuda]``, or
 ``python -m circlearn.bench.models [--quick] [--device cuda] [--batch 32] [--rounds 12]``.
+
+:func:`batch1_latency_ms` times one configuration's evaluation forward pass on one video; the
+``fig-structures`` experiment records it per variant (``circlearn experiment`` passes it to
+:func:`circlearn.experiments.reproduce`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ import statistics
 import torch
 
 from circlearn.bench.results import write_results
-from circlearn.models import count_parameters, from_preset
-from circlearn.timing import time_rounds
+from circlearn.models import VideoClassifier, count_parameters, from_preset
+from circlearn.timing import time_fn, time_rounds
 from circlearn.training.objective import cross_entropy_on_probabilities
 
-__all__ = ["VARIANTS", "run", "main"]
+__all__ = ["VARIANTS", "run", "main", "batch1_latency_ms"]
 
 VARIANTS = ("dbof", "dbof-fc-circulant", "dbof-video-embedding-circulant")
 MAX_FRAMES = 300
@@ -88,6 +92,23 @@ def run(quick: bool = False, out_dir=None, *, device: str = "cpu", batch: int | 
     if not quick:  # --quick is a smoke test: nothing written
         write_results("bench_models", rows, device=device, notes=notes, out_dir=out_dir)
     return rows
+
+
+@torch.no_grad()
+def batch1_latency_ms(config, frames: int, repeats: int = 30) -> float:
+    """Median wall time (ms) of one evaluation forward pass of ``VideoClassifier(config)`` on
+    one video of ``frames`` random uint8 frames (CPU, one thread, after 3 warm-up calls)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        model = VideoClassifier(config).eval()
+        x = torch.randint(0, 256, (1, frames, config.input_size), dtype=torch.uint8,
+                          generator=gen)  # (1, frames, features)
+        seconds = time_fn(lambda: model(x), warmup=3, repeats=repeats)
+    finally:
+        torch.set_num_threads(threads)
+    return round(1e3 * seconds, 3)
 
 
 def main(argv: list[str] | None = None) -> int:

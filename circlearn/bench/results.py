@@ -1,7 +1,8 @@
 """Where benchmark results go and what is stored with them (structured.md §5.5).
 
 - machine facts (CPU model, cores, torch threads, GPU model, torch version) with every result;
-- results written as JSON + a markdown table, one file per benchmark and machine, under the
+- results written as JSON + a markdown table (:func:`circlearn.experiments.report.markdown_table`,
+  the one table writer), one file per benchmark and machine, under the
   folder given (``circlearn bench --out DIR``), by default :data:`RESULTS_DIR`,
   ``benchmarks/results`` under the working directory of the call (``make bench`` runs in the
   source checkout, whose ``benchmarks/results/`` holds the stored results).
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["machine_info", "machine_tag", "write_results", "results_markdown", "markdown_table",
-           "RESULTS_DIR"]
+from circlearn.experiments.report import markdown_table
+
+__all__ = ["machine_info", "machine_tag", "write_results", "results_markdown", "RESULTS_DIR"]
 
 
 #: Default results folder, relative: ``benchmarks/results`` under the working directory of
@@ -59,22 +61,6 @@ def machine_tag(device: str = "cpu") -> str:
     info = machine_info(device)
     name = info.get("gpu") or f"{info['cpu']}-{info['cpu_count']}cores"
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()[:60]
-
-
-def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
-    """Rows of dicts → a GitHub markdown table (floats shown with 4 significant digits)."""
-    if not rows:
-        return "(no rows)\n"
-    columns = columns or list(rows[0])
-
-    def fmt(v):
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
 
 
 def write_results(name: str, rows: list[dict], *, device: str = "cpu", notes: str = "",

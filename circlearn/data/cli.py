@@ -17,7 +17,7 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
-from circlearn.baselines import current_protocol, record_baselines
+from circlearn.experiments.baselines import current_protocol, record_baselines
 
 from ..config import add_alias_option
 from .files import resolve_files

@@ -173,7 +173,7 @@ def cached_dataset(config_or_name: SynthConfig | str, cache_dir=None, *, name: s
     once its process has ended). An existing folder whose ``dataset.json`` does not record
     this configuration raises ``ValueError``. Same seed and version: byte-identical files.
     ``baselines``, if given, is called on the complete folder before the rename, e.g.
-    :func:`circlearn.baselines.record_baselines`, which stores the set's baseline GAPs in its
+    :func:`circlearn.experiments.baselines.record_baselines`, which stores the set's baseline GAPs in its
     ``dataset.json`` (passed in by the caller: the baselines are a layer above the data).
     """
     if isinstance(config_or_name, str):

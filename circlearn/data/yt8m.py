@@ -120,7 +120,7 @@ def video_mean(q: np.ndarray, method: str = "frames") -> np.ndarray:
       the version 2 synthetic data.
     * ``"mean"``: the mean byte through the affine map,
       ``(Σ_t q_t / T) · DEQUANTIZE_SCALE + DEQUANTIZE_BIAS`` — the linear baseline's inputs
-      (:func:`circlearn.baselines.video_means`).
+      (:func:`circlearn.experiments.baselines.video_means`).
 
     >>> q = np.array([[0, 255], [255, 255]], dtype=np.uint8)
     >>> [video_mean(q, m).tolist() for m in ("frames", "sum", "mean")]

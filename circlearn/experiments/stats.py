@@ -1,4 +1,4 @@
-"""Statistics of an experiment over seeds: spread, paired intervals and verdicts (issue 12).
+"""Statistics of an experiment over seeds: spread, paired intervals and verdicts.
 
 Each variant of an experiment is trained with seeds ``0 … n−1``; variants with the same seed
 see the same data order, so the per-seed differences ``d_s = b_s − a_s`` are **paired**.
@@ -44,7 +44,7 @@ BETTER = "b better than a"
 CLAIMS = (NO_WORSE, BETTER)
 HOLDS, DOES_NOT_HOLD, UNDECIDED = "holds", "does not hold", "undecided at this sample size"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, UNDECIDED)
-#: GAP a compact model may lose and still count as "no worse" (issue 12).
+#: GAP a compact model may lose and still count as "no worse".
 DEFAULT_MARGIN = 0.01
 
 

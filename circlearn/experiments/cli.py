@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from circlearn import experiments, structures
+from circlearn import experiments
 from circlearn.config import add_alias_option
-from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES, format_table
+from circlearn.bench.models import batch1_latency_ms
+from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES
+from circlearn.experiments.report import format_table
 from circlearn.training.distributed import DEVICES
 
 __all__ = ["configure_parser", "run"]
@@ -47,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.name}-{args.scale}")
     train_overrides = {k: v for k, v in (("device", args.device),
                                          ("num_workers", args.num_workers)) if v is not None}
-    results = experiments.reproduce(args.name, args.scale, out, seeds=args.seeds, data=args.data,
-                        epochs=args.epochs, train_overrides=train_overrides,
-                        threads=args.threads, jobs=args.jobs,
-                        log=lambda m: print(m, flush=True))
+    results = experiments.reproduce(
+        args.name, args.scale, out, seeds=args.seeds, data=args.data, epochs=args.epochs,
+        train_overrides=train_overrides, threads=args.threads, jobs=args.jobs,
+        latency=batch1_latency_ms, log=lambda m: print(m, flush=True))
     print()
-    print((structures.format_table if args.name in BEYOND_PAPER else format_table)(results))
+    print(format_table(results))
     print(f"figure: {out / 'figure.png'}")
     print(f"results: {out / 'results.json'} ({results['wall_seconds']:.0f} s)")
     return 0

@@ -1,4 +1,4 @@
-"""Two reference predictors every experiment is compared with (issue 12, item 2).
+"""Two reference predictors every experiment is compared with.
 
 Both are computed by circlearn on the same training and evaluation splits as the models and
 scored with :func:`circlearn.metrics.gap` (GAP@20):

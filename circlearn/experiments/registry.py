@@ -1,0 +1,223 @@
+"""The experiments as named recipes: the paper's figures, the scales, each run's configuration.
+
+=================== ========================================================================
+``fig-dc-cd``        Figure A: compact FC after DBoF with a learned diagonal (the paper's
+                     "DC") vs a fixed random ±1 diagonal ("CD" of Cheng et al.)
+``fig-embeddings``   Figure B: dense vs compact (circulant) FC after DBoF, NetVLAD and NetFV
+``fig-layers``       Figure C: DBoF video only; dense vs compact FC vs compact DBoF embedding
+                     vs compact MoE (the last also drops context gating and L2)
+=================== ========================================================================
+
+Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics):
+``fig-structures`` replaces the FC after DBoF and NetVLAD by dense, a thin dense FC, circulant
+(1, 2, 4 factors), Toeplitz and low-rank FCs at equal and larger budgets
+(:mod:`circlearn.experiments.structures`).
+
+**Scales** (:data:`SCALES`): one hyperparameter protocol per scale, the same for every variant
+of a figure, stated in ``results.json`` as ``protocol`` (how each was chosen:
+``data_samples/results/README.md``).
+
+- ``quick``: the bundled **synthetic** data (``data_samples/yt8m``: rgb 128 + audio 16, 50
+  classes, 1000 train / 300 validate / 200 test videos); DBoF 256/128, NetVLAD/NetFV 16/8
+  clusters, FC 64, 2 bags of 15 frames; batch 32, Adam 1e-2 without decay, batch-norm
+  momentum 0.2, 10 epochs (7 for ``fig-layers``, as the paper's figure); 3 seeds, one
+  process (``make demo``).
+- ``medium``: the real feature sizes on the **synthetic** ``cached_dataset("medium")``
+  (generated once into the cache): DBoF 1024/512, NetVLAD 32/16, NetFV 16/8 clusters, FC 64
+  (the DBoF FC 1024→64 keeps the paper's ratio 16), 1 bag of 30 frames, batch 64, Adam 3e-3
+  without decay, batch-norm momentum 0.1, 300 frames, 5 epochs; 3 seeds, 2 worker processes
+  of one thread each.
+- ``paper``: the paper's presets and hyperparameters (``paper.md`` §3.6, §3.8), ``--data``
+  pointing at the YouTube-8M 2018 frame-level folder; 3 seeds unless ``--seeds`` says less.
+
+``--data`` reads the feature sizes and class count from the data
+(:func:`circlearn.data.layout.resolve_data`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from circlearn.experiments import structures
+from circlearn.experiments.stats import BETTER, NO_WORSE
+
+__all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "get_experiment",
+           "experiment_configs", "data_layout"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One curve of a figure: a unique ``name``, its base ``preset`` and model ``overrides``."""
+
+    name: str
+    preset: str
+    label: str
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A paper figure: its variants, epochs and claims ``(a, b, claim)`` about b − a."""
+
+    name: str
+    title: str
+    variants: tuple[Variant, ...]
+    epochs: int
+    claims: tuple[tuple[str, str, str], ...] = ()
+
+
+def _v(preset: str, label: str) -> Variant:
+    return Variant(preset, preset, label)
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    # Figure A with three curves: the paper's learned D on the input, Cheng et al.'s fixed
+    # ±1 D on the input, and the authors' code, which applies its fixed signs after the
+    # circulant (y = D'C x; with the batch norm that follows, a plain circulant).
+    "fig-dc-cd": Experiment("fig-dc-cd", "learned vs fixed-sign diagonal (DBoF, compact FC)", (
+        _v("dbof-fc-circulant", "Compact FC, learned D (DC)"),
+        _v("dbof-fc-circulant-sign", "Compact FC, fixed ±1 D on the input (CD)"),
+        Variant("dbof-fc-circulant-sign-output", "dbof",
+                "Compact FC, fixed ±1 D after C (authors' code)",
+                {"fc": "circulant-sign-output"})), 10,
+        (("dbof-fc-circulant-sign", "dbof-fc-circulant", BETTER),
+         ("dbof-fc-circulant-sign-output", "dbof-fc-circulant", BETTER))),
+    "fig-embeddings": Experiment("fig-embeddings", "dense vs compact FC per embedding", (
+        _v("dbof", "DBoF dense"), _v("dbof-fc-circulant", "DBoF compact"),
+        _v("netvlad", "NetVLAD dense"), _v("netvlad-fc-circulant", "NetVLAD compact"),
+        _v("netfv", "NetFV dense"), _v("netfv-fc-circulant", "NetFV compact")), 10,
+        tuple((p, f"{p}-fc-circulant", NO_WORSE) for p in ("dbof", "netvlad", "netfv"))),
+    "fig-layers": Experiment("fig-layers", "compact embedding vs FC vs MoE (video only)", (
+        _v("dbof-video", "Dense model"), _v("dbof-video-fc-circulant", "Compact FC"),
+        _v("dbof-video-embedding-circulant", "Compact DBoF"),
+        _v("dbof-video-moe-circulant", "Compact MoE")), 7,
+        tuple(("dbof-video", p, NO_WORSE) for p in (
+            "dbof-video-fc-circulant", "dbof-video-embedding-circulant",
+            "dbof-video-moe-circulant"))),
+}
+
+#: Experiments beyond the paper's figures; ``EXPERIMENTS`` lists the paper's panels.
+BEYOND_PAPER: dict[str, Experiment] = {
+    structures.NAME: Experiment(
+        structures.NAME, "FC after pooling: dense, thin, circulant, Toeplitz, low rank",
+        tuple(Variant(f"{p}-{suffix}", p, f"{p} {label}", dict(over))
+              for p in structures.POOLINGS for suffix, label, _, over in structures.KINDS), 10,
+        tuple((f"{p}-dense", f"{p}-{suffix}", NO_WORSE)
+              for p in structures.POOLINGS for suffix, *_ in structures.KINDS[1:]))}
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name`` (:data:`EXPERIMENTS` or :data:`BEYOND_PAPER`)."""
+    found = EXPERIMENTS.get(name) or BEYOND_PAPER.get(name)
+    if found is None:
+        raise ValueError(f"unknown experiment {name!r}; valid: "
+                         f"{', '.join([*EXPERIMENTS, *BEYOND_PAPER])}")
+    return found
+
+
+#: Per scale: data, model overrides (clusters per pooling; audio gets half), TrainConfig
+#: fields, epochs (``None``: the figure's), default seeds, CPU threads per run (``None``:
+#: torch's default), runs at the same time (``jobs``: medium uses both cores of a 2-core
+#: machine with one process each) and the protocol in words. The small CPU scales use one
+#: thread: on a shared 2-core machine (load ≈ 9) a quick run took 6.2 s with 1 thread and
+#: 36.3 s with 2.
+SCALES: dict[str, dict] = {
+    "quick": {
+        "data": "bundled", "seeds": 3, "epochs": None, "threads": 1, "jobs": 1,
+        "clusters": {"dbof": 256, "netvlad": 16, "netfv": 16},
+        "model": {"hidden_size": 64, "n_bagging": 2, "iterations": 15},
+        "train": {"batch_size": 32, "base_learning_rate": 1e-2, "learning_rate_decay": 1.0,
+                  "batch_norm_momentum": 0.2, "max_frames": 50, "eval_batch_size": 300,
+                  "checkpoint_every_steps": 0, "keep_checkpoints": 1, "device": "cpu"},
+        "protocol": "one setting for every variant: Adam 1e-2 without decay, batch 32, "
+                    "batch-norm momentum 0.2 (chosen over 0.01/0.05 and learning rates "
+                    "1e-3/3e-3 on the dense variants' validate GAP, 3 seeds: "
+                    "benchmarks/results/protocol_sweep-quick.md), the figure's epochs, final "
+                    "epoch reported (no early stopping, no per-variant tuning)",
+    },
+    "medium": {
+        "data": "synth:medium", "seeds": 3, "epochs": 5, "threads": 1, "jobs": 2,
+        "clusters": {"dbof": 1024, "netvlad": 32, "netfv": 16},
+        "model": {"hidden_size": 64, "n_bagging": 1, "iterations": 30},
+        "train": {"batch_size": 64, "base_learning_rate": 3e-3, "learning_rate_decay": 1.0,
+                  "batch_norm_momentum": 0.1, "max_frames": 300, "eval_batch_size": 500,
+                  "checkpoint_every_steps": 0, "keep_checkpoints": 1, "device": "cpu"},
+        "protocol": "one setting for every variant: Adam 3e-3 without decay, batch 64, "
+                    "batch-norm momentum 0.1, 5 epochs (780 steps), final epoch reported "
+                    "(chosen over Adam 1e-3/1e-2 and momentum 0.01 on the dense models' "
+                    "validate GAP, seed 0: benchmarks/results/protocol_sweep-medium.md; with "
+                    "momentum 0.01 the running statistics lag so far that the validate GAP "
+                    "of NetVLAD and NetFV is below 0.1 for two epochs)",
+    },
+    "paper": {
+        "data": None, "seeds": 3, "epochs": None, "threads": None, "jobs": 1, "clusters": None,
+        "model": {},
+        "train": {"data_augmentation": True, "max_frames": 300},
+        "protocol": "the paper's: Adam 2e-4 x0.8 per 4M examples, batch 80 per process, "
+                    "per-tensor clipping 1.0, half-video augmentation, batch-norm momentum "
+                    "0.001",
+    },
+}
+
+
+def data_layout(scale: str, data: str | os.PathLike | None = None, log=None):
+    """The :class:`~circlearn.data.layout.DataLayout` of ``data``, else the scale's default."""
+    from circlearn.data import samples
+    from circlearn.data.layout import resolve_data
+
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
+    if data is None:
+        source = SCALES[scale]["data"]
+        if source is None:
+            raise ValueError(f"--scale {scale} needs --data pointing at the YouTube-8M 2018 "
+                             f"frame-level folder (train*.tfrecord, validate*.tfrecord)")
+        if source == "bundled":
+            data = samples.path("yt8m")
+        else:
+            from circlearn.data.synth import cached_dataset
+
+            data = cached_dataset(source.split(":", 1)[1], log=log)
+    return resolve_data(data)
+
+
+def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
+                       seed: int = 0, data: str | None = None, epochs: int | None = None,
+                       model_overrides: dict | None = None,
+                       train_overrides: dict | None = None, layout=None) -> list:
+    """The :class:`~circlearn.training.TrainConfig` of every variant for one ``seed``
+    (``run_dir`` = ``out/runs/<variant>/seed<seed>``).
+
+    The seed sets ``TrainConfig.seed`` (initialisation, data order, training frame sampling)
+    and the fixed-sign diagonals (``sign_seed = 1000·seed``); variants with the same seed read
+    the same data order, so their differences are paired. The evaluation sampler stays fixed
+    (``eval_seed = 0``).
+    """
+    from circlearn.models import preset_config
+    from circlearn.training import TrainConfig
+
+    exp = get_experiment(name)
+    layout = layout or data_layout(scale, data)
+    spec = SCALES[scale]
+    sizes = {"feature_names": layout.feature_names, "feature_sizes": layout.feature_sizes,
+             "num_classes": layout.num_classes}
+    configs = []
+    for variant in exp.variants:
+        base = preset_config(variant.preset)
+        overrides = {**sizes, **spec["model"], "sign_seed": 1000 * seed}
+        if spec["clusters"] is not None:
+            k = spec["clusters"][base.pooling]
+            overrides["cluster_sizes"] = tuple([k] + [k // 2] * (len(base.streams) - 1))
+        overrides.update(variant.overrides)
+        overrides.update(model_overrides or {})
+        overrides = structures.resolve_budget(variant.preset, overrides)  # thin / rank budgets
+        model = preset_config(variant.preset, **overrides)
+        fields = {**spec["train"], "num_epochs": epochs or spec["epochs"] or exp.epochs,
+                  "seed": seed, **(train_overrides or {})}
+        configs.append(TrainConfig(
+            train_data=layout.pattern("train"), eval_data=layout.pattern("validate"),
+            run_dir=str(Path(out) / "runs" / variant.name / f"seed{seed}"), model=model,
+            preset=variant.preset, progress=False, log_every_steps=0, **fields))
+    return configs

@@ -1,0 +1,259 @@
+"""An experiment's evidence: aggregates over seeds, comparisons, provenance, ``table.md``.
+
+:func:`summarize_variant` turns one variant's runs (one per seed) into the ``results.json``
+entry (``runs``, ``gap_mean``, ``gap_std`` with ``ddof = 1``, the mean curve with its spread,
+the same on the test split, and the paired interval against the linear-on-means baseline);
+:func:`comparisons` applies :func:`circlearn.experiments.stats.compare` to the experiment's claims;
+:func:`provenance` records the circlearn commit, the generator version and a SHA-256 of the
+data files; :func:`format_table` writes ``table.md`` (fig-structures has its own layout) and
+:func:`write_report` the files of an experiment's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from circlearn.experiments import structures
+from circlearn.experiments.stats import BETTER, compare, mean_std
+from circlearn.plotting.paper import plot_experiment
+from circlearn.plotting.structures import plot_structures
+
+__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "markdown_table",
+           "table_header", "format_table", "format_mean_std", "write_report"]
+
+
+def format_mean_std(mean: float | None, std: float | None, digits: int = 3) -> str:
+    """``"0.712 ± 0.013"``; ``"0.712 (1 seed)"`` without a spread; ``"–"`` without a value.
+
+    >>> format_mean_std(0.71234, 0.0131), format_mean_std(0.7, None), format_mean_std(None, None)
+    ('0.712 ± 0.013', '0.700 (1 seed)', '–')
+    """
+    if mean is None:
+        return "–"
+    if std is None:
+        return f"{mean:.{digits}f} (1 seed)"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _mean_curve(curves: Sequence[list[dict]]) -> list[dict]:
+    """Per evaluation: ``{epoch, gap (mean over seeds), gap_std}`` (seeds aligned by index)."""
+    n = min(len(c) for c in curves)
+    out = []
+    for i in range(n):
+        mean, std = mean_std([c[i]["gap"] for c in curves])
+        out.append({"epoch": curves[0][i]["epoch"], "gap": mean, "gap_std": std})
+    return out
+
+
+def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -> dict:
+    """``variant`` (name, preset, label, overrides, model, params, model_mb) + seed aggregates.
+
+    Each run is ``{seed, gap, curve, test_gap, videos_per_s, steps}`` (``test_gap`` ``None``
+    without a labelled test split).
+    """
+    gaps = [r["gap"] for r in runs]
+    mean, std = mean_std(gaps)
+    out = {**variant, "runs": runs, "gap_mean": mean, "gap_std": std, "gap": mean,
+           "curve": _mean_curve([r["curve"] for r in runs]),
+           "videos_per_s": round(sum(r["videos_per_s"] for r in runs) / len(runs), 2),
+           "steps": runs[0]["steps"]}
+    tests = [r["test_gap"] for r in runs if r.get("test_gap") is not None]
+    if len(tests) == len(runs):
+        out["test_gap_mean"], out["test_gap_std"] = mean_std(tests)
+    if baselines:
+        ref = baselines["linear_means"]
+        out["vs_linear_means"] = compare("linear_means", [ref] * len(gaps), variant["name"], gaps,
+                                         BETTER)
+    return out
+
+
+def comparisons(claims: Iterable[tuple[str, str, str]], variants: list[dict],
+                key: str = "gap") -> list[dict]:
+    """One :func:`circlearn.experiments.stats.compare` per ``(a, b, claim)``, paired by seed."""
+    by_name = {v["name"]: v for v in variants}
+    out = []
+    for a, b, claim in claims:
+        ra = {r["seed"]: r[key] for r in by_name[a]["runs"]}
+        rb = {r["seed"]: r[key] for r in by_name[b]["runs"]}
+        seeds = sorted(set(ra) & set(rb))
+        if not seeds or any(ra[s] is None or rb[s] is None for s in seeds):
+            continue
+        out.append(compare(a, [ra[s] for s in seeds], b, [rb[s] for s in seeds], claim))
+    return out
+
+
+def data_sha256(files: Iterable[str | Path]) -> str:
+    """SHA-256 over the files' names and bytes, in the order given."""
+    h = hashlib.sha256()
+    for path in files:
+        path = Path(path)
+        h.update(path.name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def provenance(files: Sequence[str | Path], generator_version: int | None) -> dict:
+    """``{commit, generator_version, data_sha256, data_files}``; ``commit`` ends in
+    ``+dirty`` when the source checkout has uncommitted changes, ``None`` outside git."""
+    src = Path(__file__).resolve().parent
+    commit = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=src, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit += "+dirty" if dirty else ""
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"commit": commit, "generator_version": generator_version,
+            "data_sha256": data_sha256(files), "data_files": len(files)}
+
+
+def markdown_table(rows: Sequence[Mapping | Sequence], columns: Sequence[str] | None = None,
+                   align: str | None = None) -> str:
+    """Rows → a GitHub markdown table: a header of ``columns``, a rule, one line per row.
+
+    A row is a dict (cells by column name, missing ones empty; ``columns`` defaults to the
+    first row's keys) or a sequence of cells. Floats show 4 significant digits, anything else
+    ``str(cell)``. ``align`` has one letter per column, ``"l"`` (``---``) or ``"r"``
+    (``---:``); default all ``"l"``. No rows give ``"(no rows)"``.
+
+    >>> print(markdown_table([{"model": "dbof", "ms": 0.123456}, {"model": "netvlad"}]), end="")
+    | model | ms |
+    |---|---|
+    | dbof | 0.1235 |
+    | netvlad |  |
+    >>> print(markdown_table([["a", "1,024"]], ["name", "params"], align="lr"), end="")
+    | name | params |
+    |---|---:|
+    | a | 1,024 |
+    """
+    if not rows:
+        return "(no rows)\n"
+    columns = list(columns or rows[0])
+    align = align or "l" * len(columns)
+    if len(align) != len(columns) or set(align) - {"l", "r"}:
+        raise ValueError(f"align must be one of l/r per column ({len(columns)}), got {align!r}")
+
+    def fmt(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
+    for row in rows:
+        cells = [row.get(c, "") for c in columns] if isinstance(row, Mapping) else row
+        lines.append("| " + " | ".join(fmt(v) for v in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _ci(c: dict) -> str:
+    return "–" if c["ci95"] is None else f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
+
+
+def _comparison_table(cs: list[dict], labels: dict[str, str]) -> str:
+    rows = [[f"{labels.get(c['b'], c['b'])} vs {labels.get(c['a'], c['a'])}",
+             c["claim"] + (f" (margin {c['margin']})" if c["margin"] is not None else ""),
+             f"{c['diff_mean']:+.3f}", _ci(c), f"**{c['verdict']}**"] for c in cs]
+    return markdown_table(rows, ["b vs a", "claim", "mean difference", "95% CI", "verdict"],
+                          align="llrll")
+
+
+def table_header(results: dict) -> list[str]:
+    """The first lines of a results table: title, seeds, the synthetic-data note, protocol."""
+    seeds = results.get("seeds", [0])
+    lines = [f"# {results['experiment']} ({results['title']}), scale {results['scale']}, "
+             f"{results['epochs']} epochs, {len(seeds)} seed(s)", ""]
+    if results.get("synthetic"):
+        lines += ["Data: **synthetic** (circlearn's generator), not YouTube-8M.", ""]
+    if results.get("protocol"):
+        lines += [f"Protocol: {results['protocol']}", ""]
+    return lines
+
+
+def format_table(results: dict) -> str:
+    """The ``table.md`` of an experiment's results dict (fig-structures has its own layout)."""
+    if results["experiment"] == structures.NAME:
+        return _structures_table(results)
+    return _paper_table(results)
+
+
+def write_report(results: dict, out: Path) -> None:
+    """Write ``results.json``, ``table.md`` and ``figure.png`` of ``results`` into ``out``."""
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "table.md").write_text(format_table(results))
+    plot = plot_structures if results["experiment"] == structures.NAME else plot_experiment
+    plot(results, out / "figure.png")
+
+
+def _paper_table(results: dict) -> str:
+    """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
+    lines = table_header(results)
+    has_test = any("test_gap_mean" in v for v in results["variants"])
+    columns = ["variant", "preset", "trainable params", "model MB (fp32)", "validate GAP",
+               *(["test GAP"] if has_test else []), "vs linear baseline (95% CI)",
+               "training videos/s"]
+    rows = []
+    for v in results["variants"]:
+        vs = v.get("vs_linear_means")
+        test = [format_mean_std(v.get("test_gap_mean"), v.get("test_gap_std"))] if has_test \
+            else []
+        rows.append([v["label"], f"`{v['preset']}`", f"{v['params']:,}", f"{v['model_mb']:.3f}",
+                     format_mean_std(v["gap_mean"], v["gap_std"]), *test,
+                     f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']}" if vs else "–",
+                     f"{v['videos_per_s']:.0f}"])
+    align = "llrrr" + "r" * has_test + "lr"
+    lines.append(markdown_table(rows, columns, align).rstrip("\n"))
+    for split, key in (("validate", "baselines"), ("test", "baselines_test")):
+        b = results.get(key)
+        if b:
+            lines.append(f"\nBaselines ({split}): class prior GAP {b['class_prior']:.3f}, "
+                         f"linear on video-level means GAP {b['linear_means']:.3f}.")
+    labels = {v["name"]: v["label"] for v in results["variants"]}
+    for split, key in (("validate", "comparisons"), ("test", "comparisons_test")):
+        cs = results.get(key)
+        if cs:
+            lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval):",
+                      "", _comparison_table(cs, labels).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _structures_table(results: dict) -> str:
+    """fig-structures' table: per variant its FC and total trainable parameters, the model's
+    float32 size, its batch-1 inference latency (whole model, one video of ``max_frames``
+    frames, CPU, one thread, median of 30 calls), GAP mean ± std over seeds, and the paired
+    difference from the dense variant with its 95% t-interval, **not adjusted** for the 8
+    comparisons per pooling."""
+    lines = table_header(results)
+    lines += ["Difference from dense: b − dense, paired over seeds, 95% t-interval, **not "
+              "adjusted** for the 8 comparisons per pooling. Batch-1 latency: whole model, "
+              "one video, CPU, one thread, median of 30 calls (machine load in results.json).",
+              ""]
+    comps = {c["b"]: c for c in results.get("comparisons", [])}
+    rows = []
+    for v in results["variants"]:
+        fc = v.get("fc", "dense")
+        detail = (f"rank {v['rank']}" if v.get("rank") else
+                  f"k={v['n_factors']}" if fc == "circulant" else
+                  f"hidden {v['hidden_size']}" if v.get("kind") == "thin" else "")
+        c = comps.get(v["name"])
+        diff = "–" if c is None else f"{c['diff_mean']:+.3f}" + (
+            "" if c["ci95"] is None else f" {_ci(c)}")
+        rows.append([v["label"], f"{fc} {detail}", f"{v.get('fc_params', 0):,}",
+                     f"{v['params']:,}", f"{v['model_mb']:.3f}",
+                     f"{v.get('latency_ms_batch1', float('nan')):.2f}",
+                     format_mean_std(v["gap_mean"], v["gap_std"]), diff,
+                     "–" if c is None else c["verdict"]])
+    columns = ["variant", "FC", "FC params", "trainable params", "model MB (fp32)", "batch-1 ms",
+               "GAP", "− dense [95% CI]", "no worse than dense (margin 0.01)?"]
+    lines.append(markdown_table(rows, columns, align="llrrrrrll").rstrip("\n"))
+    b = results.get("baselines")
+    if b:
+        lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
+                     f"linear on video-level means GAP {b['linear_means']:.3f}.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,312 @@
+"""Running an experiment: every (seed, variant) run trained, resumed or reused, then reported.
+
+:func:`reproduce` resolves a figure's configurations (:mod:`~circlearn.experiments.registry`),
+trains each run with :func:`run_one` (a finished run directory is reused, an unfinished one
+resumed), computes or reuses the baselines, and writes the report
+(:mod:`~circlearn.experiments.report`). :func:`run_one` and :func:`compute_baselines` are
+top-level so that worker processes (``jobs > 1``) can run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from circlearn.experiments import structures
+from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
+                                             read_labels_csv)
+from circlearn.experiments.registry import SCALES, data_layout, experiment_configs, get_experiment
+from circlearn.experiments.report import comparisons, provenance, summarize_variant, write_report
+from circlearn.training.distributed import current_rank
+
+__all__ = ["reproduce", "read_curve", "final_test_gap", "run_one", "compute_baselines",
+           "cached_baselines"]
+
+
+def read_curve(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
+        if path.exists() else []
+
+
+def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
+    """GAP of the run's final checkpoint on the test split (labels from ``labels_csv``),
+    cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
+    from circlearn.training import evaluate, load_model
+    from circlearn.training.evaluation import eval_loader
+
+    run_dir = Path(cfg.run_dir)
+    model, run_cfg, info = load_model(run_dir)
+    cache = run_dir / "test_metrics.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("step") == info["step"]:
+            return saved["gap"]
+    labels = read_labels_csv(labels_csv)
+
+    def batches():
+        for batch in eval_loader(test_pattern, run_cfg):
+            missing = [v for v in batch.ids if v not in labels]
+            if missing:
+                raise ValueError(f"{labels_csv}: no labels for test videos {missing[:3]}")
+            y = torch.zeros_like(batch.labels)  # (B, C)
+            for i, vid in enumerate(batch.ids):
+                y[i, torch.from_numpy(labels[vid])] = 1.0
+            batch.labels = y
+            yield batch
+
+    result = evaluate(model, batches(), top_k=run_cfg.top_k)
+    cache.write_text(json.dumps({"step": info["step"], "gap": result["gap"]}) + "\n")
+    return result["gap"]
+
+
+def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
+            threads: int | None = None) -> dict:
+    """Train one run (``cfg``: ``TrainConfig.to_dict()``, resumed or reused when its run
+    directory has one) and read its validate curve and final test GAP.
+
+    ``gap`` is the validate GAP of the final step (training always evaluates it, see
+    :mod:`circlearn.training.loop`); a run directory whose last evaluation is of another step
+    raises ``ValueError`` rather than reporting an older model's GAP.
+    """
+    from circlearn.training import TrainConfig, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = TrainConfig.from_dict(cfg)
+    tick = time.perf_counter()
+    summary = train(config)
+    rows = read_curve(Path(config.run_dir))
+    if not rows:
+        raise ValueError(f"{config.run_dir}: no evaluation recorded")
+    final = rows[-1]
+    if final["step"] != summary["step"]:
+        raise ValueError(f"{config.run_dir}: the last evaluation in metrics.jsonl is of step "
+                         f"{final['step']}, but training ended at step {summary['step']}; "
+                         f"its GAP is not the final model's")
+    test_gap = final_test_gap(config, test_pattern, labels_csv) if labels_csv else None
+    speed = summary["videos_per_s"] or final["videos_per_s"]
+    return {"gap": final["gap"], "test_gap": test_gap,
+            "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
+            "videos_per_s": round(speed, 2), "steps": final["step"],
+            "seconds": round(time.perf_counter() - tick, 1)}
+
+
+def compute_baselines(layout) -> dict:
+    """Validate and test baselines of ``layout`` (fitted once on its training split)."""
+    tick = time.perf_counter()
+    fitted = FittedBaselines(layout.pattern("train"), feature_sizes=layout.feature_sizes,
+                             num_classes=layout.num_classes, feature_names=layout.feature_names)
+    saved = {"protocol": LINEAR_PROTOCOL, "l2": fitted.l2,
+             "validate": fitted.gaps(layout.pattern("validate")), "test": None}
+    if layout.has_split("test") and layout.test_labels is not None:
+        saved["test"] = fitted.gaps(layout.pattern("test"), layout.test_labels)
+    saved["seconds"] = round(time.perf_counter() - tick, 1)
+    return saved
+
+
+def cached_baselines(out: Path, data_hash: str) -> dict | None:
+    """``out/baselines.json`` when it was computed on these data with this protocol."""
+    path = out / "baselines.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("data_sha256") == data_hash and current_protocol(saved):
+            return saved
+    return None
+
+
+def _known_baselines(out: Path, layout, data_hash: str) -> dict | None:
+    """Baselines already computed on these data with this protocol: ``out/baselines.json``,
+    else the ones the generator recorded in ``dataset.json``; ``None`` if neither."""
+    base = cached_baselines(out, data_hash)
+    recorded = layout.baselines or {}
+    if base is None and recorded.get("validate") and (
+            recorded.get("test") or not layout.test_labels) and current_protocol(recorded):
+        # computed by the generator with the same function (experiments.baselines) on these files
+        base = {"protocol": LINEAR_PROTOCOL, "validate": recorded["validate"],
+                "test": recorded.get("test"), "source": _shown(layout.source), "seconds": 0.0}
+    return base
+
+
+def _keep_baselines(out: Path, computed: dict, data_hash: str, log) -> dict:
+    """Save ``computed`` to ``out/baselines.json`` at once (a later interruption keeps it)."""
+    computed["data_sha256"] = data_hash
+    (out / "baselines.json").write_text(json.dumps(computed, indent=1) + "\n")
+    log(f"baselines: {computed['validate']} ({computed['seconds']:.0f} s)")
+    return computed
+
+
+def _data_files(layout) -> list:
+    """The files whose bytes the provenance hashes: every split's records, the test labels."""
+    splits = [s for s in ("train", "validate", "test") if layout.has_split(s)]
+    return [f for s in splits for f in layout.files(s)] + (
+        [layout.test_labels] if layout.test_labels else [])
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the working directory when inside it (portable results)."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
+              seeds: int | None = None, data: str | None = None, epochs: int | None = None,
+              model_overrides: dict | None = None, train_overrides: dict | None = None,
+              baselines: bool = True, threads: int | None = None, jobs: int | None = None,
+              latency=None, log=print) -> dict:
+    """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
+    and ``figure.png`` into ``out``; return the results dict.
+
+    Curves are on ``validate`` (as in the paper); the final table is also given on ``test``
+    when ``test_labels.csv`` holds its labels, and each figure's claims
+    (:attr:`~circlearn.experiments.Experiment.claims`) are judged on both
+    (:mod:`~circlearn.experiments.stats`). ``out`` also holds ``baselines.json`` (cached per
+    data hash) and the run directories: rerunning resumes unfinished runs and reuses finished
+    ones. Under ``torchrun`` every variant trains on all processes and rank 0 writes the files.
+
+    ``threads``: torch CPU threads per run (default: the scale's; restored after).
+    ``jobs``: runs trained at the same time in worker processes (default: the scale's; the
+    baselines are one more task); the results do not depend on it (each run is a function
+    of its configuration).
+    ``latency``: ``latency(model_config, frames) -> ms``, the batch-1 latency recorded per
+    variant of fig-structures (the command line passes
+    :func:`circlearn.bench.models.batch1_latency_ms`; without it the table shows ``nan``).
+    """
+    jobs = SCALES.get(scale, {}).get("jobs", 1) if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    threads = SCALES.get(scale, {}).get("threads") if threads is None else threads
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _reproduce(name, scale, Path(out), seeds=seeds, data=data, epochs=epochs,
+                          model_overrides=model_overrides, train_overrides=train_overrides,
+                          baselines=baselines, threads=threads, jobs=jobs, latency=latency,
+                          log=log)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_overrides,
+               baselines, threads, jobs, latency, log) -> dict:
+    exp = get_experiment(name)
+    layout = data_layout(scale, data, log=log)
+    n_seeds = SCALES[scale]["seeds"] if seeds is None else seeds
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    per_seed = [experiment_configs(name, scale, out, seed=s, epochs=epochs, layout=layout,
+                                   model_overrides=model_overrides,
+                                   train_overrides=train_overrides) for s in range(n_seeds)]
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    prov = provenance(_data_files(layout), layout.generator_version)
+    base = _known_baselines(out, layout, prov["data_sha256"]) if baselines else None
+    labels_csv = str(layout.test_labels) \
+        if layout.test_labels is not None and layout.has_split("test") else None
+    tasks = [(seed, variant, cfg) for seed, configs in enumerate(per_seed)
+             for variant, cfg in zip(exp.variants, configs)]
+    runs, base = _train(name, exp, tasks, layout, out, prov["data_sha256"], base,
+                        compute=baselines and base is None, labels_csv=labels_csv,
+                        threads=threads, jobs=jobs, log=log)
+    variants = _variants(name, exp, per_seed[0], runs, base, latency)
+    results = _results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base, variants,
+                       prov, start)
+    if current_rank() == 0:  # under torchrun, rank 0 writes
+        write_report(results, out)
+    return results
+
+
+def _train(name, exp, tasks, layout, out, data_hash, base, *, compute, labels_csv, threads,
+           jobs, log) -> tuple[dict[str, list[dict]], dict | None]:
+    """Train (or reuse) every ``(seed, variant, config)`` of ``tasks``, ``jobs`` at a time;
+    return each variant's runs (by seed) and the baselines (computed too when ``compute``)."""
+    test_pattern = layout.pattern("test")
+    runs: dict[str, list[dict]] = {v.name: [] for v in exp.variants}
+
+    def record(seed, variant, run):
+        runs[variant.name].append({"seed": seed, **run})
+        log(f"[{name}] {variant.name} seed {seed}: GAP {run['gap']:.4f} ({run['seconds']:.0f} s)")
+
+    if jobs == 1:
+        if compute:
+            base = _keep_baselines(out, compute_baselines(layout), data_hash, log)
+        for seed, variant, cfg in tasks:
+            record(seed, variant, run_one(cfg.to_dict(), test_pattern, labels_csv))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            pending = pool.submit(compute_baselines, layout) if compute else None
+            futures = [(seed, variant, pool.submit(run_one, cfg.to_dict(), test_pattern,
+                                                   labels_csv, threads or 0))
+                       for seed, variant, cfg in tasks]
+            for seed, variant, future in futures:
+                result = future.result()
+                if pending is not None and pending.done():
+                    base, pending = _keep_baselines(out, pending.result(), data_hash, log), None
+                record(seed, variant, result)
+            if pending is not None:
+                base = _keep_baselines(out, pending.result(), data_hash, log)
+    if base is not None and "data_sha256" not in base:  # recorded in dataset.json
+        _keep_baselines(out, base, data_hash, log)
+    for v in runs.values():
+        v.sort(key=lambda r: r["seed"])
+    return runs, base
+
+
+def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
+    """Each variant's ``results.json`` entry: its model, sizes (fig-structures: FC details and
+    batch-1 latency) and the aggregates of its runs."""
+    from circlearn.models import VideoClassifier, count_parameters
+
+    variants = []
+    for variant, cfg in zip(exp.variants, configs):
+        params = count_parameters(VideoClassifier(cfg.model, device="meta"))
+        info = {"name": variant.name, "preset": variant.preset, "label": variant.label,
+                "overrides": dict(variant.overrides), "params": params,
+                "model_mb": round(4 * params / 1e6, 4), "model": cfg.model.to_dict()}
+        if name == structures.NAME:  # kind, FC parameters, batch-1 latency
+            info.update(structures.variant_details(variant.name, cfg.model))
+            if latency is not None:
+                info["latency_ms_batch1"] = latency(cfg.model, cfg.max_frames)
+        variants.append(summarize_variant(info, runs[variant.name],
+                                          base["validate"] if base else None))
+    return variants
+
+
+def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, prov,
+             start) -> dict:
+    """The ``results.json`` dict (format: ``README.md`` §6 of the design notes)."""
+    protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
+    if first.num_epochs != usual:
+        protocol += f"; this run: {first.num_epochs} epochs instead of {usual} (--epochs)"
+    test_pattern = layout.pattern("test")
+    return {
+        "experiment": exp.name, "title": exp.title, "scale": scale,
+        "seeds": list(range(n_seeds)), "epochs": first.num_epochs,
+        "synthetic": layout.generator_version is not None, "protocol": protocol,
+        "data": {"root": _shown(layout.root), "train": _shown(first.train_data),
+                 "eval": _shown(first.eval_data), "sizes_from": _shown(layout.source),
+                 "test": _shown(test_pattern) if labels_csv is not None else None},
+        "train": {k: v for k, v in first.to_dict().items()
+                  if k not in ("model", "preset", "run_dir", "train_data", "eval_data", "seed")},
+        "baselines": base["validate"] if base else None,
+        "baselines_test": base["test"] if base else None,
+        "baseline_protocol": base["protocol"] if base else None,
+        "baselines_source": (base.get("source") or "computed by circlearn.experiments.baselines")
+        if base else None,
+        "comparisons": comparisons(exp.claims, variants),
+        "comparisons_test": comparisons(exp.claims, variants, "test_gap"),
+        "provenance": prov,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
