@@ -21,7 +21,7 @@ LEVELS = {
     "reference": 0, "configuration": 0, "normalization": 0, "stats": 0,
     "arguments": 1,
     "nn": 2, "data": 2, "metrics": 2,
-    "models": 3, "timing": 3, "baselines": 3,
+    "models": 3, "baselines": 3,
     "deploy": 3.5,  # the ONNX graph of a model; below training, whose export command uses it
     "training": 4, "plotting": 4,
     "experiment_report": 4.5, "experiment_runs": 4.5, "structures": 4.75,

@@ -143,7 +143,7 @@ def measure(spec: dict, workdir: Path, rounds: int) -> dict:
     from circlearn.data.yt8m import dequantize
     from circlearn.deploy.onnx_export import all_frames_model, build_onnx, quantize_int8
     from circlearn.models import ModelConfig, VideoClassifier
-    from circlearn.timing import time_rounds
+    from circlearn.bench.timing import time_rounds
     from circlearn.training.export import export_torchscript
 
     torch.set_num_threads(1)

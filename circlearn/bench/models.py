@@ -18,8 +18,8 @@ import statistics
 import torch
 
 from circlearn.bench.results import write_results
+from circlearn.bench.timing import time_rounds
 from circlearn.models import count_parameters, from_preset
-from circlearn.timing import time_rounds
 from circlearn.training.objective import cross_entropy_on_probabilities
 
 __all__ = ["VARIANTS", "run", "main"]
