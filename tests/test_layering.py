@@ -22,8 +22,8 @@ LEVELS = {
     "arguments": 1,
     "nn": 2, "data": 2, "metrics": 2,
     "models": 3, "baselines": 3,
-    "deploy": 3.5,  # the ONNX graph of a model; below training, whose export command uses it
     "training": 4, "plotting": 4,
+    "deploy": 4.5,  # deployable files of a trained run: loads it through training
     "experiment_report": 4.5, "experiment_runs": 4.5, "structures": 4.75,
     "experiments": 5, "train": 5,
     "bench": 5.5,  # above experiments: the deploy suite measures the models of every SCALES entry
@@ -35,7 +35,7 @@ SPLITS = {"reference_structured": "reference"}
 
 #: The command-line layer: only the dispatcher imports these.
 COMMAND_MODULES = {"circlearn.training.cli", "circlearn.data.cli", "circlearn.bench.cli",
-                   "circlearn.experiment_cli"}
+                   "circlearn.deploy.cli", "circlearn.experiment_cli"}
 
 
 def _modules():

@@ -140,11 +140,12 @@ def measure(spec: dict, workdir: Path, rounds: int) -> dict:
     import onnx
     import torch
 
-    from circlearn.data.yt8m import dequantize
-    from circlearn.deploy.onnx_export import all_frames_model, build_onnx, quantize_int8
-    from circlearn.models import ModelConfig, VideoClassifier
     from circlearn.bench.timing import time_rounds
-    from circlearn.training.export import export_torchscript
+    from circlearn.data.yt8m import dequantize
+    from circlearn.deploy.graph import all_frames_model
+    from circlearn.deploy.onnx import build_onnx, quantize_int8
+    from circlearn.deploy.torchscript import export_torchscript
+    from circlearn.models import ModelConfig, VideoClassifier
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -13,9 +13,10 @@ Modules: ``config`` (:class:`TrainConfig`), ``objective`` (loss, learning-rate s
 clipping), ``loop`` (:func:`train`: run directory and resume semantics), ``evaluation``
 (:func:`evaluate`, loading a trained model), ``checkpoint`` (atomic checkpoints),
 ``distributed`` (torch.distributed plumbing, device choices), ``predict`` (Kaggle CSV),
-``export`` (TorchScript artifacts) and ``cli`` (``circlearn train | eval | predict |
-export``, generated from the ``TrainConfig``/``ModelConfig`` fields). ``circlearn.train`` is
-an alias of this package's public API.
+``options`` (the command-line options of a run, shared with ``circlearn export``) and ``cli``
+(``circlearn train | eval | predict``, generated from the ``TrainConfig``/``ModelConfig``
+fields). Deployable files are written by :mod:`circlearn.deploy`. ``circlearn.train`` is an
+alias of this package's public API.
 """
 
 from circlearn.training.config import RESUMABLE_FIELDS, TrainConfig, incompatible_fields
