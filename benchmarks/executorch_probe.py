@@ -33,8 +33,7 @@ def main(argv=None) -> int:
     from executorch.exir import EdgeCompileConfig, to_edge
     from executorch.runtime import Runtime
 
-    from circlearn.deploy.graph import DeployGraph
-    from circlearn.deploy.onnx_export import all_frames_model
+    from circlearn.deploy.graph import DeployGraph, all_frames_model
     from circlearn.models import from_preset, preset_config
     from circlearn.nn import fast_path
 

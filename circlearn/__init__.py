@@ -7,8 +7,9 @@ layers (:mod:`circlearn.nn`), the paper's video models (:mod:`circlearn.models`)
 YouTube-8M data pipeline without TensorFlow (:mod:`circlearn.data`), the official metrics
 (:mod:`circlearn.metrics`), training (:mod:`circlearn.training`, the front door; its command
 line is ``circlearn train``), the paper's experiments (:mod:`circlearn.experiments`) and the
-benchmarks (:mod:`circlearn.bench`, timed with :mod:`circlearn.timing`). The ``circlearn``
-command is :mod:`circlearn.cli`, which imports the rest and which nothing imports back.
+benchmarks (:mod:`circlearn.bench`, timed with :mod:`circlearn.bench.timing`). The
+``circlearn`` command is :mod:`circlearn.cli`, which imports the rest and which nothing
+imports back.
 
 Importing circlearn has no side effects (no seeding, no CUDA probing, no output).
 """

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from circlearn.bench import SUITES
-from circlearn.bench import deploy as bench
+from circlearn.bench.deploy import main, measure, report
+from circlearn.bench.deploy import specs as deploy_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,11 +31,11 @@ def test_registered_as_a_suite():
     ("netvlad-fc-circulant", "netvlad"), ("dbof-video-moe-circulant", "dbof-video"),
     ("dbof-video-embedding-circulant", "dbof-video"), ("dbof", None), ("netfv", None)])
 def test_dense_counterpart(preset, dense):
-    assert bench.dense_counterpart(preset) == dense
+    assert deploy_specs.dense_counterpart(preset) == dense
 
 
 def test_models_paper_presets_and_every_stored_scale():
-    specs, notes = bench.model_specs()
+    specs, notes = deploy_specs.model_specs()
     paper = {s["preset"]: s for s in specs if s["scale"] == "paper"}
     assert {"dbof", "dbof-fc-circulant", "dbof-video-moe-circulant",
             "netvlad-fc-circulant"} <= set(paper)
@@ -62,7 +63,7 @@ def _row(scale, preset, dense, mb, gap, ms):
     row = {"model": f"{preset} ({scale})", "scale": scale, "preset": preset, "dense": dense,
            "gap": gap, "gap_source": "x", "parameters": int(mb * 250_000),
            "fp32_MB": mb, "int8_MB": mb / 4, "fp16_MB": mb / 2, "torchscript_MB": mb}
-    for rt in bench.RUNTIMES:
+    for rt in measure.RUNTIMES:
         row.update({f"{rt}_p50_ms": ms, f"{rt}_p95_ms": 1.2 * ms, f"{rt}_rss_MB": 100 + mb,
                     f"{rt}_max_abs_diff": 1e-6})
     return row
@@ -74,13 +75,13 @@ def test_ratios_and_figure(tmp_path):
             _row("quick", "dbof", None, 0.48, 0.74, 1.0),
             _row("quick", "dbof-fc-circulant", "dbof", 0.39, 0.71, 0.9)]
     rows[1]["pair_p50_ms"] = {"dense": 80.0, "compact": 60.0}
-    ratios = bench._ratios(rows)
+    ratios = report.ratios(rows)
     assert ratios[0]["onnx-fp32_p50_side_by_side_ratio"] == pytest.approx(0.75)
     assert [r["compact"] for r in ratios] == ["dbof-fc-circulant (paper)",
                                               "dbof-fc-circulant (quick)"]
     assert ratios[0]["fp32_MB_ratio"] == pytest.approx(238 / 263)
     assert ratios[1]["onnx-fp32_p50_ms_ratio"] == pytest.approx(0.9)
-    text = bench._markdown_tables(rows, ratios)
+    text = report.markdown_tables(rows, ratios)
     assert "80.00 / 96.00" in text and "Compact / dense" in text
     from circlearn.plotting.deploy import plot_deploy
 
@@ -93,11 +94,11 @@ def test_ratios_pair_with_the_plain_preset_not_a_variant_sharing_it():
     low_rank["model"] = "dbof-low-rank-x16 (quick)"
     rows = [_row("quick", "dbof", None, 0.48, 0.74, 1.0), low_rank,
             _row("quick", "dbof-fc-circulant", "dbof", 0.39, 0.71, 0.9)]
-    ratios = bench._ratios(rows)
+    ratios = report.ratios(rows)
     assert [(r["compact"], r["dense"]) for r in ratios] == [("dbof-fc-circulant (quick)",
                                                              "dbof (quick)")]
     assert ratios[0]["fp32_MB_ratio"] == pytest.approx(0.39 / 0.48)
-    assert bench._ratios([low_rank, rows[2]]) == []  # no plain dbof: no pairing at all
+    assert report.ratios([low_rank, rows[2]]) == []  # no plain dbof: no pairing at all
 
 
 def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path):
@@ -105,7 +106,7 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
 
     from circlearn.models import ModelConfig, VideoClassifier, count_parameters
 
-    spec = next(s for s in bench.model_specs()[0] if s["name"] == "dbof (quick)")
+    spec = next(s for s in deploy_specs.model_specs()[0] if s["name"] == "dbof (quick)")
     with torch.device("meta"):
         n = count_parameters(VideoClassifier(ModelConfig.from_dict(spec["config"])))
     quick = _row("quick", "dbof", None, 0.48, 0.123, 1.0)
@@ -115,7 +116,7 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
                "ratios": [], "machine": {"cpu": "x", "torch": "t", "torch_threads": 1}}
     path = tmp_path / "deploy-x.json"
     path.write_text(json.dumps(payload))
-    assert bench.main(["--refresh-gaps", str(path)]) == 0
+    assert main(["--refresh-gaps", str(path)]) == 0
     new = json.loads(path.read_text())
     assert new["rows"][1]["gap"] == pytest.approx(spec["gap"]) != 0.123
     assert new["rows"][1]["gap_source"] == spec["gap_source"]
@@ -124,16 +125,16 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
     md = path.with_suffix(".md").read_text()
     assert f"{spec['gap']:.3f}" in md and "2026-01-01" in md and "Compact / dense" in md
     assert path.with_suffix(".png").stat().st_size > 10_000
-    assert bench.refresh_gaps(path) == 0  # nothing left to change
+    assert report.refresh_gaps(path) == 0  # nothing left to change
 
     # a model stored by two figures is measured once, but a table measured before that
     # deduplication has a row under its second name too: it is found among every variant
-    every = bench.model_specs(dedupe=False)[0]
-    assert len(every) > len(bench.model_specs()[0])
+    every = deploy_specs.model_specs(dedupe=False)[0]
+    assert len(every) > len(deploy_specs.model_specs()[0])
     second = next(s for s in every if s["name"] == "dbof-dense (quick)")
     twin = dict(quick, model="dbof-dense (quick)", gap=0.5)
     path.write_text(json.dumps({**payload, "rows": [twin]}))
-    assert bench.refresh_gaps(path) == 1
+    assert report.refresh_gaps(path) == 1
     assert json.loads(path.read_text())["rows"][0]["gap"] == pytest.approx(second["gap"])
 
     quick["parameters"] = n + 1
@@ -143,7 +144,7 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
     with pytest.raises(ValueError, match=r"dbof \(quick\): the stored result's model has "
                                          r"[\d,]+ parameters, the measured one [\d,]+; "
                                          r"dbof-nonexistent \(quick\): no stored"):
-        bench.refresh_gaps(path)
+        report.refresh_gaps(path)
     assert path.read_text() == before
 
 
@@ -159,6 +160,26 @@ def test_stored_results_follow_the_argument_or_the_working_directory(tmp_path, m
     (tmp_path / "elsewhere").mkdir()
     for cwd, argument in ((tmp_path, None), (tmp_path / "elsewhere", stored)):
         monkeypatch.chdir(cwd)
-        specs, notes = bench.model_specs(experiment_results=argument)
+        specs, notes = deploy_specs.model_specs(experiment_results=argument)
         assert [s["name"] for s in specs if s["scale"] != "paper"] == ["dbof-video (quick)"]
         assert any("data_samples/results/medium/" in n for n in notes)
+
+
+def test_measurements_run_in_fresh_processes(tmp_path):
+    """``python -m circlearn.bench.deploy.measure JOB``: the peak memory of ONNX Runtime
+    alone (its process refuses to have torch loaded) and two files timed side by side."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from circlearn.deploy.onnx import export_onnx
+    from circlearn.models import ModelConfig, VideoClassifier
+
+    spec = deploy_specs.model_specs(quick=True)[0][0]
+    torch.manual_seed(0)
+    export_onnx(VideoClassifier(ModelConfig.from_dict(spec["config"])), tmp_path / "model.onnx")
+    d = sum(spec["config"]["feature_sizes"])
+    assert measure.peak_rss("onnx-fp32", tmp_path / "model.onnx", d) > 0
+    p50 = measure.pair_latency(tmp_path / "model.onnx", tmp_path / "model.onnx", d, 2)
+    assert set(p50) == {"dense", "compact"} and min(p50.values()) > 0
+    with pytest.raises(RuntimeError, match="peak memory of onnx-fp32"):
+        measure.peak_rss("onnx-fp32", tmp_path / "missing.onnx", d)

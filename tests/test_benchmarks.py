@@ -1,4 +1,5 @@
-"""The benchmark harness runs, and the paper's formulation (a slow twin) equals the layer."""
+"""The benchmark harness runs, and the paper's formulation (a slow twin) equals the layer;
+the layer timer's rows."""
 
 import pytest
 import torch
@@ -35,6 +36,25 @@ def test_layer_case_times_the_compiled_layer(monkeypatch):
         row = bench_layers.layer_case(32, 32, 4, backward, repeats=1, compile=True)
         assert row["compiled_ms"] > 0
         assert row["compiled_vs_eager"] == pytest.approx(row["circulant_ms"] / row["compiled_ms"])
+
+
+def test_time_layers_backward_rows():
+    # a training step with a dense upstream gradient (not .sum().backward())
+    rows = bench_layers.time_layers([8, 12], batch=3, repeats=1, backward=True,
+                                    generator=torch.Generator().manual_seed(0))
+    assert [r["n"] for r in rows] == [8, 12]
+    assert all(r["dense_s"] > 0 and r["fft_s"] > 0 for r in rows)
+
+
+def test_time_layers_rows():
+    rows = bench_layers.time_layers([8, 16], batch=2, repeats=1,
+                                    generator=torch.Generator().manual_seed(0))
+    assert [r["n"] for r in rows] == [8, 16]
+    for r in rows:
+        assert r["dense_s"] > 0 and r["fft_s"] > 0
+        assert r["ratio"] == pytest.approx(r["dense_s"] / r["fft_s"])
+    with pytest.raises(ValueError):
+        bench_layers.time_layers([8], repeats=0)
 
 
 def test_write_results(tmp_path):

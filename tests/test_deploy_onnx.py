@@ -21,8 +21,8 @@ import torch
 from circlearn.cli import main
 from circlearn.data import samples
 from circlearn.data.yt8m import dequantize
-from circlearn.deploy.graph import DeployGraph
-from circlearn.deploy.onnx_export import all_frames_model, export_onnx
+from circlearn.deploy.graph import DeployGraph, all_frames_model
+from circlearn.deploy.onnx import export_onnx
 from circlearn.models import from_preset, preset_config
 
 ort = pytest.importorskip("onnxruntime")
@@ -329,7 +329,8 @@ def test_clear_errors(trained, tmp_path, capsys):
 
 def test_core_package_does_not_import_onnx():
     code = ("import sys, circlearn, circlearn.nn, circlearn.models, circlearn.cli, "
-            "circlearn.deploy.graph, circlearn.deploy.onnx_export, circlearn.training.export_run\n"
+            "circlearn.deploy.graph, circlearn.deploy.onnx, circlearn.deploy.torchscript, "
+            "circlearn.deploy.export, circlearn.deploy.cli\n"
             "bad = [m for m in ('onnx', 'onnxscript', 'onnxruntime') if m in sys.modules]\n"
             "assert not bad, bad\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -346,7 +347,7 @@ def test_eager_torchscript_and_onnx_agree_on_padded_and_empty_videos(tmp_path, p
     """The three forwards are one: the eager model, the TorchScript file (uint8 frames, both
     sampling modes) and the ONNX graph (dequantized floats, every frame), on a batch with
     padded, empty and full videos whose padding is not zero."""
-    from circlearn.training.export import export_torchscript
+    from circlearn.deploy.torchscript import export_torchscript
 
     gen = torch.Generator().manual_seed(3)
     q = torch.randint(0, 256, (4, 11, 24), generator=gen, dtype=torch.uint8)  # (B, T, D)
@@ -386,7 +387,7 @@ def test_export_leaves_logging_to_other_threads(monkeypatch):
     import logging
     import threading
 
-    from circlearn.deploy import onnx_export
+    from circlearn.deploy import onnx as deploy_onnx
 
     records: list[logging.LogRecord] = []
 
@@ -411,7 +412,7 @@ def test_export_leaves_logging_to_other_threads(monkeypatch):
 
     monkeypatch.setattr(torch.onnx, "export", export_and_look)
     try:
-        onnx_export.build_onnx(_tiny("dbof"), "fp32")
+        deploy_onnx.build_onnx(_tiny("dbof"), "fp32")
     finally:
         root.removeHandler(handler)
     messages = [r.getMessage() for r in records]

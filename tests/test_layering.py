@@ -20,9 +20,9 @@ ENTRY_POINTS = {"circlearn.__main__"}  # `python -m circlearn`; the console scri
 LEVELS = {
     "reference": 0, "config": 0, "normalization": 0,
     "nn": 2, "data": 2, "metrics": 2,
-    "models": 3, "timing": 3,
-    "deploy": 3.5,  # the ONNX graph of a model; below training, whose export command uses it
+    "models": 3,
     "training": 4, "plotting": 4,
+    "deploy": 4.5,  # deployable files of a trained run: loads it through training
     "experiments": 5,
     "bench": 5.5,  # above experiments: the deploy suite measures the models of every SCALES entry
     "cli": 7, "__main__": 8,
@@ -33,7 +33,7 @@ SPLITS = {"reference_structured": "reference"}
 
 #: The command-line layer: only the dispatcher imports these.
 COMMAND_MODULES = {"circlearn.training.cli", "circlearn.data.cli", "circlearn.bench.cli",
-                   "circlearn.experiments.cli"}
+                   "circlearn.deploy.cli", "circlearn.experiments.cli"}
 COMMAND_LEVEL = 6  # between the library and the dispatcher
 
 

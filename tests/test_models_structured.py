@@ -115,7 +115,7 @@ def test_models_with_each_kind_export_to_torchscript(kind, tmp_path):
     and export_torchscript checks the artifact against the model."""
     import warnings
 
-    from circlearn.training.export import export_torchscript
+    from circlearn.deploy.torchscript import export_torchscript
 
     torch.manual_seed(0)
     model = from_preset("dbof", cluster_sizes=(24, 12), embedding=kind, fc=kind,

@@ -1,4 +1,4 @@
-"""circlearn.plotting.perf: cost model formula, timer rows, layer sizes, figures."""
+"""circlearn.plotting.perf: cost model formula, layer sizes, figures."""
 
 import math
 
@@ -9,7 +9,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from circlearn.plotting import perf  # noqa: E402
 
@@ -30,24 +29,6 @@ def test_matvec_flops_formula(n):
 def test_matvec_flops_rejects_zero():
     with pytest.raises(ValueError, match="n must be"):
         perf.matvec_flops(0)
-
-
-def test_time_layers_backward_rows():
-    # issue 14: a training step with a dense upstream gradient (not .sum().backward())
-    rows = perf.time_layers([8, 12], batch=3, repeats=1, backward=True,
-                            generator=torch.Generator().manual_seed(0))
-    assert [r["n"] for r in rows] == [8, 12]
-    assert all(r["dense_s"] > 0 and r["fft_s"] > 0 for r in rows)
-
-
-def test_time_layers_rows():
-    rows = perf.time_layers([8, 16], batch=2, repeats=1, generator=torch.Generator().manual_seed(0))
-    assert [r["n"] for r in rows] == [8, 16]
-    for r in rows:
-        assert r["dense_s"] > 0 and r["fft_s"] > 0
-        assert r["ratio"] == pytest.approx(r["dense_s"] / r["fft_s"])
-    with pytest.raises(ValueError):
-        perf.time_layers([8], repeats=0)
 
 
 @pytest.mark.parametrize("diagonal,per_n", [("learned", 2), (None, 1), ("sign", 1)])

@@ -15,7 +15,7 @@ from circlearn.models import preset_config
 from circlearn.training import TrainConfig, TrainingDiverged, evaluate, load_model, train
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
 from circlearn.training.evaluation import eval_loader
-from circlearn.training.export import export_torchscript
+from circlearn.deploy.torchscript import export_torchscript
 from circlearn.training.predict import predict_top_k, read_predictions, write_predictions
 
 FRAME = samples.path("yt8m") / "frame"

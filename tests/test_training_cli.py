@@ -10,6 +10,7 @@ import re
 import pytest
 
 from circlearn.config import field_docs
+from circlearn.deploy import cli as dcli
 from circlearn.models import ModelConfig, preset_config
 from circlearn.training import TrainConfig
 from circlearn.training import cli as tcli
@@ -100,7 +101,7 @@ def test_bad_choice_names_the_valid_ones(capsys):
      {"eval_batch_size": 1024, "device": "auto", "top_k": 20, "num_workers": 0}),
     (tcli.configure_predict_parser, ["--input-data-pattern", "t*", "--output-file", "p.csv"],
      {"eval_batch_size": 512, "device": "auto", "top_k": 20}),
-    (tcli.configure_export_parser, [], {"max_batch": 512, "output": None, "checkpoint": None}),
+    (dcli.configure_parser, [], {"max_batch": 512, "output": None, "checkpoint": None}),
 ])
 def test_eval_predict_export_defaults(configure, argv, expected):
     _, args = _parse(configure, ["--train-dir", "runs/x", *argv])

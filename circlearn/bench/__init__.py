@@ -12,11 +12,11 @@ Suites (:data:`SUITES`; each module has ``run(quick=False, out_dir=None, ...)``,
 - ``deploy``  TorchScript/ONNX file size per precision, peak memory and batch-1 one-thread
   latency in torch eager, TorchScript and ONNX Runtime (needs the ``deploy`` extra).
 
-Protocol: :mod:`circlearn.timing` (pinned threads, warm-up, medians of interleaved rounds,
-CUDA events on GPU); :mod:`circlearn.bench.results` stores machine facts with every result
-in ``benchmarks/results/<suite>-<machine>.{json,md}`` under the working directory (or
-``--out DIR``). ``--quick`` runs tiny sizes and writes
-nothing. The command line is :mod:`circlearn.bench.cli`.
+Protocol: :mod:`circlearn.bench.timing`, the one timer (pinned threads, warm-up, medians of
+interleaved rounds, CUDA events on GPU); :mod:`circlearn.bench.results` stores machine facts
+with every result in ``benchmarks/results/<suite>-<machine>.{json,md}`` under the working
+directory (or ``--out DIR``). ``--quick`` runs tiny sizes and writes nothing. The command
+line is :mod:`circlearn.bench.cli`.
 """
 
 __all__ = ["SUITES", "CUDA_SUITES"]

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from circlearn.bench.results import machine_info, write_results
+from circlearn.bench.timing import time_rounds
 from circlearn.data.tfrecord import read_records
 from circlearn.data.yt8m import (
     VideoExample,
@@ -35,7 +36,6 @@ from circlearn.data.yt8m import (
     read_frame_examples,
     write_frame_examples,
 )
-from circlearn.timing import time_rounds
 
 __all__ = ["run", "make_file"]
 

@@ -8,21 +8,29 @@ paper's formulation is :class:`circlearn.nn.PaperCirculant`, a tested twin of th
 
 Every variant is checked against the others before it is timed, so a fast wrong answer
 cannot produce a number.
+
+:func:`time_layers` times the bare products instead (dense ``x @ W.T`` against
+:func:`circlearn.nn.functional.circulant_matmul`, forward or a training step): the rows that
+notebook 05 prints and :func:`circlearn.plotting.perf.plot_timings` draws. Both use the one
+timer, :mod:`circlearn.bench.timing`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from circlearn.bench.results import machine_info, write_results
+from circlearn.bench.timing import copy_bandwidth_gbs, time_fn, time_rounds
 from circlearn.nn import CirculantLinear, PaperCirculant
-from circlearn.timing import copy_bandwidth_gbs, time_fn
+from circlearn.nn.functional import circulant_matmul
 
-__all__ = ["PaperCirculant", "run", "layer_case", "HEADLINE"]
+__all__ = ["PaperCirculant", "run", "layer_case", "HEADLINE", "time_layers"]
 
 
 def _step(module: nn.Module, x: torch.Tensor, backward: bool, grad_y: torch.Tensor | None = None):
@@ -97,6 +105,54 @@ def layer_case(n_in: int, n_out: int, batch: int, backward: bool, *, device: str
     if copy_gbs is not None:
         row["copy_GB_per_s"] = copy_gbs
     return row
+
+
+def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
+                dtype: torch.dtype = torch.float32, device: str = "cpu",
+                generator: torch.Generator | None = None, backward: bool = False) -> list[dict]:
+    """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
+
+    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
+    ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
+    the two variants alternate in ``repeats`` rounds
+    (:func:`circlearn.bench.timing.time_rounds`).
+
+    ``backward=True`` times a training step instead: the forward, then ``y.backward(g)`` with a
+    dense random upstream gradient ``g (batch, n)`` (the gradient a real loss sends; the
+    ``y.sum().backward()`` shortcut sends a stride-0 tensor of ones, which FFT and BLAS
+    kernels treat unrepresentatively), computing the gradients of ``x`` and of the weight.
+    """
+    if repeats < 1 or batch < 1:
+        raise ValueError(f"repeats and batch must be >= 1, got {repeats}, {batch}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    rows = []
+    for n in ns:
+        x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
+        c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
+        w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
+        if backward:
+            grad = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n) dense
+            for t in (x, c, w):
+                t.requires_grad_(True)
+            fns = {"dense": lambda x=x, w=w, grad=grad: _backward_step(
+                       lambda: x @ w.T, grad, (x, w)),
+                   "fft": lambda x=x, c=c, grad=grad: _backward_step(
+                       lambda: circulant_matmul(x, c), grad, (x, c))}
+        else:
+            fns = {"dense": lambda x=x, w=w: x @ w.T,
+                   "fft": lambda x=x, c=c: circulant_matmul(x, c)}
+        times = time_rounds(fns, repeats, device=device)
+        dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
+        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
+    return rows
+
+
+def _backward_step(forward: Callable[[], torch.Tensor], grad: torch.Tensor,
+                   leaves: Sequence[torch.Tensor]) -> None:
+    """One training step of :func:`time_layers`: clear the leaves' grads, forward, backward(grad)."""
+    for t in leaves:
+        t.grad = None
+    forward().backward(grad)
 
 
 HEADLINE = [  # (n_in, n_out, batch, backward): the core issue's targets

@@ -22,8 +22,8 @@ import statistics
 import torch
 
 from circlearn.bench.results import write_results
+from circlearn.bench.timing import time_fn, time_rounds
 from circlearn.models import VideoClassifier, count_parameters, from_preset
-from circlearn.timing import time_fn, time_rounds
 from circlearn.training.objective import cross_entropy_on_probabilities
 
 __all__ = ["VARIANTS", "run", "main", "batch1_latency_ms"]

@@ -7,7 +7,7 @@
   ``benchmarks/results`` under the working directory of the call (``make bench`` runs in the
   source checkout, whose ``benchmarks/results/`` holds the stored results).
 
-Timing itself is :mod:`circlearn.timing`.
+Timing itself is :mod:`circlearn.bench.timing`.
 """
 
 from __future__ import annotations

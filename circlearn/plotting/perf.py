@@ -11,10 +11,11 @@ Cost model (floating-point operations for one ``n``-vector, real input), :func:`
 Memory: a dense ``n × n`` layer stores ``n²`` weights, a circulant one ``n`` (plus ``n`` for a
 learned diagonal); :func:`layer_sizes` reads the counts off real layers.
 
-Timings come from the one timer, :mod:`circlearn.timing`; :func:`time_layers` (dense
-``x @ W.T`` against :func:`circlearn.nn.functional.circulant_matmul`, medians of interleaved
-rounds) lives there and is re-exported here for the notebooks that call ``perf.time_layers``.
-Timings vary between machines and runs; the notebooks never compare them as outputs.
+The figures draw measurements they are given: timings are taken by the caller, e.g. with
+:func:`circlearn.bench.layers.time_layers` (dense ``x @ W.T`` against
+:func:`circlearn.nn.functional.circulant_matmul`, medians of interleaved rounds of the one
+timer, :mod:`circlearn.bench.timing`). Timings vary between machines and runs; the notebooks
+never compare them as outputs.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ import numpy as np
 import torch
 
 from circlearn.nn import CirculantLinear
-from circlearn.timing import time_layers
 
 from .algebra import DPI
 
-__all__ = ["matvec_flops", "time_layers", "layer_sizes", "plot_cost_model", "plot_timings",
-           "plot_memory", "plot_parameter_budget", "plot_layer_sweep"]
+__all__ = ["matvec_flops", "layer_sizes", "plot_cost_model", "plot_timings", "plot_memory",
+           "plot_parameter_budget", "plot_layer_sweep"]
 
 
 def matvec_flops(n: int) -> dict:
@@ -81,7 +81,8 @@ def plot_cost_model(ns: Sequence[int]):
 
 
 def plot_timings(rows: Sequence[Mapping]):
-    """Measured medians of :func:`time_layers` rows (log-log), dense against FFT."""
+    """Measured medians of :func:`circlearn.bench.layers.time_layers` rows (log-log), dense
+    against FFT."""
     if not rows:
         raise ValueError("plot_timings needs at least one row")
     return _dense_vs_circulant(rows, ("dense_s", 1e6, "dense x @ W.T"),

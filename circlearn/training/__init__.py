@@ -13,8 +13,9 @@ Modules: ``config`` (:class:`TrainConfig`), ``objective`` (loss, learning-rate s
 clipping), ``loop`` (:func:`train`: run directory and resume semantics), ``evaluation``
 (:func:`evaluate`, loading a trained model), ``checkpoint`` (atomic checkpoints),
 ``distributed`` (torch.distributed plumbing, device choices), ``predict`` (Kaggle CSV),
-``export`` (TorchScript artifacts) and ``cli`` (``circlearn train | eval | predict |
-export``, generated from the ``TrainConfig``/``ModelConfig`` fields).
+``options`` (the command-line options of a run, shared with ``circlearn export``) and ``cli``
+(``circlearn train | eval | predict``, generated from the ``TrainConfig``/``ModelConfig``
+fields). Deployable files are written by :mod:`circlearn.deploy`.
 """
 
 from circlearn.training.config import RESUMABLE_FIELDS, TrainConfig, incompatible_fields

@@ -1,15 +1,16 @@
-r"""``circlearn train | eval | predict | export``: the command line of :mod:`circlearn.training`.
+r"""``circlearn train | eval | predict``: the command line of :mod:`circlearn.training`.
 
 The options are generated from the :class:`~circlearn.training.TrainConfig` and
 :class:`~circlearn.models.ModelConfig` fields (:func:`circlearn.config.add_config_options`:
 type from the annotation, help from the field's docstring entry, default from the field), so
 the command line and the library cannot drift apart. Long options are kebab-case; the
-YouTube-8M starter code's names are accepted too, from one table (:data:`OPTION_NAMES`;
-every option also has its snake_case spelling: ``--train_dir``, ``--base_learning_rate``…).
+YouTube-8M starter code's names are accepted too, from one table
+(:data:`circlearn.training.options.OPTION_NAMES`, shared with ``circlearn export``; every
+option also has its snake_case spelling: ``--train_dir``, ``--base_learning_rate``…).
 The model is a preset (``--model dbof-fc-circulant``) with ``ModelConfig`` field overrides
-(``--feature-sizes 128,16 --num-classes 50 --cluster-sizes 256,128``). ``eval``, ``predict``
-and ``export`` rebuild the model from ``TRAIN_DIR/config.json`` and a checkpoint (latest by
-default).
+(``--feature-sizes 128,16 --num-classes 50 --cluster-sizes 256,128``). ``eval`` and
+``predict`` rebuild the model from ``TRAIN_DIR/config.json`` and a checkpoint (latest by
+default), as ``circlearn export`` does (:mod:`circlearn.deploy.cli`).
 
 Examples::
 
@@ -19,8 +20,6 @@ Examples::
     circlearn eval --train-dir runs/dbof --eval-data-pattern '...' [--follow]
     circlearn predict --train-dir runs/dbof --input-data-pattern 'test*.tfrecord' \\
         --output-file predictions.csv
-    circlearn export --train-dir runs/dbof        # → runs/dbof/export/model.torchscript.pt
-    circlearn export --train-dir runs/dbof --format onnx --precision int8   # → model.int8.onnx
 
 Each command has ``configure_<command>_parser(parser)`` and ``run_<command>(args)``, which the
 dispatcher (:mod:`circlearn.cli`) calls; nothing in the library imports this module.
@@ -38,38 +37,21 @@ from pathlib import Path
 
 from circlearn.config import add_alias_option, add_config_options, add_deprecated_option, config_values
 from circlearn.models import ModelConfig, preset_config
-from circlearn.models.config import CLASSIFIERS, DBOF_POOLINGS, EVAL_SAMPLINGS, LAYER_KINDS, POOLINGS
 from circlearn.training.config import TrainConfig
-from circlearn.training.distributed import DEVICES
-from circlearn.training.objective import CLIP_MODES
+from circlearn.training.options import (
+    CHOICES,
+    OPTION_NAMES,
+    add_train_options,
+    add_trained_model_options,
+)
 
-__all__ = ["OPTION_NAMES", "DEPRECATED_NAMES", "CHOICES",
-           "configure_train_parser", "run_train", "configure_eval_parser", "run_eval",
-           "configure_predict_parser", "run_predict", "configure_export_parser", "run_export",
-           "model_config_from_args", "train_config_from_args"]
-
-#: Field → option names where they are not the field's own (kebab-case first, then aliases;
-#: each also gets its snake_case spelling): the YouTube-8M starter code's names.
-OPTION_NAMES: dict[str, tuple[str, ...]] = {
-    "run_dir": ("train-dir",),
-    "train_data": ("train-data-pattern",),
-    "eval_data": ("eval-data-pattern",),
-    "preset": ("model", "preset"),
-    "hidden_size": ("hidden-size", "fc_hidden_size"),
-    "num_mixtures": ("num-mixtures", "moe_num_mixtures"),
-    "num_workers": ("num-workers", "num_readers"),
-}
+__all__ = ["DEPRECATED_NAMES", "configure_train_parser", "run_train", "configure_eval_parser",
+           "run_eval", "configure_predict_parser", "run_predict", "model_config_from_args",
+           "train_config_from_args"]
 
 #: Field → old option names that still work, with a deprecation note on stderr.
 DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {
     "n_factors": ("k-factor",),  # the paper code's --k_factor; the field is n_factors
-}
-
-#: Field → allowed values (from the library's own constants).
-CHOICES = {
-    "pooling": POOLINGS, "dbof_pooling": DBOF_POOLINGS, "embedding": LAYER_KINDS,
-    "fc": LAYER_KINDS, "classifier": CLASSIFIERS, "classifier_layer": LAYER_KINDS,
-    "eval_sampling": EVAL_SAMPLINGS, "clip_mode": CLIP_MODES, "device": DEVICES,
 }
 
 #: TrainConfig fields of the "optimisation" group; the others (except the data, the model and
@@ -89,20 +71,13 @@ _STARTER_CLUSTERS = {"dbof": "dbof", "netvlad": "netvlad", "netfv": "fv"}
 _MODEL_PREFIX = "model_"
 
 
-def _options(parser, fields, names=(), **kwargs) -> dict[str, str]:
-    """TrainConfig options for ``fields`` with the shared names and choices (``names``: extra
-    per-command names, e.g. eval's ``--batch-size`` for ``eval_batch_size``)."""
-    return add_config_options(parser, TrainConfig, fields, names={**OPTION_NAMES, **dict(names)},
-                              choices=CHOICES, **kwargs)
-
-
 def _train_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in _DERIVED]
 
 
 # ------------------------------------------------------------------------------ train
 def configure_train_parser(p: argparse.ArgumentParser) -> None:
-    _options(p, _DATA, required=("run_dir", "train_data"), defaults={"preset": "dbof"})
+    add_train_options(p, _DATA, required=("run_dir", "train_data"), defaults={"preset": "dbof"})
     g = p.add_argument_group("model overrides (ModelConfig fields; default: the preset's)")
     add_config_options(g, ModelConfig, names=OPTION_NAMES, choices=CHOICES, keep="the preset's",
                        dest_prefix=_MODEL_PREFIX)
@@ -114,10 +89,10 @@ def configure_train_parser(p: argparse.ArgumentParser) -> None:
     for kind, prefix in _STARTER_CLUSTERS.items():
         add_alias_option(g, f"{prefix}-cluster-size", type=int, default=None, metavar="INT",
                          help=f"starter-code style: {kind} clusters for video, half for audio")
-    _options(p.add_argument_group("optimisation (TrainConfig fields)"), _OPTIMISATION)
+    add_train_options(p.add_argument_group("optimisation (TrainConfig fields)"), _OPTIMISATION)
     rest = [f for f in _train_fields() if f not in _OPTIMISATION and f not in _DATA]
     r = p.add_argument_group("run control (TrainConfig fields)")
-    _options(r, rest)
+    add_train_options(r, rest)
     add_alias_option(r, "start-new-model", action="store_true",
                      help="delete the run directory's checkpoints, metrics and events first")
 
@@ -174,17 +149,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ eval
-def _trained_model_options(p: argparse.ArgumentParser) -> None:
-    """The run directory, checkpoint and device: what ``eval``, ``predict``, ``export`` load."""
-    _options(p, ("run_dir",), required=("run_dir",))
-    p.add_argument("--checkpoint", default=None,
-                   help="checkpoint file, 'latest' (default) or 'best'")
-
-
 def configure_eval_parser(p: argparse.ArgumentParser) -> None:
-    _trained_model_options(p)
-    _options(p, ("device", "eval_data", "eval_batch_size", "top_k", "num_workers"),
-             required=("eval_data",), names={"eval_batch_size": ("batch-size",)})
+    add_trained_model_options(p)
+    add_train_options(p, ("device", "eval_data", "eval_batch_size", "top_k", "num_workers"),
+                      required=("eval_data",), names={"eval_batch_size": ("batch-size",)})
     p.add_argument("--follow", action="store_true",
                    help="keep evaluating new checkpoints as training writes them (waits for "
                         "training to start while TRAIN_DIR has no checkpoints/ folder; once "
@@ -240,10 +208,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ predict
 def configure_predict_parser(p: argparse.ArgumentParser) -> None:
-    _trained_model_options(p)
-    _options(p, ("device", "top_k", "eval_batch_size"),
-             names={"eval_batch_size": ("batch-size",)},
-             defaults={"eval_batch_size": 512})
+    add_trained_model_options(p)
+    add_train_options(p, ("device", "top_k", "eval_batch_size"),
+                      names={"eval_batch_size": ("batch-size",)},
+                      defaults={"eval_batch_size": 512})
     add_alias_option(p, "input-data-pattern", required=True,
                      help="comma-separated globs of the TFRecords to predict")
     add_alias_option(p, "output-file", required=True, help="CSV: VideoId,LabelConfidencePairs")
@@ -267,47 +235,4 @@ def run_predict(args: argparse.Namespace) -> int:
     n = write_predictions(args.output_file, predict_top_k(model, loader, args.top_k, device),
                           vocab)
     print(f"wrote top-{args.top_k} predictions for {n} videos to {args.output_file}")
-    return 0
-
-
-# ------------------------------------------------------------------------------ export
-def configure_export_parser(p: argparse.ArgumentParser) -> None:
-    _trained_model_options(p)
-    _add_export_options(p.add_argument_group("export"))
-
-
-def _add_export_options(g) -> None:
-    """The export-only options (artifact path and form); new export options go here."""
-    from circlearn.training.export_run import FORMATS, PRECISIONS
-
-    g.add_argument("--format", dest="format", choices=FORMATS, default="torchscript",
-                   help="torchscript (default) or onnx (needs the 'deploy' extra)")
-    g.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="onnx: fp32 (default), fp16 (float16 weights and activations) or int8 "
-                        "(dynamic quantization of the dense weights)")
-    g.add_argument("--output", default=None,
-                   help="artifact path (default TRAIN_DIR/export/model.torchscript.pt, "
-                        "model.onnx, model.fp16.onnx or model.int8.onnx)")
-    _options(g, ("eval_data",))  # records the export is verified on (default: the run's)
-    g.add_argument("--verify-videos", type=int, default=1000,
-                   help="evaluation videos the export is verified on (default 1000)")
-    g.add_argument("--vocabulary", default=None,
-                   help="onnx: vocabulary.csv whose SHA-256 goes into the metadata (default: "
-                        "the one beside the evaluation data)")
-    g.add_argument("--max-batch", type=int, default=512,
-                   help="torchscript: largest batch the artifact accepts (stored evaluation "
-                        "frame draws)")
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from circlearn.training.export_run import export_run, format_report
-
-    try:
-        result = export_run(args.run_dir, fmt=args.format, precision=args.precision,
-                            output=args.output, checkpoint=args.checkpoint,
-                            eval_data=args.eval_data, verify_videos=args.verify_videos,
-                            vocabulary=args.vocabulary, max_batch=args.max_batch)
-    except ModuleNotFoundError as exc:  # the optional deploy extra
-        raise ValueError(str(exc)) from None
-    print(format_report(result))
     return 0

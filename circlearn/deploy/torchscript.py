@@ -21,23 +21,11 @@ tensor values are skipped and ``num_frames`` is clamped into ``[0, T]`` (the eag
 raises), and the pooling modules mask unused frames instead of selecting the real rows
 (:mod:`circlearn.deploy.graph` lists the differences).
 
-Formats: TorchScript (``torch.jit.trace``, here), loadable from Python (``torch.jit.load``)
-and C++ without circlearn; TorchScript is deprecated in torch 2.13 but still works (its
-deprecation warnings are silenced here).
-
-ONNX (``circlearn export --format onnx``, :mod:`circlearn.deploy.onnx_export`): opset 20,
-fp32/fp16/int8, through ``torch.onnx.export(dynamo=True)`` (the optional ``deploy`` extra:
-onnx, onnxscript, onnxruntime). It exports the model's forward in ``eval_sampling="all"``
-mode (:class:`circlearn.deploy.graph.DeployGraph`: every real frame, no random draw, batch
-and frame count dynamic) under ``fast_path(plain=True)``, so the
-circulant layers' ``torch.fft.rfft/irfft`` become ONNX ``DFT`` nodes; the old TorchScript
-ONNX exporter cannot (``aten::fft_rfft`` is not supported at opset 20). Inputs and outputs:
-frame level ``frames`` float32 ``(batch, frames, features)`` (dequantized; the per-frame L2
-normalization is inside the graph) and ``num_frames`` int64 ``(batch,)``, video level
-``features`` float32 ``(batch, features)``; output ``probabilities`` float32
-``(batch, classes)``. ``num_frames = 0`` pools one all-zero frame (finite, the same for every
-empty video). Every export, in either format, is verified on evaluation records by
-:func:`circlearn.training.export_run.export_run` before ``circlearn export`` returns.
+TorchScript (``torch.jit.trace``) files load from Python (``torch.jit.load``) and C++ without
+circlearn; TorchScript is deprecated in torch 2.13 but still works (its deprecation warnings
+are silenced here). The other format, ONNX in fp32/fp16/int8 with every real frame, is
+:mod:`circlearn.deploy.onnx`. ``circlearn export`` (:func:`circlearn.deploy.export.export_run`)
+verifies every file, in either format, on evaluation records before it returns.
 """
 
 from __future__ import annotations

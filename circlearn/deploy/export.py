@@ -1,4 +1,4 @@
-r"""``circlearn export``: a run directory's model → a verified TorchScript or ONNX file.
+r"""A run directory's model → a verified TorchScript or ONNX file (``circlearn export``).
 
 ::
 
@@ -12,13 +12,14 @@ Every export is checked on records of the run's evaluation data (``config.json``
 command returns: the file is run (TorchScript: ``torch.jit.load``; ONNX: ONNX Runtime) beside
 the model, and the maximum absolute difference of the probabilities, the GAP of both and the
 file size are printed. TorchScript reproduces the model's own evaluation mode
-(:mod:`circlearn.training.export`); ONNX uses every frame (``eval_sampling="all"``,
-:mod:`circlearn.deploy.onnx_export`), and its torch reference runs in that mode too.
+(:mod:`circlearn.deploy.torchscript`); ONNX uses every frame (``eval_sampling="all"``,
+:mod:`circlearn.deploy.onnx`), and its torch reference runs in that mode too.
 
 ONNX metadata (``metadata_props``) holds the feature names and sizes, the class count, the
 precision, the opset, the input/output description and ``vocabulary_sha256``, the SHA-256 of
 the ``vocabulary.csv`` found beside the evaluation data (``DIR/`` or ``DIR/..`` of the
-pattern; ``--vocabulary`` names it explicitly; empty when there is none).
+pattern; ``--vocabulary`` names it explicitly; empty when there is none). The command line
+is :mod:`circlearn.deploy.cli`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from circlearn.deploy.onnx_export import DEFAULT_FILES, PRECISIONS
+from circlearn.deploy.onnx import DEFAULT_FILES, PRECISIONS
 
 __all__ = ["FORMATS", "PRECISIONS", "default_output", "find_vocabulary", "verification_batches",
            "export_run", "verify_torchscript", "format_report"]
@@ -112,7 +113,7 @@ def export_run(train_dir: str | os.PathLike, *, fmt: str = "torchscript", precis
         raise ValueError(f"--precision {precision} needs --format onnx (TorchScript exports "
                          f"fp32 only)")
     if fmt == "onnx":
-        from circlearn.deploy.onnx_export import require_deploy
+        from circlearn.deploy.onnx import require_deploy
 
         require_deploy()  # before loading anything: a missing extra is the first error
     from circlearn.training.evaluation import load_model
@@ -129,12 +130,12 @@ def export_run(train_dir: str | os.PathLike, *, fmt: str = "torchscript", precis
     batches = verification_batches(pattern, config, verify_videos,
                                    batch_size=min(64, max_batch) if fmt == "torchscript" else 64)
     if fmt == "torchscript":
-        from circlearn.training.export import export_torchscript
+        from circlearn.deploy.torchscript import export_torchscript
 
         result = export_torchscript(model, out, max_batch=max_batch, max_frames=config.max_frames)
         result.update(verify_torchscript(out, model, batches))
     else:
-        from circlearn.deploy.onnx_export import export_onnx, file_sha256
+        from circlearn.deploy.onnx import export_onnx, file_sha256
 
         vocab = Path(vocabulary) if vocabulary is not None else find_vocabulary(pattern)
         if vocab is not None and not vocab.is_file():

@@ -13,43 +13,30 @@ The graph (:class:`circlearn.deploy.graph.DeployGraph`), opset :data:`OPSET` (20
 
 ``batch`` and ``frames`` are dynamic axes. The per-frame L2 normalization (and the zeroing
 of padded frames) is inside the graph; dequantization is not (``q · 4/255 − 1.9921875`` for
-YouTube-8M bytes, :func:`circlearn.data.yt8m.dequantize`). The graph uses every real
-frame, deterministically: the model's ``eval_sampling="all"`` mode, whatever mode the model
-was trained and evaluated with (the paper's evaluation samples 10 bags of 15 frames at
-random; a graph with a stored random draw would only fit one batch size). ``num_frames = 0``
-pools one all-zero frame (finite probabilities, the same for every empty video; see
-:mod:`circlearn.deploy.graph`); values outside ``[0, frames]`` are clamped.
+YouTube-8M bytes, :func:`circlearn.data.yt8m.dequantize`). The graph uses every real frame:
+the model's ``eval_sampling="all"`` mode, whatever mode it was trained and evaluated with (the
+paper's evaluation samples 10 bags of 15 frames at random; a graph with a stored draw would
+fit one batch size only). ``num_frames = 0`` pools one all-zero frame (finite, the same for
+every empty video; :mod:`circlearn.deploy.graph`); values outside ``[0, frames]`` are clamped.
 
 The export runs under ``fast_path(plain=True)``: the circulant layers compute with
 ``torch.fft.rfft``/``irfft`` and products, which ``torch.onnx.export(dynamo=True)`` lowers to
-ONNX ``DFT`` nodes; no custom autograd function, numba kernel or ``scipy.fft`` call is
+ONNX ``DFT`` nodes (the TorchScript-based ONNX exporter cannot: ``aten::fft_rfft`` is not
+supported at opset 20); no custom autograd function, numba kernel or ``scipy.fft`` call is
 traced. The exporter's optimizer folds constant subgraphs, so a circulant layer's first
-column ``c`` is typically stored as its spectrum ``rfft(c)`` (``n/2 + 1`` complex numbers,
-``n + 2`` floats) beside its diagonal ``d``.
+column ``c`` is typically stored as its spectrum ``rfft(c)`` (``n + 2`` floats) beside ``d``.
 
-Precisions (:data:`PRECISIONS`, default files :data:`DEFAULT_FILES`):
-
-- ``fp32``: the model as trained.
-- ``fp16``: a float16 copy of the model is exported: weights and activations in float16,
-  inputs and outputs still float32. The input normalization runs in float32 (its
-  ``eps = 1e-12`` underflows in float16) and so do the FFTs (circlearn's precision rule:
-  CPU torch has no half FFT), so circulant spectra stay float32 (they are tiny). The file
-  is about half the fp32 file. ONNX Runtime 1.32's CPU provider runs it, float16 ``DFT``
-  included (checked on a one-node graph).
-- ``int8``: ONNX Runtime's dynamic quantization of the fp32 graph
-  (``quantize_dynamic``, int8 weights, per output channel): every dense ``MatMul``/``Gemm``
-  weight becomes int8 with float scales and activations are quantized per call. Circulant
-  parameters (spectra of ``c``, diagonals ``d``) and biases feed ``DFT``/``Mul``/``Add``
-  nodes and stay float32: they are ``O(n)`` per layer (dbof-fc-circulant's FC: 2 × 8,192 +
-  2 × 4,096 floats, 98 KB), so a compact model's int8 file is mostly its dense layers.
+Precisions (:data:`PRECISIONS`, files :data:`DEFAULT_FILES`, details in :func:`build_onnx`,
+:func:`quantize_int8`): ``fp32`` as trained; ``fp16`` a float16 copy (normalization, FFTs,
+inputs and outputs stay float32); ``int8`` dynamic quantization of the dense weights.
 
 Verification (:func:`verify_onnx`): before :func:`export_onnx` returns, ONNX Runtime runs the
 file on evaluation records and is compared with the torch model in the same mode
 (``eval_sampling="all"``, same precision for fp32 and fp16): the maximum absolute
 difference of the probabilities must stay within ``atol`` (fp32 1e-4, fp16 1e-2 by default),
-else the file is not written. For every precision the GAP of the file and of the fp32 torch
-model are reported (int8 has no torch twin: its difference to fp32 is the quantization error).
-The file is written atomically (a temporary file renamed into place).
+else the file is not written (it is written atomically). For every precision the GAP of the
+file and of the fp32 torch model are reported (int8 has no torch twin: its difference to fp32
+is the quantization error).
 """
 
 from __future__ import annotations
@@ -73,8 +60,8 @@ from circlearn.data.files import atomic_write
 from circlearn.deploy.graph import DeployGraph, all_frames_model
 from circlearn.models import VideoClassifier
 
-__all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "all_frames_model",
-           "build_onnx", "quantize_int8", "export_onnx", "verify_onnx", "onnx_inputs", "file_sha256"]
+__all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "build_onnx",
+           "quantize_int8", "export_onnx", "verify_onnx", "onnx_inputs", "file_sha256"]
 
 OPSET = 20
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -152,7 +139,15 @@ def _example(model: VideoClassifier) -> tuple[tuple, dict]:
 
 
 def build_onnx(model: VideoClassifier, precision: str = "fp32"):
-    """The ``onnx.ModelProto`` of ``model`` in ``precision`` (not checked, no metadata)."""
+    """The ``onnx.ModelProto`` of ``model`` in ``precision`` (not checked, no metadata).
+
+    ``fp16`` exports a float16 copy of the model: weights and activations in float16, inputs
+    and outputs still float32. The input normalization runs in float32 (its ``eps = 1e-12``
+    underflows in float16) and so do the FFTs (circlearn's precision rule: CPU torch has no
+    half FFT), so circulant spectra stay float32 (they are tiny). The file is about half the
+    fp32 file. ONNX Runtime 1.32's CPU provider runs it, float16 ``DFT`` included (checked on
+    a one-node graph). ``int8``: :func:`quantize_int8` of the fp32 graph.
+    """
     check_precision(precision)
     onnx, _ = require_deploy()
     from circlearn.nn import fast_path
@@ -176,7 +171,14 @@ def build_onnx(model: VideoClassifier, precision: str = "fp32"):
 
 
 def quantize_int8(proto):
-    """ONNX Runtime's dynamic int8 quantization of an fp32 ``ModelProto`` (a new proto)."""
+    """ONNX Runtime's dynamic int8 quantization of an fp32 ``ModelProto`` (a new proto).
+
+    ``quantize_dynamic``, int8 weights, per output channel: every dense ``MatMul``/``Gemm``
+    weight becomes int8 with float scales and activations are quantized per call. Circulant
+    parameters (spectra of ``c``, diagonals ``d``) and biases feed ``DFT``/``Mul``/``Add``
+    nodes and stay float32: they are ``O(n)`` per layer (dbof-fc-circulant's FC: 2 × 8,192 +
+    2 × 4,096 floats, 98 KB), so a compact model's int8 file is mostly its dense layers.
+    """
     onnx, _ = require_deploy()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -304,7 +306,7 @@ def export_onnx(model: VideoClassifier, path: str | os.PathLike, *, precision: s
     proto = build_onnx(model, precision)
     onnx.helper.set_model_props(proto, _metadata(model, precision, metadata))
     proto.doc_string = (f"circlearn {model.config.pooling or 'video-level'} model, {precision}, "
-                        f"eval_sampling=all; see circlearn/deploy/onnx_export.py")
+                        f"eval_sampling=all; see circlearn/deploy/onnx.py")
     onnx.checker.check_model(proto, full_check=True)
     data = proto.SerializeToString()
     result = {"path": str(path), "format": "onnx", "precision": precision, "opset": OPSET,

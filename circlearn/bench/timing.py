@@ -1,7 +1,7 @@
 r"""The one timer: what every speed figure in circlearn is measured with.
 
-Protocol (``structured.md`` §5.5), used by the benchmarks (:mod:`circlearn.bench`), the
-speed figures (:mod:`circlearn.plotting.perf`) and the notebooks:
+Protocol (``structured.md`` §5.5), used by the benchmark suites (:mod:`circlearn.bench`; the
+layer timings of the speed figures and notebooks come from :mod:`circlearn.bench.layers`):
 
 - warm-up calls first (allocator, FFT plans, JIT compilation), never timed;
 - the figure is the **median** of repeated calls (robust to the odd slow call);
@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import torch
 
-from circlearn.nn.functional import circulant_matmul
-
-__all__ = ["sync", "time_fn", "time_rounds", "copy_bandwidth_gbs", "time_layers"]
+__all__ = ["sync", "time_fn", "time_rounds", "copy_bandwidth_gbs"]
 
 
 def sync(device: str) -> None:
@@ -104,51 +102,3 @@ def copy_bandwidth_gbs(device: str = "cpu", nbytes: int = 256 * 2**20) -> float:
     dst = torch.empty_like(src)
     t = time_fn(lambda: dst.copy_(src), device=device, warmup=2, repeats=7)
     return 2 * nbytes / t / 1e9
-
-
-def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
-                dtype: torch.dtype = torch.float32, device: str = "cpu",
-                generator: torch.Generator | None = None, backward: bool = False) -> list[dict]:
-    """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
-
-    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
-    ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
-    the two variants alternate in ``repeats`` rounds (:func:`time_rounds`).
-
-    ``backward=True`` times a training step instead: the forward, then ``y.backward(g)`` with a
-    dense random upstream gradient ``g (batch, n)`` (the gradient a real loss sends; the
-    ``y.sum().backward()`` shortcut sends a stride-0 tensor of ones, which FFT and BLAS
-    kernels treat unrepresentatively), computing the gradients of ``x`` and of the weight.
-    """
-    if repeats < 1 or batch < 1:
-        raise ValueError(f"repeats and batch must be >= 1, got {repeats}, {batch}")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
-    rows = []
-    for n in ns:
-        x = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n)
-        c = torch.randn(n, generator=g, dtype=dtype).to(device)          # (n,)
-        w = torch.randn(n, n, generator=g, dtype=dtype).to(device)       # (n, n)
-        if backward:
-            grad = torch.randn(batch, n, generator=g, dtype=dtype).to(device)   # (B, n) dense
-            for t in (x, c, w):
-                t.requires_grad_(True)
-            fns = {"dense": lambda x=x, w=w, grad=grad: _step(lambda: x @ w.T, grad, (x, w)),
-                   "fft": lambda x=x, c=c, grad=grad: _step(lambda: circulant_matmul(x, c),
-                                                            grad, (x, c))}
-        else:
-            fns = {"dense": lambda x=x, w=w: x @ w.T,
-                   "fft": lambda x=x, c=c: circulant_matmul(x, c)}
-        times = time_rounds(fns, repeats, device=device)
-        dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
-        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
-    return rows
-
-
-
-
-def _step(forward: Callable[[], torch.Tensor], grad: torch.Tensor,
-          leaves: Sequence[torch.Tensor]) -> None:
-    """One training step of :func:`time_layers`: clear the leaves' grads, forward, backward(grad)."""
-    for t in leaves:
-        t.grad = None
-    forward().backward(grad)

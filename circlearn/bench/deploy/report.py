@@ -1,0 +1,173 @@
+"""The tables and the figure of ``circlearn bench deploy``, and the refresh of their GAP column.
+
+:func:`write` stores the rows (:func:`flatten`: one per model) in
+``benchmarks/results/deploy-<machine>.{json,md,png}`` under ``out_dir``: the summary table of
+:func:`circlearn.bench.results.write_results` (:data:`COLUMNS`), then
+:func:`markdown_tables` (file size per precision, latency, peak memory and differences to
+torch eager, and each compact model against its dense counterpart, :func:`ratios`), and the
+figure :func:`circlearn.plotting.deploy.plot_deploy`. :func:`refresh_gaps` rewrites only the
+GAP column of a stored table, from today's stored experiment results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from circlearn.bench.deploy.measure import FRAMES, RUNTIMES
+from circlearn.bench.deploy.specs import dense_rows, model_specs
+
+__all__ = ["COLUMNS", "flatten", "ratios", "markdown_tables", "write", "refresh_gaps"]
+
+#: The columns of the summary table.
+COLUMNS = ["model", "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms", "eager_p50_ms"]
+
+
+def flatten(spec: dict, m: dict) -> dict:
+    """One table row: the model ``spec`` and its measurements ``m``
+    (:func:`circlearn.bench.deploy.measure.measure_model`)."""
+    row = {"model": spec["name"], "scale": spec["scale"], "preset": spec["preset"],
+           "dense": spec["dense"], "gap": spec["gap"], "gap_source": spec["gap_source"],
+           "parameters": m["parameters"]}
+    mb = {k: v / 1e6 for k, v in m["bytes"].items()}
+    row.update({"torchscript_MB": mb["torchscript"], "fp32_MB": mb["onnx-fp32"],
+                "fp16_MB": mb["onnx-fp16"], "int8_MB": mb["onnx-int8"]})
+    for r in RUNTIMES:
+        row[f"{r}_p50_ms"] = m["p50_ms"][r]
+        row[f"{r}_p95_ms"] = m["p95_ms"][r]
+        row[f"{r}_rss_MB"] = m["peak_rss_mb"][r]
+    row.update({f"{k}_max_abs_diff": v for k, v in m["max_abs_diff"].items()})
+    row.update({"rounds": m["rounds"], "export_s": m["export_s"]})
+    return row
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """Each compact model against its dense counterpart of the same scale."""
+    by = dense_rows(rows)
+    out = []
+    for r in rows:
+        dense = by.get((r["scale"], r["dense"]))
+        if dense is None:
+            continue
+        out.append({"compact": r["model"], "dense": dense["model"],
+                    **{f"{k}_ratio": r[k] / dense[k] for k in (
+                        "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms",
+                        "eager_p50_ms", "onnx-fp32_rss_MB")}})
+        if "pair_p50_ms" in r:  # measured side by side with its dense model
+            out[-1]["onnx-fp32_p50_side_by_side_ratio"] = (r["pair_p50_ms"]["compact"]
+                                                           / r["pair_p50_ms"]["dense"])
+    return out
+
+
+def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
+    """The four tables below the summary: size, latency, memory, compact / dense."""
+    from circlearn.experiments.report import markdown_table
+
+    size = [{"model": r["model"], "params": f"{r['parameters']:,}",
+             "GAP": "" if r["gap"] is None else f"{r['gap']:.3f}",
+             **{k: round(r[k], 3) for k in ("torchscript_MB", "fp32_MB", "fp16_MB", "int8_MB")}}
+            for r in rows]
+    lat = [{"model": r["model"],
+            **{f"{rt} p50/p95 ms": f"{r[f'{rt}_p50_ms']:.2f} / {r[f'{rt}_p95_ms']:.2f}"
+               for rt in RUNTIMES}} for r in rows]
+    mem = [{"model": r["model"], **{f"{rt} MB": round(r[f"{rt}_rss_MB"]) for rt in RUNTIMES},
+            "max abs diff fp32/fp16/int8": "{:.1e} / {:.1e} / {:.1e}".format(
+                r["onnx-fp32_max_abs_diff"], r["onnx-fp16_max_abs_diff"],
+                r["onnx-int8_max_abs_diff"])} for r in rows]
+    rat = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+           for r in ratio_rows]
+    return "\n".join(["## File size (MB) per precision", "", markdown_table(size),
+                      "## Batch-1 latency, 300 frames, 1 CPU thread", "", markdown_table(lat),
+                      "## Peak resident memory of a process running the file (MB), and "
+                      "difference to torch eager", "", markdown_table(mem),
+                      "## Compact / dense (same scale, measured side by side)", "",
+                      markdown_table(rat)])
+
+
+def _notes(notes: list[str]) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"Batch 1, {FRAMES} frames, one CPU thread (torch.set_num_threads(1); ONNX Runtime "
+            f"intra/inter-op 1, sequential), every frame (eval_sampling=all). Runtimes timed in "
+            f"interleaved rounds in one process per model (p50/p95 over the rounds column); "
+            f"peak memory: a fresh process per runtime and model (ONNX Runtime's without torch). "
+            f"Random weights (seed 0). 1-minute load average at the end: {load:.1f} on "
+            f"{os.cpu_count()} cores (a shared machine: absolute latencies are noisy, the "
+            f"side-by-side ratios less so). " + " ".join(notes))
+
+
+def write(rows: list[dict], notes: list[str], out_dir=None) -> Path:
+    """Write the ``.md``, ``.json`` (with the ratios) and ``.png`` of ``rows`` under ``out_dir``
+    (default ``benchmarks/results`` under the working directory); returns the ``.md`` path.
+    ``notes``: sentences on the scales left out."""
+    from circlearn.bench.results import machine_tag, write_results
+    from circlearn.plotting.deploy import plot_deploy
+
+    ratio_rows = ratios(rows)
+    md_path = write_results("deploy", rows, notes=_notes(notes), out_dir=out_dir, columns=COLUMNS)
+    md_path.write_text(md_path.read_text() + "\n" + markdown_tables(rows, ratio_rows))
+    payload = json.loads(md_path.with_suffix(".json").read_text())
+    payload["ratios"] = ratio_rows
+    md_path.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    plot_deploy(rows, md_path.parent / f"deploy-{machine_tag()}.png")
+    return md_path
+
+
+def _refreshed(rows: list[dict], experiment_results) -> tuple[int, list[str]]:
+    """Set each circlearn row's GAP from the stored results; the count changed, the problems."""
+    specs: dict[str, dict] = {}  # every stored variant; a name stored twice: the first, as run()
+    for spec in model_specs(dedupe=False, experiment_results=experiment_results)[0]:
+        if spec["scale"] != "paper":
+            specs.setdefault(spec["name"], spec)
+    changed, problems = 0, []
+    for row in rows:
+        if row["scale"] == "paper":
+            continue
+        spec = specs.get(row["model"])
+        if spec is None:
+            problems.append(f"{row['model']}: no stored experiment result has this model")
+            continue
+        if spec["params"] != row["parameters"]:
+            problems.append(f"{row['model']}: the stored result's model has "
+                            f"{spec['params']:,} parameters, the measured one "
+                            f"{row['parameters']:,}")
+            continue
+        changed += row["gap"] != spec["gap"]
+        row["gap"], row["gap_source"] = spec["gap"], spec["gap_source"]
+    return changed, problems
+
+
+def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = None) -> int:
+    """Take the GAP column of a stored deploy table from today's stored experiment results.
+
+    The measurements (sizes, latencies, memory) use random weights and do not depend on
+    training, so when ``data_samples/results/`` changes (a rerun on recalibrated data) only
+    the ``gap`` of the rows of circlearn's scales is stale. Each such row is matched by its
+    name (``"<variant> (<scale>)"``, as :func:`circlearn.bench.deploy.specs.model_specs`
+    names it; a table measured before the deduplication also has rows for the second name of
+    a model stored twice) and its parameter count (the ``params`` the experiment stored); the
+    paper rows keep the paper's GAP. A row without a stored result, or whose stored model has
+    another parameter count, is an error (nothing is written): rerun the benchmark then.
+    Rewrites the ``.json``, ``.md`` and ``.png`` beside ``json_path``, adds a sentence saying
+    so to the notes, and returns the number of GAPs that changed. ``experiment_results``: as
+    in :func:`~circlearn.bench.deploy.specs.model_specs`.
+    """
+    from circlearn.bench.results import results_markdown
+    from circlearn.plotting.deploy import plot_deploy
+
+    path = Path(json_path)
+    payload = json.loads(path.read_text())
+    rows = payload["rows"]
+    changed, problems = _refreshed(rows, experiment_results)
+    if problems:
+        raise ValueError(f"{path}: cannot refresh the GAP column, rerun `circlearn bench "
+                         f"deploy`: " + "; ".join(problems))
+    payload["notes"] = (payload["notes"].rstrip() + f" GAP column refreshed on "
+                        f"{time.strftime('%Y-%m-%d')} from the stored experiment results "
+                        f"(sizes, latencies and memory unchanged: random weights).")
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    path.with_suffix(".md").write_text(results_markdown(payload, COLUMNS) + "\n"
+                                       + markdown_tables(rows, payload.get("ratios", [])))
+    plot_deploy(rows, path.with_suffix(".png"))
+    return changed
