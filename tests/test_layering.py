@@ -1,4 +1,4 @@
-"""The import rule of the package (issue 15): layers only look down; nothing imports the
+"""The import rule of the package: layers only look down; nothing imports the
 command-line dispatcher back; no module edits ``sys.path``."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_layers_only_look_down(name, package, path):
     unit = _unit(name)
     if unit == "circlearn":
         return
-    # a command's parser may live beside its library code (issue 15), but it belongs to the
+    # a command's parser may live beside its library code, but it belongs to the
     # command-line layer: it may use any library unit below the dispatcher
     level = COMMAND_LEVEL if name in COMMAND_MODULES else LEVELS[unit]
     for target in _imports(name, package, path):

@@ -24,7 +24,7 @@ from circlearn.metrics.average_precision import (
 )
 from circlearn.metrics.selection import summarize_batch
 
-TWIN_TOL = 1e-9  # fast vs literal twin on tie-free data (issue 4)
+TWIN_TOL = 1e-9  # fast vs literal twin on tie-free data
 EXACT = 0.0  # deterministic paths: bitwise equal
 
 # --- oracles (yt8m.md §2.4) -------------------------------------------------------------------

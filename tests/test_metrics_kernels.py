@@ -9,7 +9,7 @@ import pytest
 from circlearn.metrics import EvaluationMetrics, kernels, literal, selection
 from circlearn.metrics.selection import summarize_batch
 
-TWIN_TOL = 1e-9  # fast vs literal twin on tie-free data (issue 4)
+TWIN_TOL = 1e-9  # fast vs literal twin on tie-free data
 
 needs_numba = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba is not installed")
 

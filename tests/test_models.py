@@ -40,8 +40,7 @@ SIZES = (12, 4)  # small rgb, audio
 def dequantize(q: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """The starter code's dequantization written out (yt8m.md §1.6): q · 4/255 − 1.9921875.
 
-    (Was circlearn.models.inputs.dequantize, a shim removed in issue 15; the data module's
-    circlearn.data.yt8m.dequantize is the implementation, checked against this below.)"""
+    circlearn.data.yt8m.dequantize is the implementation, checked against this below."""
     return q.to(dtype or torch.get_default_dtype()) * (4 / 255) - 1.9921875
 
 

@@ -1,4 +1,4 @@
-"""FastPathOptions / fast_path: the options object, and plain mode ≡ the fast path (issue 15)."""
+"""FastPathOptions / fast_path: the options object, and plain mode ≡ the fast path."""
 
 import threading
 

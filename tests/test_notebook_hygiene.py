@@ -1,6 +1,6 @@
 """Notebook hygiene (style.md §4.5): restart-and-run-all counts, one literal parameters cell,
 no path tricks, PNG only, imports from the allowed set, size cap, Summary / Exercises last,
-and no rounding-level digits in stored outputs (issue 14: they differ between CPUs).
+and no rounding-level digits in stored outputs (they differ between CPUs).
 
 The outputs themselves are compared by nbval (``make notebooks``); these checks make sure that
 comparison means something and that the stored notebooks stay portable.
@@ -31,7 +31,7 @@ FORBIDDEN_SOURCE = re.compile(r"(sys\.path|os\.chdir|%run\b|%cd\b|tqdm)")
 
 ids = [p.stem for p in NOTEBOOKS]
 
-# Rounding-level digits (issue 14). A stored output must read the same on every CPU, BLAS kernel
+# Rounding-level digits. A stored output must read the same on every CPU, BLAS kernel
 # set, memory alignment and thread count; the last digits of a float error do not (02 printed
 # 4.2e-16 or 4.4e-16 depending only on the OpenBLAS kernels). Bounds ("< 1e-15", "<= 20 eps")
 # and verdicts are fine; each pattern below is a value printed beyond what every CPU reproduces.
@@ -153,7 +153,7 @@ def test_rounding_level_detector(text, expected):
 
 
 def test_no_rounding_level_digits_in_outputs(nb):
-    # Issue 14: stored outputs must not depend on the CPU, BLAS kernels or thread count.
+    # Stored outputs must not depend on the CPU, BLAS kernels or thread count.
     for i, c in enumerate(_code_cells(nb)):
         for out in c.outputs:
             hits = rounding_level_digits(_output_text(out))
@@ -201,7 +201,7 @@ def test_title_first_summary_last(nb):
 
 @pytest.mark.parametrize("stem", NAV.MANAGED)
 def test_navigation_footer_is_generated(stem):
-    # issue 14 item 4: previous/next links and source links, written by notebooks/add_navigation.py
+    # Previous/next links and source links, written by notebooks/add_navigation.py
     nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
     assert nb.cells[-1].source == NAV.footer(stem), \
         f"{stem}: stale or missing footer; run python notebooks/add_navigation.py"
@@ -209,7 +209,7 @@ def test_navigation_footer_is_generated(stem):
 
 @pytest.mark.parametrize("stem", NAV.MANAGED)
 def test_exercises_have_checks_and_hidden_solutions(stem):
-    # issue 14 item 3: each notebook ends with exercises; each self-checked one has a worked
+    # Each notebook ends with exercises; each self-checked one has a worked
     # solution in a collapsed cell (run by nbval like every cell) and an assert-based check.
     nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
     start = next(i for i, c in enumerate(nb.cells) if "## Summary / Exercises" in c.source)

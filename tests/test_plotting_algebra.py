@@ -30,7 +30,7 @@ def test_show_matrices_shared_symmetric_scale(rng):
 
 
 def test_show_matrices_per_panel_scale(rng):
-    # issue 14 (01 cell 19): small circulant panels are not washed out by a large dense one
+    # Notebook 01: small circulant panels are not washed out by a large dense one
     a, b = rng.standard_normal((4, 4)), 30 * rng.standard_normal((4, 4))
     fig = algebra.show_matrices({"a": a, "b": b}, shared_scale=False)
     images = [ax.images[0] for ax in fig.axes if ax.images]

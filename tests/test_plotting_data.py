@@ -33,7 +33,7 @@ def test_plot_quantization_levels():
 
 
 def test_plot_quantization_zoom_shows_the_staircase():
-    # issue 14: the staircase must be visible; the zoom panel draws the round trip on a fine
+    # The staircase must be visible; the zoom panel draws the round trip on a fine
     # grid, so it takes only the byte levels' values and has several steps in view.
     fig = data.plot_quantization(np.linspace(-3, 3, 11), zoom=0.1)
     x, y = fig.axes[2].lines[0].get_xdata(), fig.axes[2].lines[0].get_ydata()
