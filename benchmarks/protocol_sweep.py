@@ -1,4 +1,4 @@
-"""Why do some pooling models end below the linear baseline at the quick scale? (issue 12)
+"""Why do some pooling models end below the linear baseline at the quick scale?
 
 Trains the dense ``fig-embeddings`` variants (DBoF, NetVLAD, NetFV) of a scale with seeds
 ``0 … n−1`` under a few training settings that differ from the scale's protocol in one knob
