@@ -50,7 +50,7 @@ from torch import nn
 
 from circlearn import reference
 from circlearn.nn import functional as F
-from circlearn.nn.blocks import check_sizes
+from circlearn.nn.blocks import check_sizes, parameter_text
 from circlearn.nn.options import fast_path_options
 
 __all__ = ["CirculantLinear", "DIAGONAL_MODES", "INIT_MODES"]
@@ -254,13 +254,9 @@ class CirculantLinear(nn.Module):
         return layer
 
     def extra_repr(self) -> str:
-        params = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        dense = self.in_features * self.out_features + (self.out_features if self.bias is not
-                                                          None else 0)
         s = (f"in_features={self.in_features}, out_features={self.out_features}, "
              f"bias={self.bias is not None}, diagonal={self.diagonal!r}, "
-             f"n_factors={self.n_factors}, blocks={self.blocks}, params={params:,} "
-             f"(dense {dense:,})")
+             f"n_factors={self.n_factors}, blocks={self.blocks}, {parameter_text(self)}")
         if self.diagonal in _SIGNS:
             s += f", sign_seed={self.sign_seed}"
         return s
