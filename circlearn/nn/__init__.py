@@ -6,7 +6,8 @@ Modules: ``functional`` (readable stateless ops, the public namespace of the ops
 ``fast_path``), ``conventions`` (precision and block-shape rules), ``circulant``
 (``CirculantLinear``), ``paper`` (the paper's complex-FFT formulation, ``PaperCirculant``: a
 twin), ``toeplitz`` (``ToeplitzLinear``) and ``low_rank`` (``LowRankLinear``): other structured
-maps, ``pooling`` and ``gating`` (video modules).
+maps, ``inputs`` (frame preparation: dequantization, L2 normalization, frame sampling),
+``pooling`` and ``gating`` (video modules).
 """
 
 from circlearn.nn import functional
