@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circlearn.data.yt8m import (
+from circlearn.data.yt8m import dequantize, video_mean
+from circlearn.nn.inputs import (
     DEQUANTIZE_BIAS,
     DEQUANTIZE_SCALE,
     MAX_QUANTIZED_VALUE,
     MIN_QUANTIZED_VALUE,
-    dequantize,
-    video_mean,
 )
 
 

@@ -15,26 +15,24 @@ DISPATCHER = "circlearn.cli"
 ENTRY_POINTS = {"circlearn.__main__"}  # `python -m circlearn`; the console script is cli:main
 
 #: Top-level unit → level. A module may import units of a lower level only (and its own
-#: unit); siblings on one level stay apart (data does not import nn, nor nn data). A new
-#: top-level module or package gets a line here.
+#: unit); siblings on one level stay apart (nn does not import metrics, nor metrics nn). A
+#: new top-level module or package gets a line here.
 LEVELS = {
-    "reference": 0, "config": 0, "normalization": 0,
-    "nn": 2, "data": 2, "metrics": 2,
+    "reference": 0, "config": 0,
+    "nn": 1, "metrics": 1,
+    "data": 2,  # above nn: the loaders prepare and sample frames with nn.inputs
     "models": 3,
     "training": 4, "plotting": 4,
-    "deploy": 4.5,  # deployable files of a trained run: loads it through training
-    "experiments": 5,
-    "bench": 5.5,  # above experiments: the deploy suite measures the models of every SCALES entry
-    "cli": 7, "__main__": 8,
+    "deploy": 5,  # deployable files of a trained run: loads it through training
+    "experiments": 6,
+    "bench": 7,  # above experiments: the deploy suite measures the models of every SCALES entry
+    "cli": 9, "__main__": 10,
 }
-
-#: Modules split off a unit for length belong to that unit (they may import each other).
-SPLITS = {"reference_structured": "reference"}
 
 #: The command-line layer: only the dispatcher imports these.
 COMMAND_MODULES = {"circlearn.training.cli", "circlearn.data.cli", "circlearn.bench.cli",
                    "circlearn.deploy.cli", "circlearn.experiments.cli"}
-COMMAND_LEVEL = 6  # between the library and the dispatcher
+COMMAND_LEVEL = 8  # between the library and the dispatcher
 
 
 def _modules():
@@ -68,8 +66,7 @@ MODULES = list(_modules())
 
 
 def _unit(module: str) -> str:
-    unit = module.split(".")[1] if "." in module else "circlearn"
-    return SPLITS.get(unit, unit)
+    return module.split(".")[1] if "." in module else "circlearn"
 
 
 def test_every_module_is_found_and_has_a_level():
@@ -77,6 +74,12 @@ def test_every_module_is_found_and_has_a_level():
     assert "circlearn.nn.functional" in names and DISPATCHER in names
     missing = sorted({_unit(n) for n in names} - set(LEVELS) - {"circlearn"})
     assert not missing, f"give these units a level in tests/test_layering.py LEVELS: {missing}"
+
+
+def test_levels_are_whole_numbers_and_commands_sit_at_the_top():
+    assert all(isinstance(level, int) for level in LEVELS.values()), LEVELS
+    library = [level for unit, level in LEVELS.items() if unit not in ("cli", "__main__")]
+    assert max(library) < COMMAND_LEVEL < LEVELS["cli"] < LEVELS["__main__"]
 
 
 @pytest.mark.parametrize("name,package,path", MODULES, ids=[m[0] for m in MODULES])
@@ -118,4 +121,5 @@ def test_the_rule_bites():
     got = _imports("circlearn.data.probe", "circlearn.data", probe)
     assert {"circlearn.nn", "circlearn.nn.functional", "circlearn.cli",
             "circlearn.training"} <= got
-    assert LEVELS[_unit("circlearn.nn.functional")] == LEVELS["data"]  # siblings: refused
+    assert LEVELS[_unit("circlearn.training")] > LEVELS["data"]  # upwards: refused
+    assert LEVELS[_unit("circlearn.nn.functional")] == LEVELS["metrics"]  # siblings: refused

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from circlearn import reference as ref
 from circlearn.models import from_preset
 from circlearn.nn import CirculantLinear
-from circlearn.nn.pooling import batch_norm
+from circlearn.nn.blocks import batch_norm
 
 SHAPES = [(1, 1), (3, 3), (13, 13), (64, 64), (7, 3), (3, 7), (8, 20), (1024, 512)]
 

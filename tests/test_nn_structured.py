@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from circlearn import reference as ref
 from circlearn.nn import LowRankLinear, ToeplitzLinear
-from circlearn.nn.structured import toeplitz_embedding_size
+from circlearn.nn.toeplitz import toeplitz_embedding_size
 
 SHAPES = [(1, 1), (1, 5), (5, 1), (7, 3), (3, 7), (13, 13), (64, 64), (100, 37), (37, 100),
           (1024, 512), (512, 1024)]

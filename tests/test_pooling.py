@@ -8,8 +8,10 @@ import torch
 from conftest import TOL
 from torch import nn
 
+from circlearn.nn.blocks import BN_EPS, BN_MOMENTUM
 from circlearn.nn.circulant import CirculantLinear
-from circlearn.nn.pooling import BN_EPS, BN_MOMENTUM, DBoF, NetFV, NetVLAD, l2_normalize
+from circlearn.nn.inputs import l2_normalize
+from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 F, K, B, T = 12, 6, 4, 7
 F64 = TOL[torch.float64]

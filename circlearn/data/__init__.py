@@ -2,8 +2,9 @@
 
 Modules: ``tfrecord`` (framing, CRC-32C), ``protowire`` (Example/SequenceExample wire format),
 ``yt8m`` (schemas, readers/writers, (de)quantisation), ``files`` (patterns, record indexes),
-``datasets`` (sharded, resumable loaders), ``batch`` (the batch format and device-side input
-preparation), ``sampling`` (frame sampling, half videos), ``synth`` (synthetic YouTube-8M, presets and the
+``datasets`` (sharded, resumable loaders), ``batch`` (the batch format and its model inputs),
+``augmentation`` (half videos; frame sampling and input preparation are
+:mod:`circlearn.nn.inputs`), ``synth`` (synthetic YouTube-8M, presets and the
 dataset cache; its generative models in ``synth_models``),
 ``samples`` (the bundled ``data_samples/``), ``inspect`` and ``cli`` (``circlearn data``).
 """

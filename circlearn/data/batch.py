@@ -15,7 +15,8 @@ concatenated in ``feature_names`` order, e.g. rgb 1024 then audio 128):
 Keep ``frames`` as ``uint8`` until the device (4× less traffic), then call
 :meth:`Batch.inputs`: dequantise, zero the padded frames, L2-normalise each frame's
 concatenated vector (``x / sqrt(max(‖x‖², 1e-12))``, TensorFlow's ``l2_normalize``), the
-starter code's input convention (``yt8m.md`` §1.7).
+starter code's input convention (``yt8m.md`` §1.7), implemented once in
+:func:`circlearn.nn.inputs.prepare_frames`.
 """
 
 from __future__ import annotations
@@ -24,32 +25,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from circlearn.normalization import l2_normalize
+from circlearn.nn.inputs import l2_normalize, prepare_frames
 
-from .yt8m import dequantize
-
-__all__ = ["Batch", "l2_normalize", "frames_to_inputs", "prepare_frames"]
-
-
-def prepare_frames(frames: torch.Tensor, real: torch.Tensor | None = None,
-                   dtype: torch.dtype | None = None, normalize: bool = True) -> torch.Tensor:
-    """Dequantize ``uint8`` input (floats pass through), zero non-``real`` frames, L2-normalize.
-
-    The one implementation of the input convention, used by :meth:`Batch.inputs` and inside
-    the models. Padding is zero, not ``dequantize(0)``: the reference pads after dequantizing.
-
-    Shape:
-        frames ``(..., D)`` uint8 or float, real ``(...)`` bool or None → ``(..., D)`` float.
-    """
-    if frames.dtype == torch.uint8:
-        x = dequantize(frames, dtype=dtype)
-    elif frames.is_floating_point():
-        x = frames if dtype is None else frames.to(dtype)
-    else:
-        raise ValueError(f"frames must be uint8 (quantized) or floating point, got {frames.dtype}")
-    if real is not None:
-        x = x * real.unsqueeze(-1).to(x.dtype)  # padding → 0
-    return l2_normalize(x, dim=-1) if normalize else x
+__all__ = ["Batch", "frames_to_inputs"]
 
 
 def frames_to_inputs(frames: torch.Tensor, num_frames: torch.Tensor,

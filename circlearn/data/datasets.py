@@ -29,9 +29,9 @@ reading only their records; the DataLoader's round-robin then returns batches in
 resume (``start`` > 0) continues with exactly the next batch.
 
 **Frame-level transforms** (in this order): pad/truncate to ``max_frames``; half-video
-augmentation (:func:`circlearn.data.sampling.split_halves`, ``2B`` examples of
+augmentation (:func:`circlearn.data.augmentation.split_halves`, ``2B`` examples of
 ``max_frames // 2`` frames); frame sampling (``iterations`` frames per bag, ``n_bags`` bags,
-:func:`circlearn.data.sampling.sample_frame_indices`, seeded by ``seed, epoch, rank, batch``):
+:func:`circlearn.nn.inputs.sample_frame_indices`, seeded by ``seed, epoch, rank, batch``):
 frames become ``(B, n_bags * iterations, D)`` (bag-major) and ``num_frames`` is
 ``n_bags * iterations``. ``iterations=None`` keeps all frames (deterministic evaluation).
 """
@@ -44,7 +44,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from . import sampling
+from circlearn.nn.inputs import gather_frames, sample_frame_indices
+
+from .augmentation import split_halves
 from .batch import Batch
 from .files import RecordIndex, resolve_files
 from .tfrecord import is_gzip, open_records, read_record_at
@@ -233,13 +235,13 @@ class YT8MDataset(torch.utils.data.IterableDataset):
             return Batch(ids, torch.from_numpy(labels), features=torch.from_numpy(feats))
         fr, nf, lab = torch.from_numpy(frames), torch.from_numpy(num_frames), torch.from_numpy(labels)
         if cfg.half_videos:
-            fr, nf = sampling.split_halves(fr, nf)  # (2B, T/2, D), (2B,)
+            fr, nf = split_halves(fr, nf)  # (2B, T/2, D), (2B,)
             lab = lab.repeat_interleave(2, dim=0)  # (2B, C)
             ids = [v for v in ids for _ in range(2)]
         if cfg.iterations is not None:
             gen = torch.Generator().manual_seed(_seed(cfg.seed, epoch, self.rank, j))
-            sel = sampling.sample_frame_indices(nf, cfg.iterations, cfg.n_bags, gen)  # (B, bags, it)
-            fr = sampling.gather_frames(fr, sel).reshape(fr.shape[0], -1, fr.shape[2])  # (B, bags*it, D)
+            sel = sample_frame_indices(nf, cfg.iterations, cfg.n_bags, gen)  # (B, bags, it)
+            fr = gather_frames(fr, sel).reshape(fr.shape[0], -1, fr.shape[2])  # (B, bags*it, D)
             nf = torch.full_like(nf, cfg.n_bags * cfg.iterations)
         return Batch(ids, lab, frames=fr, num_frames=nf)
 

@@ -37,8 +37,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from circlearn.data.sampling import frame_draws
 from circlearn.models import VideoClassifier
+from circlearn.nn.inputs import frame_draws
 
 __all__ = ["SampledEvaluation", "export_torchscript", "deployable"]
 

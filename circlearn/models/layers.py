@@ -19,7 +19,8 @@ from torch import nn
 
 from circlearn.nn.blocks import dense_linear
 from circlearn.nn.circulant import CirculantLinear
-from circlearn.nn.structured import LowRankLinear, ToeplitzLinear
+from circlearn.nn.low_rank import LowRankLinear
+from circlearn.nn.toeplitz import ToeplitzLinear
 
 __all__ = ["make_linear", "CIRCULANT_DIAGONAL"]
 

@@ -6,6 +6,8 @@ One place each for:
   PyTorch ``momentum=0.001``; slim's ``eps=1e-3``; design README §5);
 - :func:`dense_linear`: the dense ``nn.Linear`` factory with the paper's initializations
   (``N(0, std²)`` or Xavier-uniform weights, zero bias; ``paper.md`` §2.4);
+- :func:`check_sizes`, :func:`check_input`, :func:`check_weight`, :func:`parameter_text`:
+  the size checks and the ``extra_repr`` parameter count of the structured linear layers;
 - :func:`check_features`: the in/out-size check of an injected layer (any module with
   ``in_features``/``out_features``, dense or structured);
 - :func:`check_num_frames`: the frame counts of a ``(B, T, ·)`` batch;
@@ -22,8 +24,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BN_MOMENTUM", "BN_EPS", "batch_norm", "dense_linear", "check_sizes",
-           "check_features", "check_num_frames", "exporting", "DENSE_INITS"]
+__all__ = ["BN_MOMENTUM", "BN_EPS", "batch_norm", "dense_linear", "check_sizes", "check_input",
+           "check_weight", "parameter_text", "check_features", "check_num_frames", "exporting",
+           "DENSE_INITS"]
 
 #: PyTorch batch-norm momentum equivalent to TensorFlow's ``decay=0.999``.
 BN_MOMENTUM = 1e-3
@@ -67,6 +70,33 @@ def check_sizes(in_features: int, out_features: int) -> None:
     if in_features < 1 or out_features < 1:
         raise ValueError(f"in_features and out_features must be >= 1, got "
                          f"in_features={in_features}, out_features={out_features}")
+
+def check_input(x: torch.Tensor, in_features: int) -> None:
+    """``ValueError`` unless ``x`` has shape ``(*, in_features)``."""
+    if x.dim() == 0 or x.shape[-1] != in_features:
+        raise ValueError(f"input must have shape (*, {in_features}), got {tuple(x.shape)}")
+
+
+def check_weight(weight: torch.Tensor, bias: torch.Tensor | None) -> tuple[int, int]:
+    """``(out_features, in_features)`` of a non-empty dense ``weight``, checked with its ``bias``
+    (``(out_features,)`` or None): the input of a structured layer's ``from_dense``."""
+    if weight.dim() != 2 or 0 in weight.shape:
+        raise ValueError(f"weight must have shape (out_features, in_features), "
+                         f"got {tuple(weight.shape)}")
+    out_features = weight.shape[0]
+    if bias is not None and bias.shape != (out_features,):
+        raise ValueError(f"bias must have shape ({out_features},), got {tuple(bias.shape)}")
+    return weight.shape
+
+
+def parameter_text(layer: nn.Module) -> str:
+    """``"params=… (dense …)"`` for a linear layer's ``extra_repr``: its trainable parameters
+    and those of the ``nn.Linear`` it replaces (same bias)."""
+    params = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+    dense = layer.in_features * layer.out_features + (layer.out_features if layer.bias is not
+                                                      None else 0)
+    return f"params={params:,} (dense {dense:,})"
+
 
 
 def check_features(module: nn.Module, in_features: int, out_features: int, name: str, *,

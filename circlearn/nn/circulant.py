@@ -1,8 +1,9 @@
 r"""``CirculantLinear``: a drop-in, compact replacement for ``nn.Linear``.
 
-The layer represents the ``(out_features, in_features)`` weight of the paper's rectangular rule
-(:mod:`circlearn.reference`): ``blocks = ceil(out / in)`` square blocks, each a chain of
-``n_factors`` diagonal-circulant factors ``(C_k D_k) ⋯ (C_1 D_1)``, stacked and truncated::
+The layer represents the ``(out_features, in_features)`` weight of the paper's rectangular
+rule (:mod:`circlearn.reference.rectangular`): ``blocks = ceil(out / in)`` square blocks, each
+a chain of ``n_factors`` diagonal-circulant factors ``(C_k D_k) ⋯ (C_1 D_1)``, stacked and
+truncated::
 
     y = x @ W.T + b,   W = dense(),   computed as rfft / irfft in O(n log n) per block
 
@@ -19,18 +20,14 @@ Diagonal modes (``diagonal=``):
   (their code's ``roll(d ⊙ C x, 1)`` is ``roll(d, 1) ⊙ C' x``, again random signs after a
   circulant). With one factor, each output is one circulant row times ±1, so a batch norm
   that follows absorbs the signs into its scales: ``BN(D′Cx) = BN(Cx)`` with the scales
-  started at ±1 (tests/test_nn_sign_output.py). In the paper's model the "CD" FC, followed by batch norm,
-  is therefore a plain circulant; only ``"sign"`` is Cheng et al.'s construction.
+  started at ±1 (tests/test_nn_sign_output.py). In the paper's model the "CD" FC, followed by
+  batch norm, is therefore a plain circulant; only ``"sign"`` is Cheng et al.'s construction.
 - ``None``: plain circulant blocks.
 
 Parameters: ``c`` (first columns, shape ``(blocks, n_factors, in)``), ``d`` (learned diagonal,
 same shape, or the sign buffer of either sign mode), ``bias`` ``(out,)``.
 
-Computation: one factor per block goes through the fast path
-(:func:`circlearn.nn.functional.circulant_linear`; in eval mode without grad, ``rfft(c)`` is
-cached in ``_spectrum_cache`` and a few CPU rows go through ``scipy.fft``); factor chains,
-``torch.jit.trace`` and :func:`circlearn.nn.fast_path` ``(plain=True)`` use the readable twin
-:func:`~circlearn.nn.functional.block_circulant_matmul` (torch ops only).
+Computation: see :meth:`CirculantLinear.forward` (fast path, or the readable twin).
 
 Initialization (``init=``):
 
@@ -50,7 +47,7 @@ from torch import nn
 
 from circlearn import reference
 from circlearn.nn import functional as F
-from circlearn.nn.blocks import check_sizes
+from circlearn.nn.blocks import check_sizes, parameter_text
 from circlearn.nn.options import fast_path_options
 
 __all__ = ["CirculantLinear", "DIAGONAL_MODES", "INIT_MODES"]
@@ -145,6 +142,14 @@ class CirculantLinear(nn.Module):
                 nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ dense().T + bias``, computed per block by FFT.
+
+        One factor per block goes through the fast path
+        (:func:`circlearn.nn.functional.circulant_linear`; in eval mode without grad, ``rfft(c)``
+        is cached in ``_spectrum_cache`` and a few CPU rows go through ``scipy.fft``); factor
+        chains, ``torch.jit.trace`` and :func:`circlearn.nn.fast_path` ``(plain=True)`` use the
+        readable twin :func:`~circlearn.nn.functional.block_circulant_matmul` (torch ops only).
+        """
         if self.diagonal == "sign-output":
             return self._forward_sign_output(x)
         options = fast_path_options()
@@ -254,13 +259,9 @@ class CirculantLinear(nn.Module):
         return layer
 
     def extra_repr(self) -> str:
-        params = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        dense = self.in_features * self.out_features + (self.out_features if self.bias is not
-                                                          None else 0)
         s = (f"in_features={self.in_features}, out_features={self.out_features}, "
              f"bias={self.bias is not None}, diagonal={self.diagonal!r}, "
-             f"n_factors={self.n_factors}, blocks={self.blocks}, params={params:,} "
-             f"(dense {dense:,})")
+             f"n_factors={self.n_factors}, blocks={self.blocks}, {parameter_text(self)}")
         if self.diagonal in _SIGNS:
             s += f", sign_seed={self.sign_seed}"
         return s

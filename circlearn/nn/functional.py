@@ -27,10 +27,8 @@ import torch
 from circlearn.nn.conventions import check_blocks, check_last_dim, compute_dtype, one_factor_args
 from circlearn.nn.fastpath import circulant_linear_fast, circulant_linear_small_cpu, circulant_spectrum
 from circlearn.nn.options import fast_path_options
-from circlearn.normalization import l2_normalize  # re-exported: circlearn.nn.functional's API
 
 __all__ = [
-    "l2_normalize",
     "circulant_linear",
     "circulant_linear_plain",
     "circulant_linear_small_cpu",

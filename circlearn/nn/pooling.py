@@ -21,24 +21,10 @@ Conventions shared by the three modules:
   or :class:`circlearn.nn.circulant.CirculantLinear`; ``None`` builds the paper's dense one.
 * **Batch norm** is PyTorch's with ``momentum=0.001, eps=1e-3`` (TensorFlow decay 0.999).
 * **L2 normalization** follows ``tf.nn.l2_normalize``: ``x / sqrt(max(Σx², 1e-12))``
-  (:func:`l2_normalize`).
+  (:func:`circlearn.nn.inputs.l2_normalize`).
 
-DBoF (Google's ``DbofModel`` style, *not* WILLOW's)::
-
-    h_t = ReLU6(BN(W x_t)),   pooled = max_t h_t  (or mean_t h_t),    W: K × F
-
-NetVLAD (WILLOW's, learned anchors ``c`` separate from the assignment weights)::
-
-    a_t = softmax(BN(W_a x_t)) ∈ R^K,   A_k = Σ_t a_tk
-    V[f, k] = Σ_t a_tk x_tf − A_k c[f, k]
-    V ← V / ‖V[:, k]‖ (intra, over f);  v = flatten(V)[f·K + k] (feature-major);  v ← v / ‖v‖
-
-NetFV (WILLOW's, with its σ² / σ⁴ denominators; ``σ²[f, k] = s[f, k]² + 1e-6``)::
-
-    fv1[f, k] = (Σ_t a_tk x_tf − A_k c_fk) / σ²_fk,        intra-L2 over f, flatten, global L2
-    fv2[f, k] = (A_k c_fk² + Σ_t a_tk x_tf² − 2 c_fk Σ_t a_tk x_tf) / (σ²_fk)² − A_k,
-                flatten, global L2 (the paper code applies it twice; once is the same)
-    pooled = concat[fv1, fv2]  ∈ R^{2FK}
+DBoF is Google's ``DbofModel`` style (*not* WILLOW's); NetVLAD and NetFV are WILLOW's, with
+learned anchors separate from the assignment weights. Each class docstring has its formula.
 
 Initialisation (``paper.md`` §2.4): dense DBoF weights ``N(0, 1/F)``; NetVLAD/NetFV assignment
 weights and anchors ``N(0, 1/F)``; NetFV ``s ~ N(1, 1/F)``.
@@ -51,28 +37,16 @@ import math
 import torch
 from torch import nn
 
-# batch_norm, BN_*, l2_normalize: re-exported (this module's API before nn.blocks existed)
 from circlearn.nn.blocks import (
-    BN_EPS,
-    BN_MOMENTUM,
     batch_norm,
     check_features,
     check_num_frames,
     dense_linear,
     exporting,
 )
-from circlearn.normalization import l2_normalize
+from circlearn.nn.inputs import l2_normalize
 
-__all__ = [
-    "BN_MOMENTUM",
-    "BN_EPS",
-    "batch_norm",
-    "l2_normalize",
-    "frame_mask",
-    "DBoF",
-    "NetVLAD",
-    "NetFV",
-]
+__all__ = ["frame_mask", "DBoF", "NetVLAD", "NetFV"]
 
 _POOLINGS = ("max", "average")
 
@@ -150,6 +124,10 @@ def _frame_counts(used: torch.Tensor | None, b: int, t: int, like: torch.Tensor)
 
 class DBoF(nn.Module):
     """Deep Bag-of-Frames: ``max_t ReLU6(BN(W x_t))`` (or the mean over frames).
+
+    Google's ``DbofModel`` style, *not* WILLOW's::
+
+        h_t = ReLU6(BN(W x_t)),   pooled = max_t h_t  (or mean_t h_t),    W: K × F
 
     Args:
         feature_size: ``F``, per-frame input features.
@@ -248,6 +226,12 @@ class _SoftAssignment(nn.Module):
 class NetVLAD(_SoftAssignment):
     """NetVLAD with learned anchors, intra and global L2 normalization, feature-major output.
 
+    WILLOW's, the anchors ``c`` separate from the assignment weights::
+
+        a_t = softmax(BN(W_a x_t)) ∈ R^K,   A_k = Σ_t a_tk
+        V[f, k] = Σ_t a_tk x_tf − A_k c[f, k]
+        V ← V / ‖V[:, k]‖ (intra, over f);  v = flatten(V)[f·K + k] (feature-major);  v ← v / ‖v‖
+
     Args:
         feature_size: ``F``.
         cluster_size: ``K`` (paper: 64 video, 32 audio).
@@ -279,6 +263,13 @@ class NetVLAD(_SoftAssignment):
 
 class NetFV(_SoftAssignment):
     """NetFisherVectors as in the paper's (WILLOW's) code, first and second order.
+
+    WILLOW's, with its σ² / σ⁴ denominators (``σ²[f, k] = s[f, k]² + 1e-6``)::
+
+        fv1[f, k] = (Σ_t a_tk x_tf − A_k c_fk) / σ²_fk,        intra-L2 over f, flatten, global L2
+        fv2[f, k] = (A_k c_fk² + Σ_t a_tk x_tf² − 2 c_fk Σ_t a_tk x_tf) / (σ²_fk)² − A_k,
+                    flatten, global L2 (the paper code applies it twice; once is the same)
+        pooled = concat[fv1, fv2]  ∈ R^{2FK}
 
     Args:
         feature_size, cluster_size, assignment, add_batch_norm: as :class:`NetVLAD`.

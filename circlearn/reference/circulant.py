@@ -1,8 +1,6 @@
-r"""NumPy/SciPy float64 references for the circulant algebra: the math, readable.
+r"""Square circulant matrices and diagonal-circulant products, in float64.
 
-Convention (used everywhere in circlearn)
------------------------------------------
-``circulant(c)`` has **first column** ``c``::
+Convention (used everywhere in circlearn): ``circulant(c)`` has **first column** ``c``::
 
     C[i, j] = c[(i - j) mod n]          (as scipy.linalg.circulant)
 
@@ -13,9 +11,6 @@ so ``C @ x`` is the circular convolution ``c ⊛ x`` and, with ``F`` the DFT,
 The eigenvalues of ``C`` are ``fft(c)``; circulants commute; ``circ(a) circ(b) = circ(a ⊛ b)``;
 the transpose and the inverse of a circulant are circulant.
 
-Layers follow ``torch.nn.Linear``: a weight ``W`` of shape ``(out, in)`` acts as
-``y = x @ W.T`` on row vectors ``x``. A square plain circulant layer has ``W = circulant(c)``.
-
 Diagonal-circulant factors (the paper's "DC", ``diagonal="learned"``, and Cheng et al.'s
 "CD" with fixed ±1 signs, ``diagonal="sign"``) scale the **input** first::
 
@@ -24,38 +19,14 @@ Diagonal-circulant factors (the paper's "DC", ``diagonal="learned"``, and Cheng 
 
 The paper's TensorFlow code stores the **first row** and applies its fixed signs *after* the
 circulant; ``paper.md`` §2.1-2.2 has the mapping (first row ``w`` ↔ first column
-``c = transpose_vector(w)``). Both describe the same function class.
-
-Rectangular maps ``in → out`` (the paper's rule): ``B = ceil(out / in)`` independent square
-``in × in`` blocks act on the same input; their outputs are concatenated and truncated to the
-first ``out`` entries. For ``out < in`` that is one block's first ``out`` rows. There is no
-input padding. Parameters: ``B · in · (1 + learned diagonal) · k (+ out for a bias)``.
-
-Every torch layer in :mod:`circlearn.nn` is tested against these functions. Toeplitz, low-rank
-and signs-after-the-circulant maps live in :mod:`circlearn.reference_structured` and are
-re-exported here.
+``c = transpose_vector(w)``). Both describe the same function class. The rectangular maps built
+from these squares are in :mod:`circlearn.reference.rectangular`.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.linalg
-
-from circlearn import reference_structured as _structured
-from circlearn.reference_structured import (  # noqa: F401 (re-exported through __all__)
-    low_rank_matrix,
-    low_rank_matvec,
-    low_rank_parameter_count,
-    nearest_low_rank,
-    nearest_toeplitz,
-    sign_output_matrix,
-    sign_output_matvec,
-    toeplitz,
-    toeplitz_matvec,
-    toeplitz_parameter_count,
-)
 
 __all__ = [
     "circulant",
@@ -69,14 +40,8 @@ __all__ = [
     "diag_circulant",
     "diag_circulant_chain",
     "diag_circulant_matvec",
-    "num_blocks",
-    "rectangular_matrix",
-    "rectangular_matvec",
-    "parameter_count",
     "nearest_circulant",
-    "nearest_block_circulant",
-    # re-exported: the structured maps of circlearn.reference_structured
-    *_structured.__all__,
+    "wrapped_diagonal_means",
 ]
 
 
@@ -280,95 +245,6 @@ def diag_circulant_matvec(cs, ds, x) -> np.ndarray:
     return y
 
 
-def num_blocks(in_features: int, out_features: int) -> int:
-    """Number of square ``in × in`` blocks of the paper's rectangular rule: ``ceil(out / in)``.
-
-    >>> num_blocks(1024, 8192), num_blocks(8192, 512), num_blocks(1152, 8192)
-    (8, 1, 8)
-    """
-    if in_features < 1 or out_features < 1:
-        raise ValueError(
-            f"in_features and out_features must be >= 1, got {in_features} and {out_features}")
-    return math.ceil(out_features / in_features)
-
-
-def _blocks(cs, ds):
-    """Normalize block parameters to ``(B, k, n)`` arrays."""
-    cs = np.asarray(cs, dtype=np.float64)
-    if cs.ndim == 1:
-        cs = cs[None, None]
-    elif cs.ndim == 2:
-        cs = cs[:, None]
-    if cs.ndim != 3 or 0 in cs.shape:
-        raise ValueError(f"cs must have shape (blocks, k, n), got {cs.shape}")
-    if ds is not None:
-        ds = np.asarray(ds, dtype=np.float64)
-        if ds.size != cs.size:
-            raise ValueError(f"ds must have the shape of cs {cs.shape}, got {ds.shape}")
-        ds = ds.reshape(cs.shape)
-    return cs, ds
-
-
-def rectangular_matrix(cs, ds, out_features: int) -> np.ndarray:
-    """The ``(out, n)`` weight of the paper's rectangular rule.
-
-    ``cs`` (and ``ds``, or None) of shape ``(B, k, n)`` (or ``(B, n)`` for ``k = 1``): block
-    ``b`` is ``diag_circulant_chain(cs[b], ds[b])``; blocks are stacked along the rows and the
-    result truncated to the first ``out_features`` rows. ``B`` must be ``ceil(out / n)``.
-
-    >>> rectangular_matrix([[1., 2.], [3., 4.]], None, 3)
-    array([[1., 2.],
-           [2., 1.],
-           [3., 4.]])
-    """
-    cs, ds = _blocks(cs, ds)
-    b, _, n = cs.shape
-    if b != num_blocks(n, out_features):
-        raise ValueError(
-            f"{n} -> {out_features} needs ceil({out_features}/{n}) = "
-            f"{num_blocks(n, out_features)} blocks, got {b}")
-    full = np.concatenate([diag_circulant_chain(cs[i], None if ds is None else ds[i])
-                           for i in range(b)], axis=0)  # (B*n, n)
-    return full[:out_features]
-
-
-def rectangular_matvec(cs, ds, x, out_features: int) -> np.ndarray:
-    """``rectangular_matrix(cs, ds, out) @ x`` over the last axis of ``x``, by FFT.
-
-    Shape:
-        x ``(..., n)`` → ``(..., out_features)``.
-    """
-    cs, ds = _blocks(cs, ds)
-    b, _, n = cs.shape
-    if b != num_blocks(n, out_features):
-        raise ValueError(f"{n} -> {out_features} needs {num_blocks(n, out_features)} blocks, got {b}")
-    ys = [diag_circulant_matvec(cs[i], None if ds is None else ds[i], x) for i in range(b)]
-    return np.concatenate(ys, axis=-1)[..., :out_features]
-
-
-def parameter_count(in_features: int, out_features: int, diagonal: str | None = "learned",
-                    n_factors: int = 1, bias: bool = False) -> int:
-    """Trainable parameters of a circulant map ``in → out`` under the paper's rule.
-
-    ``blocks · in · (1 + [diagonal == "learned"]) · n_factors + (out if bias)``; a fixed sign
-    diagonal (``"sign"`` on the input, ``"sign-output"`` after the circulant) is not trained.
-
-    >>> parameter_count(8192, 512, "learned")   # the paper's DBoF FC (dense: 4,194,304)
-    16384
-    >>> parameter_count(1024, 8192, "learned")  # DBoF video embedding (dense: 8,388,608)
-    16384
-    >>> parameter_count(1024, 19310, None)      # circulant MoE gates
-    19456
-    """
-    if diagonal not in ("learned", "sign", "sign-output", None):
-        raise ValueError(f"diagonal must be 'learned', 'sign', 'sign-output' or None, got "
-                         f"{diagonal!r}")
-    if n_factors < 1:
-        raise ValueError(f"n_factors must be >= 1, got {n_factors}")
-    per_block = in_features * (2 if diagonal == "learned" else 1) * n_factors
-    return num_blocks(in_features, out_features) * per_block + (out_features if bias else 0)
-
-
 def nearest_circulant(W) -> np.ndarray:
     """Frobenius projection of a square matrix onto circulant matrices; returns ``c``.
 
@@ -385,31 +261,23 @@ def nearest_circulant(W) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] == 0:
         raise ValueError(f"nearest_circulant needs a non-empty square matrix, got shape {W.shape}")
-    return nearest_block_circulant(W, W.shape[1])[0]
+    return wrapped_diagonal_means(W)
 
 
-def nearest_block_circulant(W, n: int | None = None) -> np.ndarray:
-    """Least-squares first columns ``(B, n)`` of the rectangular map closest to ``W (out, n)``.
+def wrapped_diagonal_means(rows) -> np.ndarray:
+    """``c[k]``: the mean of the entries of ``rows (r, n)``, ``r <= n``, on wrapped diagonal ``k``.
 
-    Row block ``b`` of ``W`` (rows ``b·n`` to ``b·n + n``, the last one possibly partial) is
-    projected onto circulants using only the rows present: ``c_b[k]`` is the mean of the
-    available entries on wrapped diagonal ``k``. Exact for a map built by the paper's rule.
+    Entry ``(i, j)`` lies on diagonal ``(i - j) mod n``; every diagonal meets every row once,
+    so each mean has ``r >= 1`` terms. For ``r = n`` this is :func:`nearest_circulant`.
+
+    >>> wrapped_diagonal_means([[1., 2., 3.]])   # one row: c[k] = rows[0, -k mod n]
+    array([1., 3., 2.])
     """
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim != 2 or 0 in W.shape:
-        raise ValueError(f"W must be a non-empty 2-D matrix, got shape {W.shape}")
-    out, n_in = W.shape
-    n = n_in if n is None else n
-    if n != n_in:
-        raise ValueError(f"W has {n_in} columns, expected n = {n}")
-    blocks = num_blocks(n, out)
-    cs = np.zeros((blocks, n))
+    rows = np.asarray(rows, dtype=np.float64)
+    n = rows.shape[1]
     j = np.arange(n)
-    for b in range(blocks):
-        rows = W[b * n:(b + 1) * n]  # (r, n), r <= n
-        i = np.arange(rows.shape[0])[:, None]
-        k = (i - j[None, :]) % n  # wrapped diagonal of each entry
-        sums = np.bincount(k.ravel(), weights=rows.ravel(), minlength=n)
-        counts = np.bincount(k.ravel(), minlength=n)
-        cs[b] = sums / counts  # every diagonal meets every row once, so counts >= 1
-    return cs
+    i = np.arange(rows.shape[0])[:, None]
+    k = (i - j[None, :]) % n  # wrapped diagonal of each entry
+    sums = np.bincount(k.ravel(), weights=rows.ravel(), minlength=n)
+    counts = np.bincount(k.ravel(), minlength=n)
+    return sums / counts
