@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circlearn.data.yt8m import dequantize, video_mean
-from circlearn.nn.inputs import (
+from circlearn.data.yt8m import (
     DEQUANTIZE_BIAS,
     DEQUANTIZE_SCALE,
     MAX_QUANTIZED_VALUE,
     MIN_QUANTIZED_VALUE,
+    dequantize,
+    video_mean,
 )
 
 

@@ -20,7 +20,7 @@ ENTRY_POINTS = {"circlearn.__main__"}  # `python -m circlearn`; the console scri
 LEVELS = {
     "reference": 0, "config": 0,
     "nn": 1, "metrics": 1,
-    "data": 2,  # above nn: the loaders prepare and sample frames with nn.inputs
+    "data": 2,  # above nn: frame preparation (data.frames) normalizes with nn.blocks
     "models": 3,
     "training": 4, "plotting": 4,
     "deploy": 5,  # deployable files of a trained run: loads it through training

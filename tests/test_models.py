@@ -9,9 +9,9 @@ import torch
 from conftest import TOL
 from torch import nn
 
+from circlearn.data.frames import gather_frames, prepare_frames, sample_frame_indices
 from circlearn.models import PRESETS, ModelConfig, VideoClassifier, count_parameters, from_preset
 from circlearn.nn.circulant import CirculantLinear
-from circlearn.nn.inputs import gather_frames, prepare_frames, sample_frame_indices
 
 F32, F64 = TOL[torch.float32], TOL[torch.float64]
 
@@ -39,8 +39,7 @@ SIZES = (12, 4)  # small rgb, audio
 def dequantize(q: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """The starter code's dequantization written out (yt8m.md §1.6): q · 4/255 − 1.9921875.
 
-    The library's circlearn.nn.inputs.dequantize (circlearn.data.yt8m.dequantize) is checked
-    against this below."""
+    The library's circlearn.data.yt8m.dequantize is checked against this below."""
     return q.to(dtype or torch.get_default_dtype()) * (4 / 255) - 1.9921875
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from circlearn.nn.blocks import BN_EPS, BN_MOMENTUM
 from circlearn.nn.circulant import CirculantLinear
-from circlearn.nn.inputs import l2_normalize
+from circlearn.nn.blocks import l2_normalize
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 F, K, B, T = 12, 6, 4, 7

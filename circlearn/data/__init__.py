@@ -3,8 +3,8 @@
 Modules: ``tfrecord`` (framing, CRC-32C), ``protowire`` (Example/SequenceExample wire format),
 ``yt8m`` (schemas, readers/writers, (de)quantisation), ``files`` (patterns, record indexes),
 ``datasets`` (sharded, resumable loaders), ``batch`` (the batch format and its model inputs),
-``augmentation`` (half videos; frame sampling and input preparation are
-:mod:`circlearn.nn.inputs`), ``synth`` (synthetic YouTube-8M, presets and the
+``frames`` (frame preparation and sampling, shared by the loaders and the models; it loads
+torch, the record readers do not), ``augmentation`` (half videos), ``synth`` (synthetic YouTube-8M, presets and the
 dataset cache; its generative models in ``synth_models``),
 ``samples`` (the bundled ``data_samples/``), ``inspect`` and ``cli`` (``circlearn data``).
 """

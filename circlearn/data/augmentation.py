@@ -2,7 +2,7 @@
 
 A video of ``n`` frames becomes two examples with the same labels, its first ``ceil(n/2)``
 frames and its last ``floor(n/2)`` frames, each zero-padded to ``T // 2`` frames. The frame
-sampling that follows it in the loaders is :func:`circlearn.nn.inputs.sample_frame_indices`.
+sampling that follows it in the loaders is :func:`circlearn.data.frames.sample_frame_indices`.
 """
 
 from __future__ import annotations

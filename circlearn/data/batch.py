@@ -16,7 +16,7 @@ Keep ``frames`` as ``uint8`` until the device (4× less traffic), then call
 :meth:`Batch.inputs`: dequantise, zero the padded frames, L2-normalise each frame's
 concatenated vector (``x / sqrt(max(‖x‖², 1e-12))``, TensorFlow's ``l2_normalize``), the
 starter code's input convention (``yt8m.md`` §1.7), implemented once in
-:func:`circlearn.nn.inputs.prepare_frames`.
+:func:`circlearn.data.frames.prepare_frames`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from circlearn.nn.inputs import l2_normalize, prepare_frames
+from circlearn.nn.blocks import l2_normalize
+
+from .frames import prepare_frames
 
 __all__ = ["Batch", "frames_to_inputs"]
 

@@ -31,7 +31,7 @@ resume (``start`` > 0) continues with exactly the next batch.
 **Frame-level transforms** (in this order): pad/truncate to ``max_frames``; half-video
 augmentation (:func:`circlearn.data.augmentation.split_halves`, ``2B`` examples of
 ``max_frames // 2`` frames); frame sampling (``iterations`` frames per bag, ``n_bags`` bags,
-:func:`circlearn.nn.inputs.sample_frame_indices`, seeded by ``seed, epoch, rank, batch``):
+:func:`circlearn.data.frames.sample_frame_indices`, seeded by ``seed, epoch, rank, batch``):
 frames become ``(B, n_bags * iterations, D)`` (bag-major) and ``num_frames`` is
 ``n_bags * iterations``. ``iterations=None`` keeps all frames (deterministic evaluation).
 """
@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from circlearn.nn.inputs import gather_frames, sample_frame_indices
+from circlearn.data.frames import gather_frames, sample_frame_indices
 
 from .augmentation import split_halves
 from .batch import Batch

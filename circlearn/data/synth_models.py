@@ -13,9 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from circlearn.nn.inputs import MAX_QUANTIZED_VALUE, MIN_QUANTIZED_VALUE
 
-from .yt8m import quantize, video_mean
+from .yt8m import MAX_QUANTIZED_VALUE, MIN_QUANTIZED_VALUE, quantize, video_mean
 
 __all__ = ["V1", "V2", "CHUNK", "log_uniform_lengths", "gumbel_top_k", "quantize32"]
 

@@ -21,8 +21,8 @@ view of the record — no per-frame Python work. Lists with any other layout go 
 generic per-frame decoder (:func:`decode_frame_example` with ``fast=False``, the slow twin).
 
 Quantisation (the feature extractor) and dequantisation (the starter code), with ±2 bounds
-(``MAX_QUANTIZED_VALUE``, ``MIN_QUANTIZED_VALUE`` of :mod:`circlearn.nn.inputs`, where the
-model's frame preparation lives; :func:`dequantize` is that module's function)::
+(``MAX_QUANTIZED_VALUE``, ``MIN_QUANTIZED_VALUE``; the model's frame preparation,
+:mod:`circlearn.data.frames`, dequantizes with :func:`dequantize`)::
 
     quantize(x)   = round((clip(x, -2, 2) + 2) * 255 / 4)       (round half to even)
     dequantize(b) = b * 4 / 255 + 4 / 512 - 2 = b * DEQUANTIZE_SCALE + DEQUANTIZE_BIAS
@@ -38,15 +38,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from circlearn.nn import inputs
-from circlearn.nn.inputs import dequantize
-
 from . import protowire as pw
 from .tfrecord import read_records, write_records
 
 __all__ = ["VideoExample", "FEATURE_SIZES", "read_frame_examples", "read_video_examples",
            "write_frame_examples", "write_video_examples", "decode_frame_example",
            "decode_video_example", "encode_frame_example", "encode_video_example",
+           "MAX_QUANTIZED_VALUE", "MIN_QUANTIZED_VALUE", "DEQUANTIZE_SCALE", "DEQUANTIZE_BIAS",
            "dequantize", "quantize", "video_mean"]
 
 #: Known feature sizes (official data); other names need explicit sizes for empty videos.
@@ -69,8 +67,37 @@ class VideoExample:
         return min((v.shape[0] for v in self.features.values() if v.ndim == 2), default=0)
 
 
-def quantize(x, max_quantized_value: float = inputs.MAX_QUANTIZED_VALUE,
-             min_quantized_value: float = inputs.MIN_QUANTIZED_VALUE) -> np.ndarray:
+#: The range of the quantised features: bytes 0…255 cover [-2, 2].
+MAX_QUANTIZED_VALUE = 2.0
+MIN_QUANTIZED_VALUE = -2.0
+#: ``dequantize(q) = q · DEQUANTIZE_SCALE + DEQUANTIZE_BIAS`` for that range: ``4/255`` and the
+#: half-bin offset included, ``4/512 − 2 = −1.9921875``.
+DEQUANTIZE_SCALE = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 255.0
+DEQUANTIZE_BIAS = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 512.0 + MIN_QUANTIZED_VALUE
+
+
+def dequantize(x, max_quantized_value: float = MAX_QUANTIZED_VALUE,
+               min_quantized_value: float = MIN_QUANTIZED_VALUE, dtype=None):
+    """Bytes → features: ``x * range / 255 + range / 512 + min`` with ``range = max - min``.
+
+    The starter code's ``utils.Dequantize`` (``yt8m.md`` §1.6), half-bin offset included:
+    ``q · 4/255 − 1.9921875`` for the default range. Works on NumPy arrays (returns float32)
+    and torch tensors (returns ``dtype``, default: torch's default float dtype).
+
+    >>> dequantize(np.array([0, 255], dtype=np.uint8)).tolist()
+    [-1.9921875, 2.0078125]
+    """
+    rng = max_quantized_value - min_quantized_value
+    scale, bias = rng / 255.0, rng / 512.0 + min_quantized_value
+    if isinstance(x, np.ndarray) or np.isscalar(x):
+        return (np.asarray(x, dtype=np.float32) * np.float32(scale) + np.float32(bias))
+    import torch  # only for tensors: reading and writing records does not load torch
+
+    return x.to(dtype or torch.get_default_dtype()) * scale + bias
+
+
+def quantize(x, max_quantized_value: float = MAX_QUANTIZED_VALUE,
+             min_quantized_value: float = MIN_QUANTIZED_VALUE) -> np.ndarray:
     """Features → ``uint8`` as the feature extractor does: clip, scale to [0, 255], round.
 
     >>> quantize(np.array([-3.0, 0.0, 2.0])).tolist()
@@ -109,9 +136,9 @@ def video_mean(q: np.ndarray, method: str = "frames") -> np.ndarray:
     if method == "frames":
         return dequantize(q).astype(np.float64).mean(axis=0)
     if method == "sum":
-        return (q.sum(axis=0, dtype=np.int64) * (inputs.DEQUANTIZE_SCALE / q.shape[0])
-                + inputs.DEQUANTIZE_BIAS)
-    return q.mean(axis=0, dtype=np.float64) * inputs.DEQUANTIZE_SCALE + inputs.DEQUANTIZE_BIAS
+        return (q.sum(axis=0, dtype=np.int64) * (DEQUANTIZE_SCALE / q.shape[0])
+                + DEQUANTIZE_BIAS)
+    return q.mean(axis=0, dtype=np.float64) * DEQUANTIZE_SCALE + DEQUANTIZE_BIAS
 
 
 # ----------------------------------------------------------------------------- decoding

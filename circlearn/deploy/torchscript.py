@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from circlearn.models import VideoClassifier
-from circlearn.nn.inputs import frame_draws
+from circlearn.data.frames import frame_draws
 
 __all__ = ["SampledEvaluation", "export_torchscript", "deployable"]
 

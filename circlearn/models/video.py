@@ -37,7 +37,7 @@ from circlearn.models.config import ModelConfig
 from circlearn.models.layers import make_linear
 from circlearn.nn.blocks import batch_norm, check_num_frames
 from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExperts
-from circlearn.nn.inputs import frame_draws, gather_frames, indices_from_draws, prepare_frames
+from circlearn.data.frames import frame_draws, gather_frames, indices_from_draws, prepare_frames
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 __all__ = ["VideoClassifier"]
@@ -142,7 +142,7 @@ class VideoClassifier(nn.Module):
         The one forward of the model: training, evaluation, the TorchScript file and the ONNX
         graph all run it (the module docstring has the formulas). ``generator`` drives the
         random frame sampling; ``draws`` replaces it by given uniform draws ``u``
-        ``(B, n_bagging, iterations)`` float64 (:func:`~circlearn.nn.inputs.frame_draws`),
+        ``(B, n_bagging, iterations)`` float64 (:func:`~circlearn.data.frames.frame_draws`),
         which is how the TorchScript file reproduces the seeded evaluation.
 
         Inputs are checked; while a graph is exported the checks that read tensor values
@@ -181,7 +181,7 @@ class VideoClassifier(nn.Module):
         return self._classify(h)  # (B, V)
 
     def _inputs(self, frames: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
-        """Model inputs in the parameters' dtype (:func:`~circlearn.nn.inputs.prepare_frames`).
+        """Model inputs in the parameters' dtype (:func:`~circlearn.data.frames.prepare_frames`).
 
         The L2 normalization runs in at least float32: a float16 model's frames are normalized
         in float32 and cast after (``eps = 1e-12`` underflows in float16, which would turn an

@@ -143,3 +143,13 @@ def check_num_frames(num_frames, b: int, t: int, device) -> torch.Tensor:
         raise ValueError(f"num_frames must lie in [0, T={t}], got min "
                          f"{int(num_frames.min())}, max {int(num_frames.max())}")
     return num_frames
+
+
+def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
+    """``tf.nn.l2_normalize``: ``x / sqrt(max(Σ x², eps))`` along ``dim``; zeros stay zeros.
+
+    >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+    tensor([[0.6000, 0.8000],
+            [0.0000, 0.0000]])
+    """
+    return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=eps))

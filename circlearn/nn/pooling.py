@@ -21,7 +21,7 @@ Conventions shared by the three modules:
   or :class:`circlearn.nn.circulant.CirculantLinear`; ``None`` builds the paper's dense one.
 * **Batch norm** is PyTorch's with ``momentum=0.001, eps=1e-3`` (TensorFlow decay 0.999).
 * **L2 normalization** follows ``tf.nn.l2_normalize``: ``x / sqrt(max(Σx², 1e-12))``
-  (:func:`circlearn.nn.inputs.l2_normalize`).
+  (:func:`circlearn.nn.blocks.l2_normalize`).
 
 DBoF is Google's ``DbofModel`` style (*not* WILLOW's); NetVLAD and NetFV are WILLOW's, with
 learned anchors separate from the assignment weights. Each class docstring has its formula.
@@ -44,7 +44,7 @@ from circlearn.nn.blocks import (
     dense_linear,
     exporting,
 )
-from circlearn.nn.inputs import l2_normalize
+from circlearn.nn.blocks import l2_normalize
 
 __all__ = ["frame_mask", "DBoF", "NetVLAD", "NetFV"]
 

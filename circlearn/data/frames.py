@@ -1,15 +1,16 @@
 r"""Frame preparation: from stored YouTube-8M bytes to model inputs, as torch ops.
 
-The data loaders (CPU) and the models (any device) share these functions, so both prepare
-and sample frames the same way. The input convention (``yt8m.md`` §1.6-1.7, the starter
-code's)::
+The data loaders (CPU) and the models (any device, one layer up) share these functions, so
+both prepare and sample frames the same way. The input convention (``yt8m.md`` §1.6-1.7, the
+starter code's)::
 
-    dequantize(q) = q · DEQUANTIZE_SCALE + DEQUANTIZE_BIAS = q · 4/255 + 4/512 − 2
-    x_t ← x_t / sqrt(max(‖x_t‖², 1e-12))        each frame's concatenated streams (l2_normalize)
+    dequantize(q) = q · 4/255 + 4/512 − 2       the file format's (circlearn.data.yt8m)
+    x_t ← x_t / sqrt(max(‖x_t‖², 1e-12))        each frame's concatenated streams
+                                                (circlearn.nn.blocks.l2_normalize)
 
-with the quantised range ``[MIN_QUANTIZED_VALUE, MAX_QUANTIZED_VALUE] = [-2, 2]`` (the writer
-side, ``quantize``, is :func:`circlearn.data.yt8m.quantize`). Padded frames are zero, not
-``dequantize(0)``: the reference pads after dequantizing (:func:`prepare_frames`).
+Padded frames are zero, not ``dequantize(0)``: the reference pads after dequantizing
+(:func:`prepare_frames`). This module loads torch; :mod:`circlearn.data.yt8m` and the record
+readers do not.
 
 Frame sampling (paper code ``SampleRandomFrames``, ``--iterations=15``, ``--n_bagging=10``):
 each bag draws ``iterations`` indices ``floor(u * num_frames)`` with ``u ~ U[0, 1)``, i.e.
@@ -20,49 +21,14 @@ video with 0 frames draws index 0, a padded (zero) frame, as in the paper's code
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-__all__ = ["MAX_QUANTIZED_VALUE", "MIN_QUANTIZED_VALUE", "DEQUANTIZE_SCALE", "DEQUANTIZE_BIAS",
-           "dequantize", "l2_normalize", "prepare_frames", "sample_frame_indices",
-           "frame_draws", "indices_from_draws", "gather_frames"]
+from circlearn.nn.blocks import l2_normalize
 
-#: The range of the quantised features: bytes 0…255 cover [-2, 2].
-MAX_QUANTIZED_VALUE = 2.0
-MIN_QUANTIZED_VALUE = -2.0
-#: ``dequantize(q) = q · DEQUANTIZE_SCALE + DEQUANTIZE_BIAS`` for that range: ``4/255`` and the
-#: half-bin offset included, ``4/512 − 2 = −1.9921875``.
-DEQUANTIZE_SCALE = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 255.0
-DEQUANTIZE_BIAS = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 512.0 + MIN_QUANTIZED_VALUE
+from .yt8m import dequantize
 
-
-def dequantize(x, max_quantized_value: float = MAX_QUANTIZED_VALUE,
-               min_quantized_value: float = MIN_QUANTIZED_VALUE, dtype=None):
-    """Bytes → features: ``x * range / 255 + range / 512 + min`` with ``range = max - min``.
-
-    The starter code's ``utils.Dequantize`` (``yt8m.md`` §1.6), half-bin offset included:
-    ``q · 4/255 − 1.9921875`` for the default range. Works on NumPy arrays (returns float32)
-    and torch tensors (returns ``dtype``, default: torch's default float dtype).
-
-    >>> dequantize(np.array([0, 255], dtype=np.uint8)).tolist()
-    [-1.9921875, 2.0078125]
-    """
-    rng = max_quantized_value - min_quantized_value
-    scale, bias = rng / 255.0, rng / 512.0 + min_quantized_value
-    if isinstance(x, np.ndarray) or np.isscalar(x):
-        return (np.asarray(x, dtype=np.float32) * np.float32(scale) + np.float32(bias))
-    return x.to(dtype or torch.get_default_dtype()) * scale + bias
-
-
-def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
-    """``tf.nn.l2_normalize``: ``x / sqrt(max(Σ x², eps))`` along ``dim``; zeros stay zeros.
-
-    >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
-    tensor([[0.6000, 0.8000],
-            [0.0000, 0.0000]])
-    """
-    return x * torch.rsqrt(torch.clamp((x * x).sum(dim=dim, keepdim=True), min=eps))
-
+__all__ = ["prepare_frames", "sample_frame_indices", "frame_draws", "indices_from_draws",
+           "gather_frames"]
 
 def prepare_frames(frames: torch.Tensor, real: torch.Tensor | None = None,
                    dtype: torch.dtype | None = None, normalize: bool = True) -> torch.Tensor:
