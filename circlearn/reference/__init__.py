@@ -1,9 +1,9 @@
 r"""NumPy/SciPy float64 references for the structured maps: the math, readable, doctested.
 
 Every torch layer in :mod:`circlearn.nn` is tested against these functions. Modules, lower
-ones first (``rectangular`` builds on ``circulant``; the others stand alone):
+ones first (``rectangular`` builds on ``square``; the others stand alone):
 
-- :mod:`~circlearn.reference.circulant`: square circulants (first-column convention
+- :mod:`~circlearn.reference.square`: square circulants (first-column convention
   ``C[i, j] = c[(i - j) mod n]``), FFT products, eigenvalues, solve/inverse, the paper's
   first-row twin, diagonal-circulant products, the nearest circulant;
 - :mod:`~circlearn.reference.rectangular`: the paper's rectangular rule (``ceil(out / in)``
@@ -16,7 +16,7 @@ Weights follow ``torch.nn.Linear``: shape ``(out, in)``, ``y = x @ W.T`` on row 
 public name is importable from here, e.g. ``from circlearn.reference import circulant``.
 """
 
-from circlearn.reference.circulant import (
+from circlearn.reference.square import (
     circulant,
     circulant_inverse,
     circulant_matvec,

@@ -3,7 +3,7 @@ r"""The paper's rectangular circulant maps ``in → out``, in float64.
 Rule: ``B = ceil(out / in)`` independent square ``in × in`` blocks act on the same input; their
 outputs are concatenated and truncated to the first ``out`` entries. For ``out < in`` that is
 one block's first ``out`` rows. There is no input padding. Each block is a chain of ``k``
-diagonal-circulant factors ``(C_k D_k) ⋯ (C_1 D_1)`` (:mod:`circlearn.reference.circulant`).
+diagonal-circulant factors ``(C_k D_k) ⋯ (C_1 D_1)`` (:mod:`circlearn.reference.square`).
 Parameters: ``B · in · (1 + learned diagonal) · k (+ out for a bias)``.
 
 Signs after the circulant (``diagonal="sign-output"``; the paper's TF ``CirculantLayerWithDiag``,
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from circlearn.reference.circulant import (
+from circlearn.reference.square import (
     circulant,
     circulant_matvec,
     diag_circulant_chain,
