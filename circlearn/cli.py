@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
+        args.command_line = ["circlearn", *argv]  # recorded by commands that keep provenance
         command = args.command
         module = _command_module(command)
         runner = getattr(module, f"run_{command}", None) or module.run

@@ -10,8 +10,12 @@ variant, baselines, the figure's claims as paired comparisons with verdicts, pro
 - :mod:`~circlearn.experiments.stats`: spread over seeds, paired t-intervals, verdicts;
 - :mod:`~circlearn.experiments.baselines`: the class-prior and linear-on-means predictors;
 - :mod:`~circlearn.experiments.structures`: fig-structures' variants and FC budgets;
-- :mod:`~circlearn.experiments.report`: aggregates, comparisons, provenance, the markdown
-  tables, the files of an output folder;
+- :mod:`~circlearn.experiments.report`: aggregates, comparisons, the markdown tables, the
+  files of an output folder;
+- :mod:`~circlearn.experiments.provenance`: commit, clean-tree check, command, versions,
+  data hash and draw;
+- :mod:`~circlearn.experiments.reuse` and :mod:`~circlearn.experiments.progress`: which run
+  directories a rerun may continue or reuse; the per-run and overall progress lines;
 - :mod:`~circlearn.experiments.registry`: the figures (:data:`EXPERIMENTS`,
   :data:`BEYOND_PAPER`), the scales (:data:`SCALES`), each run's configuration;
 - :mod:`~circlearn.experiments.runner`: :func:`reproduce`, one run, the baselines' cache;

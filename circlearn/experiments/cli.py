@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from circlearn import experiments
@@ -41,6 +42,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help="runs trained at the same time in worker processes (default: 2 at "
                         "medium, else 1); results do not depend on it")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="write under data_samples/results/ from a checkout with uncommitted "
+                        "changes (refused otherwise); results.json records the diff's SHA-256")
     add_alias_option(p, "device", choices=DEVICES, default=None)
     add_alias_option(p, "num-workers", type=int, default=None)
 
@@ -52,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     results = experiments.reproduce(
         args.name, args.scale, out, seeds=args.seeds, data=args.data, epochs=args.epochs,
         train_overrides=train_overrides, threads=args.threads, jobs=args.jobs,
-        latency=batch1_latency_ms, log=lambda m: print(m, flush=True))
+        latency=batch1_latency_ms, allow_dirty=args.allow_dirty,
+        command=getattr(args, "command_line", None) or ["circlearn", *sys.argv[1:]],
+        log=lambda m: print(m, flush=True))
     print()
     print(format_table(results))
     print(f"figure: {out / 'figure.png'}")

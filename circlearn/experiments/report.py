@@ -1,19 +1,17 @@
-"""An experiment's evidence: aggregates over seeds, comparisons, provenance, ``table.md``.
+"""An experiment's evidence: aggregates over seeds, comparisons, ``table.md``.
 
 :func:`summarize_variant` turns one variant's runs (one per seed) into the ``results.json``
 entry (``runs``, ``gap_mean``, ``gap_std`` with ``ddof = 1``, the mean curve with its spread,
 the same on the test split, and the paired interval against the linear-on-means baseline);
 :func:`comparisons` applies :func:`circlearn.experiments.stats.compare` to the experiment's claims;
-:func:`provenance` records the circlearn commit, the generator version and a SHA-256 of the
-data files; :func:`format_table` writes ``table.md`` (fig-structures has its own layout) and
-:func:`write_report` the files of an experiment's folder.
+:func:`format_table` writes ``table.md`` (fig-structures has its own layout) and
+:func:`write_report` the files of an experiment's folder (provenance:
+:mod:`~circlearn.experiments.provenance`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from circlearn.experiments.stats import BETTER, compare, mean_std
 from circlearn.plotting.paper import plot_experiment
 from circlearn.plotting.structures import plot_structures
 
-__all__ = ["summarize_variant", "comparisons", "provenance", "data_sha256", "markdown_table",
+__all__ = ["summarize_variant", "comparisons", "markdown_table",
            "table_header", "format_table", "format_mean_std", "write_report"]
 
 
@@ -84,35 +82,6 @@ def comparisons(claims: Iterable[tuple[str, str, str]], variants: list[dict],
             continue
         out.append(compare(a, [ra[s] for s in seeds], b, [rb[s] for s in seeds], claim))
     return out
-
-
-def data_sha256(files: Iterable[str | Path]) -> str:
-    """SHA-256 over the files' names and bytes, in the order given."""
-    h = hashlib.sha256()
-    for path in files:
-        path = Path(path)
-        h.update(path.name.encode() + b"\0")
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
-def provenance(files: Sequence[str | Path], generator_version: int | None) -> dict:
-    """``{commit, generator_version, data_sha256, data_files}``; ``commit`` ends in
-    ``+dirty`` when the source checkout has uncommitted changes, ``None`` outside git."""
-    src = Path(__file__).resolve().parent
-    commit = None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=src, capture_output=True, text=True, timeout=10).stdout.strip()
-        commit += "+dirty" if dirty else ""
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {"commit": commit, "generator_version": generator_version,
-            "data_sha256": data_sha256(files), "data_files": len(files)}
 
 
 def markdown_table(rows: Sequence[Mapping | Sequence], columns: Sequence[str] | None = None,

@@ -1,10 +1,12 @@
 """Running an experiment: every (seed, variant) run trained, resumed or reused, then reported.
 
-:func:`reproduce` resolves a figure's configurations (:mod:`~circlearn.experiments.registry`),
-trains each run with :func:`run_one` (a finished run directory is reused, an unfinished one
-resumed), computes or reuses the baselines, and writes the report
-(:mod:`~circlearn.experiments.report`). :func:`run_one` and :func:`compute_baselines` are
-top-level so that worker processes (``jobs > 1``) can run them.
+:func:`reproduce` checks the source tree (:func:`~circlearn.experiments.provenance.check_tree`),
+resolves a figure's configurations (:mod:`~circlearn.experiments.registry`), trains each run
+with :func:`run_one` (a finished run directory is reused, an unfinished one resumed, when its
+configuration and data match: :mod:`~circlearn.experiments.reuse`), logs the progress
+(:mod:`~circlearn.experiments.progress`), computes or reuses the baselines, and writes the
+report (:mod:`~circlearn.experiments.report`). :func:`run_one` and :func:`compute_baselines`
+are top-level so that worker processes (``jobs > 1``) can run them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -20,8 +23,12 @@ import torch
 from circlearn.experiments import structures
 from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
                                              read_labels_csv)
+from circlearn.experiments.progress import Progress
+from circlearn.experiments.provenance import (check_tree, data_paths, git_state, provenance,
+                                              repository_root)
 from circlearn.experiments.registry import SCALES, data_layout, experiment_configs, get_experiment
-from circlearn.experiments.report import comparisons, provenance, summarize_variant, write_report
+from circlearn.experiments.report import comparisons, summarize_variant, write_report
+from circlearn.experiments.reuse import finish_run, prepare_run, reuse_entry
 from circlearn.training.distributed import current_rank
 
 __all__ = ["reproduce", "read_curve", "final_test_gap", "run_one", "compute_baselines",
@@ -129,7 +136,8 @@ def _known_baselines(out: Path, layout, data_hash: str) -> dict | None:
             recorded.get("test") or not layout.test_labels) and current_protocol(recorded):
         # computed by the generator with the same function (experiments.baselines) on these files
         base = {"protocol": LINEAR_PROTOCOL, "validate": recorded["validate"],
-                "test": recorded.get("test"), "source": _shown(layout.source), "seconds": 0.0}
+                "test": recorded.get("test"), "seconds": 0.0,
+                "source": os.path.relpath(layout.source, layout.root)}
     return base
 
 
@@ -148,17 +156,12 @@ def _data_files(layout) -> list:
         [layout.test_labels] if layout.test_labels else [])
 
 
-def _shown(path: str | Path) -> str:
-    """``path`` relative to the working directory when inside it (portable results)."""
-    rel = os.path.relpath(path)
-    return str(path) if rel.startswith("..") else rel
-
-
 def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
               seeds: int | None = None, data: str | None = None, epochs: int | None = None,
               model_overrides: dict | None = None, train_overrides: dict | None = None,
               baselines: bool = True, threads: int | None = None, jobs: int | None = None,
-              latency=None, log=print) -> dict:
+              latency=None, allow_dirty: bool = False, command: Sequence[str] | None = None,
+              log=print) -> dict:
     """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
     and ``figure.png`` into ``out``; return the results dict.
 
@@ -167,7 +170,14 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     (:attr:`~circlearn.experiments.Experiment.claims`) are judged on both
     (:mod:`~circlearn.experiments.stats`). ``out`` also holds ``baselines.json`` (cached per
     data hash) and the run directories: rerunning resumes unfinished runs and reuses finished
-    ones. Under ``torchrun`` every variant trains on all processes and rank 0 writes the files.
+    ones whose configuration and data bytes match (:mod:`~circlearn.experiments.reuse`),
+    listed in ``provenance.reused``. Under ``torchrun`` every variant trains on all processes
+    and rank 0 writes the files.
+
+    When ``out`` is under the repository's ``data_samples/results/`` (the stored results), a
+    checkout with uncommitted changes raises ``ValueError`` before anything runs, unless
+    ``allow_dirty`` (then ``provenance`` records ``dirty`` and the diff's ``diff_sha256``).
+    ``command``: the command line recorded in ``provenance`` (the CLI passes its argv).
 
     ``threads``: torch CPU threads per run (default: the scale's; restored after).
     ``jobs``: runs trained at the same time in worker processes (default: the scale's; the
@@ -188,13 +198,15 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
         return _reproduce(name, scale, Path(out), seeds=seeds, data=data, epochs=epochs,
                           model_overrides=model_overrides, train_overrides=train_overrides,
                           baselines=baselines, threads=threads, jobs=jobs, latency=latency,
-                          log=log)
+                          allow_dirty=allow_dirty, command=command, log=log)
     finally:
         torch.set_num_threads(previous)
 
 
 def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_overrides,
-               baselines, threads, jobs, latency, log) -> dict:
+               baselines, threads, jobs, latency, allow_dirty, command, log) -> dict:
+    root = repository_root()
+    code = check_tree(root, out, allow_dirty)  # refuses before any work
     exp = get_experiment(name)
     layout = data_layout(scale, data, log=log)
     n_seeds = SCALES[scale]["seeds"] if seeds is None else seeds
@@ -204,62 +216,93 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
                                    model_overrides=model_overrides,
                                    train_overrides=train_overrides) for s in range(n_seeds)]
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    prov = provenance(_data_files(layout), layout.generator_version)
+    tasks = [(seed, variant, cfg) for seed, configs in enumerate(per_seed)
+             for variant, cfg in zip(exp.variants, configs)]
+    progress = Progress(name, len(tasks), log=log)
+    prov = provenance(_data_files(layout), layout, code=code, command=command)
     base = _known_baselines(out, layout, prov["data_sha256"]) if baselines else None
     labels_csv = str(layout.test_labels) \
         if layout.test_labels is not None and layout.has_split("test") else None
-    tasks = [(seed, variant, cfg) for seed, configs in enumerate(per_seed)
-             for variant, cfg in zip(exp.variants, configs)]
-    runs, base = _train(name, exp, tasks, layout, out, prov["data_sha256"], base,
-                        compute=baselines and base is None, labels_csv=labels_csv,
-                        threads=threads, jobs=jobs, log=log)
+    runs, base, prov["reused"] = _train(
+        exp, tasks, layout, out, prov["data_sha256"], base, compute=baselines and base is None,
+        labels_csv=labels_csv, threads=threads, jobs=jobs, progress=progress, log=log)
     variants = _variants(name, exp, per_seed[0], runs, base, latency)
+    timing = progress.finish()
+    prov["load_average"] = timing["load_average"]
+    _check_head(root, code, prov, log)
     results = _results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base, variants,
-                       prov, start)
+                       prov, timing["wall_seconds"], jobs)
     if current_rank() == 0:  # under torchrun, rank 0 writes
         write_report(results, out)
     return results
 
 
-def _train(name, exp, tasks, layout, out, data_hash, base, *, compute, labels_csv, threads,
-           jobs, log) -> tuple[dict[str, list[dict]], dict | None]:
+def _check_head(root, code: dict, prov: dict, log) -> None:
+    """Warn (and record ``commit_end``) when the checkout's HEAD moved during the run."""
+    end = git_state(root)["commit"]
+    if code["commit"] is not None and end != code["commit"]:
+        prov["commit_end"] = end
+        log(f"warning: HEAD moved during the run ({code['commit'][:12]} -> {str(end)[:12]}); "
+            f"results.json records the commit at the start")
+
+
+def _train(exp, tasks, layout, out, data_hash, base, *, compute, labels_csv, threads, jobs,
+           progress, log) -> tuple[dict[str, list[dict]], dict | None, list[dict]]:
     """Train (or reuse) every ``(seed, variant, config)`` of ``tasks``, ``jobs`` at a time;
-    return each variant's runs (by seed) and the baselines (computed too when ``compute``)."""
+    return each variant's runs (by seed), the baselines (computed too when ``compute``) and
+    the reused runs (``provenance.reused``)."""
     test_pattern = layout.pattern("test")
     runs: dict[str, list[dict]] = {v.name: [] for v in exp.variants}
+    writer = current_rank() == 0
+    states = [prepare_run(cfg.to_dict(), data_hash, log=log, writer=writer)
+              for _, _, cfg in tasks]
+    reused: dict[int, dict] = {}
+    log(progress.line())
 
-    def record(seed, variant, run):
+    def record(i, run):
+        seed, variant, _ = tasks[i]
+        if finish_run(states[i], run, writer=writer):
+            reused[i] = reuse_entry(states[i], variant.name, seed, out)
         runs[variant.name].append({"seed": seed, **run})
-        log(f"[{name}] {variant.name} seed {seed}: GAP {run['gap']:.4f} ({run['seconds']:.0f} s)")
+        progress.run_done(variant.name, seed, run, i in reused)
 
     if jobs == 1:
         if compute:
             base = _keep_baselines(out, compute_baselines(layout), data_hash, log)
-        for seed, variant, cfg in tasks:
-            record(seed, variant, run_one(cfg.to_dict(), test_pattern, labels_csv))
+        for i, (_, _, cfg) in enumerate(tasks):
+            record(i, run_one(cfg.to_dict(), test_pattern, labels_csv))
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            pending = pool.submit(compute_baselines, layout) if compute else None
-            futures = [(seed, variant, pool.submit(run_one, cfg.to_dict(), test_pattern,
-                                                   labels_csv, threads or 0))
-                       for seed, variant, cfg in tasks]
-            for seed, variant, future in futures:
-                result = future.result()
-                if pending is not None and pending.done():
-                    base, pending = _keep_baselines(out, pending.result(), data_hash, log), None
-                record(seed, variant, result)
-            if pending is not None:
-                base = _keep_baselines(out, pending.result(), data_hash, log)
+        base = _in_workers(tasks, layout, out, data_hash, record, compute=compute,
+                           test_pattern=test_pattern, labels_csv=labels_csv, threads=threads,
+                           jobs=jobs, log=log) or base
     if base is not None and "data_sha256" not in base:  # recorded in dataset.json
         _keep_baselines(out, base, data_hash, log)
     for v in runs.values():
         v.sort(key=lambda r: r["seed"])
-    return runs, base
+    return runs, base, [reused[i] for i in sorted(reused)]
+
+
+def _in_workers(tasks, layout, out, data_hash, record, *, compute, test_pattern, labels_csv,
+                threads, jobs, log) -> dict | None:
+    """Train ``tasks`` in ``jobs`` worker processes, calling ``record(index, run)`` as each
+    finishes; return the baselines when ``compute`` (one more task), else ``None``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    base = None
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        pending = pool.submit(compute_baselines, layout) if compute else None
+        futures = {pool.submit(run_one, cfg.to_dict(), test_pattern, labels_csv, threads or 0): i
+                   for i, (_, _, cfg) in enumerate(tasks)}
+        for future in as_completed(futures):
+            result = future.result()
+            if pending is not None and pending.done():
+                base, pending = _keep_baselines(out, pending.result(), data_hash, log), None
+            record(futures[future], result)
+        if pending is not None:
+            base = _keep_baselines(out, pending.result(), data_hash, log)
+    return base
 
 
 def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
@@ -283,19 +326,17 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
 
 
 def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, prov,
-             start) -> dict:
-    """The ``results.json`` dict (format: ``README.md`` §6 of the design notes)."""
+             wall_seconds, jobs) -> dict:
+    """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes)."""
     protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
     if first.num_epochs != usual:
         protocol += f"; this run: {first.num_epochs} epochs instead of {usual} (--epochs)"
-    test_pattern = layout.pattern("test")
+    test = layout.pattern("test") if labels_csv is not None else None
     return {
         "experiment": exp.name, "title": exp.title, "scale": scale,
         "seeds": list(range(n_seeds)), "epochs": first.num_epochs,
         "synthetic": layout.generator_version is not None, "protocol": protocol,
-        "data": {"root": _shown(layout.root), "train": _shown(first.train_data),
-                 "eval": _shown(first.eval_data), "sizes_from": _shown(layout.source),
-                 "test": _shown(test_pattern) if labels_csv is not None else None},
+        "data": data_paths(layout, first.train_data, first.eval_data, test),
         "train": {k: v for k, v in first.to_dict().items()
                   if k not in ("model", "preset", "run_dir", "train_data", "eval_data", "seed")},
         "baselines": base["validate"] if base else None,
@@ -308,5 +349,5 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
         "provenance": prov,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
-        "wall_seconds": round(time.perf_counter() - start, 1), "variants": variants}
+                    "jobs": jobs},
+        "wall_seconds": wall_seconds, "variants": variants}
