@@ -20,6 +20,7 @@ import torch
 from circlearn.experiments import structures
 from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
                                              read_labels_csv)
+from circlearn.experiments.evidence import complete, plateau_warnings
 from circlearn.experiments.registry import SCALES, data_layout, experiment_configs, get_experiment
 from circlearn.experiments.report import comparisons, provenance, summarize_variant, write_report
 from circlearn.training.distributed import current_rank
@@ -215,8 +216,10 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
                         compute=baselines and base is None, labels_csv=labels_csv,
                         threads=threads, jobs=jobs, log=log)
     variants = _variants(name, exp, per_seed[0], runs, base, latency)
-    results = _results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base, variants,
-                       prov, start)
+    results = complete(_results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base,
+                                variants, prov, start))  # primary_split, stopping
+    for line in plateau_warnings(results):  # written all the same, marked ✗ in table.md
+        log(line)
     if current_rank() == 0:  # under torchrun, rank 0 writes
         write_report(results, out)
     return results
@@ -284,7 +287,7 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
 
 def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, prov,
              start) -> dict:
-    """The ``results.json`` dict (format: ``README.md`` §6 of the design notes)."""
+    """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes)."""
     protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
     if first.num_epochs != usual:
         protocol += f"; this run: {first.num_epochs} epochs instead of {usual} (--epochs)"
