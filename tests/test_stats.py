@@ -190,7 +190,11 @@ def test_holm_family_of_three_by_hand():
 
 
 def test_plateau_window_and_too_short_curves():
-    assert [plateau_window(n) for n in (0, 3, 4, 9, 10, 15, 50)] == [None, None, 2, 2, 2, 3, 10]
+    # 20 % rounded down, at least 2: 14 evaluations give 2 (not 3), 19 give 3
+    assert [plateau_window(n) for n in (0, 3, 4, 9, 10, 14, 15, 19, 50)] == \
+        [None, None, 2, 2, 2, 2, 3, 3, 10]
+    assert plateau_gain([0.1] * 10 + [0.2, 0.2, 0.3, 0.3]) == pytest.approx(0.1)  # k = 2
+    assert is_plateau(0.0029) and not is_plateau(0.003)  # the bound itself is not flat
     assert plateau_gain([0.5, 0.6, 0.7]) is None and plateau_gain([]) is None
     assert not is_plateau(plateau_gain([0.7, 0.7, 0.7]))  # < 4 evaluations: not flat
 
