@@ -13,8 +13,9 @@ from circlearn.data import samples
 from circlearn.data.layout import resolve_data
 from circlearn.experiments import EXPERIMENTS, SCALES, experiment_configs, reproduce
 from circlearn.experiments.baselines import LINEAR_PROTOCOL
+from circlearn.experiments.evidence import complete
 from circlearn.experiments.report import format_table
-from circlearn.experiments.stats import VERDICTS
+from circlearn.experiments.stats import STOPPING_RULE, VERDICTS, holm_verdicts
 from circlearn.plotting.paper import PAPER_CURVES
 
 TINY_MODEL = {"hidden_size": 8, "n_bagging": 1, "iterations": 4}
@@ -23,15 +24,17 @@ TINY_TRAIN = {"max_steps": 2, "eval_every_steps": 2, "batch_size": 50, "tensorbo
 
 @pytest.fixture(scope="module")
 def two_seeds(tmp_path_factory):
-    """fig-dc-cd, 2 seeds, 2 steps each, with baselines (shared by several tests)."""
+    """fig-dc-cd, 2 seeds, 2 steps each, with baselines (shared by several tests); the
+    output folder, the results and the lines logged."""
     out = tmp_path_factory.mktemp("dc-cd")
+    logged = []
     results = reproduce("fig-dc-cd", "quick", out, seeds=2, epochs=1, model_overrides=TINY_MODEL,
-                        train_overrides=TINY_TRAIN, log=lambda m: None)
-    return out, results
+                        train_overrides=TINY_TRAIN, log=logged.append)
+    return out, results, logged
 
 
 def test_results_format(two_seeds):
-    out, results = two_seeds
+    out, results, _ = two_seeds
     saved = json.loads((out / "results.json").read_text())
     assert saved["seeds"] == [0, 1] and saved["synthetic"] is True
     assert saved["protocol"].endswith("this run: 1 epochs instead of 10 (--epochs)")
@@ -65,8 +68,52 @@ def test_results_format(two_seeds):
     assert (out / "figure.png").stat().st_size > 10_000
 
 
+def test_results_carry_p_values_holm_and_the_stopping_rule(two_seeds):
+    out, _, logged = two_seeds
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["primary_split"] == "validate"
+    stop = saved["stopping"]
+    assert stop["rule"] == STOPPING_RULE and stop["threshold"] == 0.003
+    assert stop["budget"]["epochs"] == 1 and stop["budget"]["steps"] == 2
+    assert stop["budget"]["base_learning_rate"] == SCALES["quick"]["train"]["base_learning_rate"]
+    for key in ("comparisons", "comparisons_test"):
+        family = saved[key]
+        assert [c["verdict_holm"] for c in family] == holm_verdicts(family)
+        for c in family:
+            assert 0 <= c["p_holds"] <= 1 and c["p_holds"] + c["p_fails"] == pytest.approx(1)
+    for v in saved["variants"]:
+        # one evaluation per run (2 steps, evaluated at step 2): no gain, not flat, warned
+        assert len(v["curve"]) == 1 and v["plateau_gain"] is None and v["plateau"] is False
+        assert v["vs_linear_means"]["verdict_holm"] in VERDICTS
+        assert any(line.startswith(f"[fig-dc-cd] warning: {v['name']} has not flattened")
+                   for line in logged)
+    assert stop["converged"] is False and stop["not_flat"] == [v["name"] for v in
+                                                               saved["variants"]]
+    table = (out / "table.md").read_text()
+    assert "**Not converged**: 3 of 3 variants have not flattened (✗)" in table
+    assert "| – ✗ |" in table and "Holm verdict" in table and "test is the check" in table
+    assert "Comparisons on validate, the primary split" in table
+
+
+def test_results_without_the_derived_fields_are_completed_from_their_runs(two_seeds):
+    """An older results.json (no p-values, Holm verdicts, plateau or stopping fields) gets
+    the same values from its stored runs, and renders the same table."""
+    out, _, _ = two_seeds
+    saved = json.loads((out / "results.json").read_text())
+    old = {k: v for k, v in saved.items() if k not in ("primary_split", "stopping")}
+    derived = ("p_holds", "p_fails", "verdict_holm")
+    for key in ("comparisons", "comparisons_test"):
+        old[key] = [{k: v for k, v in c.items() if k not in derived} for c in saved[key]]
+    old["variants"] = [{**{k: x for k, x in v.items() if k not in ("plateau_gain", "plateau")},
+                        "vs_linear_means": {k: x for k, x in v["vs_linear_means"].items()
+                                            if k not in derived}} for v in saved["variants"]]
+    assert "p_holds" not in old["comparisons"][0] and "stopping" not in old
+    assert complete(old) == saved and list(complete(old)) == list(saved)
+    assert format_table(old) == (out / "table.md").read_text()
+
+
 def test_seed_changes_run_and_same_seed_repeats(two_seeds, tmp_path):
-    out, results = two_seeds
+    out, results, _ = two_seeds
     v = results["variants"][0]
     assert v["runs"][0]["curve"] != v["runs"][1]["curve"]
     again = reproduce("fig-dc-cd", "quick", tmp_path, seeds=1, epochs=1,
@@ -174,7 +221,7 @@ def test_cli_seeds(tmp_path, capsys, monkeypatch):
 
 
 def test_worker_processes_give_the_same_runs(two_seeds, tmp_path):
-    _, results = two_seeds
+    _, results, _ = two_seeds
     par = reproduce("fig-dc-cd", "quick", tmp_path, seeds=1, epochs=1, model_overrides=TINY_MODEL,
                     train_overrides=TINY_TRAIN, baselines=False, jobs=2, log=lambda m: None)
     for ours, theirs in zip(par["variants"], results["variants"]):

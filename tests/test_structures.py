@@ -95,6 +95,17 @@ def test_table_and_figure(tmp_path):
     assert "| dbof low rank, 4x | low-rank rank 2 | 800 |" in table
     assert "+0.010 [-0.020, +0.040]" in table and "linear on video-level means GAP 0.600" in table
     assert table.count("\n| ") == 1 + 18  # header + one row per variant
+    # no runs to compute p-values from: the Holm column is a dash, the unadjusted verdict kept
+    assert "| undecided at this sample size | – | – |" in table
+    # with p-values, Holm runs over the figure's 16 comparisons: p_fails 0.001 <= 0.025/16
+    # = 0.0015625 is rejected, then 0.02 > 0.025/15 = 0.00167 stops the procedure, so the
+    # other 15 unadjusted "does not hold" (0.02 < 0.025) are undecided after Holm
+    for i, c in enumerate(results["comparisons"]):
+        c.update(p_holds=0.9, p_fails=0.001 if i == 0 else 0.02, verdict="does not hold")
+    table = format_table(results)
+    assert "| does not hold | does not hold | – |" in table  # 0.001 <= 0.0015625: rejected
+    assert table.count("| does not hold | undecided at this sample size | – |") == 15
+    assert "not adjusted** for the 16 comparisons, Holm's is" in table
     plot_structures(results, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000
 

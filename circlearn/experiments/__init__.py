@@ -7,7 +7,10 @@ writes the evidence into the output folder: ``results.json`` (every run, mean ±
 variant, baselines, the figure's claims as paired comparisons with verdicts, provenance),
 ``table.md`` and ``figure.png``. The package, bottom up:
 
-- :mod:`~circlearn.experiments.stats`: spread over seeds, paired t-intervals, verdicts;
+- :mod:`~circlearn.experiments.stats`: spread over seeds, paired t-intervals, verdicts,
+  p-values and Holm's correction, the plateau gain of a curve;
+- :mod:`~circlearn.experiments.evidence`: Holm's families, plateau and stopping fields of a
+  results dict (also derived for an older ``results.json`` from its runs);
 - :mod:`~circlearn.experiments.baselines`: the class-prior and linear-on-means predictors;
 - :mod:`~circlearn.experiments.structures`: fig-structures' variants and FC budgets;
 - :mod:`~circlearn.experiments.report`: aggregates, comparisons, the markdown tables, the

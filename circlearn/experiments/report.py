@@ -2,11 +2,13 @@
 
 :func:`summarize_variant` turns one variant's runs (one per seed) into the ``results.json``
 entry (``runs``, ``gap_mean``, ``gap_std`` with ``ddof = 1``, the mean curve with its spread,
-the same on the test split, and the paired interval against the linear-on-means baseline);
-:func:`comparisons` applies :func:`circlearn.experiments.stats.compare` to the experiment's claims;
-:func:`format_table` writes ``table.md`` (fig-structures has its own layout) and
-:func:`write_report` the files of an experiment's folder (provenance:
-:mod:`~circlearn.experiments.provenance`).
+the same on the test split, the paired interval against the linear-on-means baseline, and
+the curve's plateau gain); :func:`comparisons` applies
+:func:`circlearn.experiments.stats.compare` to the experiment's claims on one split, one
+family for Holm's correction; :func:`format_table` writes ``table.md`` (fig-structures has its
+own layout; fields an older ``results.json`` lacks are derived from its runs by
+:func:`circlearn.experiments.evidence.complete`) and :func:`write_report` the files of an
+experiment's folder (provenance: :mod:`~circlearn.experiments.provenance`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from circlearn.experiments import structures
-from circlearn.experiments.stats import BETTER, compare, mean_std
+from circlearn.experiments.evidence import complete, paired_values, plateau_fields, with_holm
+from circlearn.experiments.stats import ALPHA, BETTER, compare, mean_std
 from circlearn.plotting.paper import plot_experiment
 from circlearn.plotting.structures import plot_structures
 
@@ -55,8 +58,9 @@ def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -
     """
     gaps = [r["gap"] for r in runs]
     mean, std = mean_std(gaps)
+    curve = _mean_curve([r["curve"] for r in runs])
     out = {**variant, "runs": runs, "gap_mean": mean, "gap_std": std, "gap": mean,
-           "curve": _mean_curve([r["curve"] for r in runs]),
+           "curve": curve, **plateau_fields(curve),
            "videos_per_s": round(sum(r["videos_per_s"] for r in runs) / len(runs), 2),
            "steps": runs[0]["steps"]}
     tests = [r["test_gap"] for r in runs if r.get("test_gap") is not None]
@@ -71,17 +75,14 @@ def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -
 
 def comparisons(claims: Iterable[tuple[str, str, str]], variants: list[dict],
                 key: str = "gap") -> list[dict]:
-    """One :func:`circlearn.experiments.stats.compare` per ``(a, b, claim)``, paired by seed."""
-    by_name = {v["name"]: v for v in variants}
+    """One :func:`circlearn.experiments.stats.compare` per ``(a, b, claim)``, paired by seed,
+    on the runs' ``key`` (one split); the list is one family, each with its ``verdict_holm``."""
     out = []
     for a, b, claim in claims:
-        ra = {r["seed"]: r[key] for r in by_name[a]["runs"]}
-        rb = {r["seed"]: r[key] for r in by_name[b]["runs"]}
-        seeds = sorted(set(ra) & set(rb))
-        if not seeds or any(ra[s] is None or rb[s] is None for s in seeds):
-            continue
-        out.append(compare(a, [ra[s] for s in seeds], b, [rb[s] for s in seeds], claim))
-    return out
+        pair = paired_values(variants, a, b, key)
+        if pair is not None:
+            out.append(compare(a, pair[0], b, pair[1], claim))
+    return with_holm(out)
 
 
 def markdown_table(rows: Sequence[Mapping | Sequence], columns: Sequence[str] | None = None,
@@ -125,16 +126,48 @@ def _ci(c: dict) -> str:
     return "–" if c["ci95"] is None else f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
 
 
+def _p(p: float | None) -> str:
+    """A p-value to 4 decimals (Holm's thresholds are ``0.025 / m``); ``–`` without one."""
+    return "–" if p is None else "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _plateau(v: dict) -> str:
+    """``"+0.012 ✗"``: the plateau gain and whether the curve is flat (``✓``) or not."""
+    gain = v.get("plateau_gain")
+    return ("–" if gain is None else f"{gain:+.3f}") + (" ✓" if v.get("plateau") else " ✗")
+
+
 def _comparison_table(cs: list[dict], labels: dict[str, str]) -> str:
     rows = [[f"{labels.get(c['b'], c['b'])} vs {labels.get(c['a'], c['a'])}",
              c["claim"] + (f" (margin {c['margin']})" if c["margin"] is not None else ""),
-             f"{c['diff_mean']:+.3f}", _ci(c), f"**{c['verdict']}**"] for c in cs]
-    return markdown_table(rows, ["b vs a", "claim", "mean difference", "95% CI", "verdict"],
-                          align="llrll")
+             f"{c['diff_mean']:+.3f}", _ci(c), _p(c.get("p_holds")), _p(c.get("p_fails")),
+             f"**{c['verdict']}**", f"**{c.get('verdict_holm') or '–'}**"] for c in cs]
+    return markdown_table(rows, ["b vs a", "claim", "mean difference", "95% CI", "p (holds)",
+                                 "p (does not hold)", "verdict", "Holm verdict"],
+                          align="llrlrrll")
+
+
+def _stopping_line(results: dict) -> str | None:
+    """The stopping rule, the budget, and "not converged" unless every variant is flat."""
+    st = results.get("stopping")
+    if not st:
+        return None
+    b = st["budget"]
+    decay = b.get("learning_rate_decay", 1.0)
+    schedule = (f"learning rate {b.get('base_learning_rate', float('nan')):g}"
+                + (f" × {decay:g} every {b.get('learning_rate_decay_examples', 0):,} examples"
+                   if decay != 1 else " without decay"))
+    text = (f"Stopping: {st['rule']} of the mean validate curve (✓ flat, ✗ not); budget "
+            f"{b.get('epochs')} epochs ({b.get('steps')} steps), {schedule}.")
+    if st["converged"]:
+        return text + " Every variant's curve has flattened."
+    return (text + f" **Not converged**: {len(st['not_flat'])} of {len(results['variants'])} "
+                   f"variants have not flattened (✗).")
 
 
 def table_header(results: dict) -> list[str]:
-    """The first lines of a results table: title, seeds, the synthetic-data note, protocol."""
+    """The first lines of a results table: title, seeds, the synthetic-data note, protocol,
+    the stopping rule, the primary split."""
     seeds = results.get("seeds", [0])
     lines = [f"# {results['experiment']} ({results['title']}), scale {results['scale']}, "
              f"{results['epochs']} epochs, {len(seeds)} seed(s)", ""]
@@ -142,11 +175,23 @@ def table_header(results: dict) -> list[str]:
         lines += ["Data: **synthetic** (circlearn's generator), not YouTube-8M.", ""]
     if results.get("protocol"):
         lines += [f"Protocol: {results['protocol']}", ""]
+    if _stopping_line(results):
+        lines += [_stopping_line(results), ""]
+    if results.get("primary_split"):
+        lines += [f"Primary split: {results['primary_split']}, as in the paper; test is the "
+                  f"check. Each claim gets two verdicts: unadjusted, from the 95% interval, "
+                  f"and Holm's (step-down at α = {ALPHA} per direction over the figure's "
+                  f"comparisons on one split).", ""]
     return lines
 
 
 def format_table(results: dict) -> str:
-    """The ``table.md`` of an experiment's results dict (fig-structures has its own layout)."""
+    """The ``table.md`` of an experiment's results dict (fig-structures has its own layout).
+
+    Fields an older results dict lacks (p-values, Holm verdicts, plateau gains, the stopping
+    rule) are computed from its runs first (:func:`circlearn.experiments.evidence.complete`).
+    """
+    results = complete(results)
     if results["experiment"] == structures.NAME:
         return _structures_table(results)
     return _paper_table(results)
@@ -165,18 +210,19 @@ def _paper_table(results: dict) -> str:
     lines = table_header(results)
     has_test = any("test_gap_mean" in v for v in results["variants"])
     columns = ["variant", "preset", "trainable params", "model MB (fp32)", "validate GAP",
-               *(["test GAP"] if has_test else []), "vs linear baseline (95% CI)",
-               "training videos/s"]
+               *(["test GAP"] if has_test else []), "plateau gain",
+               "vs linear baseline (95% CI; Holm)", "training videos/s"]
     rows = []
     for v in results["variants"]:
         vs = v.get("vs_linear_means")
         test = [format_mean_std(v.get("test_gap_mean"), v.get("test_gap_std"))] if has_test \
             else []
         rows.append([v["label"], f"`{v['preset']}`", f"{v['params']:,}", f"{v['model_mb']:.3f}",
-                     format_mean_std(v["gap_mean"], v["gap_std"]), *test,
-                     f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']}" if vs else "–",
+                     format_mean_std(v["gap_mean"], v["gap_std"]), *test, _plateau(v),
+                     f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']} "
+                     f"(Holm: {vs.get('verdict_holm') or '–'})" if vs else "–",
                      f"{v['videos_per_s']:.0f}"])
-    align = "llrrr" + "r" * has_test + "lr"
+    align = "llrrr" + "r" * has_test + "rlr"
     lines.append(markdown_table(rows, columns, align).rstrip("\n"))
     for split, key in (("validate", "baselines"), ("test", "baselines_test")):
         b = results.get(key)
@@ -184,10 +230,12 @@ def _paper_table(results: dict) -> str:
             lines.append(f"\nBaselines ({split}): class prior GAP {b['class_prior']:.3f}, "
                          f"linear on video-level means GAP {b['linear_means']:.3f}.")
     labels = {v["name"]: v["label"] for v in results["variants"]}
-    for split, key in (("validate", "comparisons"), ("test", "comparisons_test")):
+    for split, key in (("validate, the primary split", "comparisons"),
+                       ("test, the check", "comparisons_test")):
         cs = results.get(key)
         if cs:
-            lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval):",
+            lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval; "
+                          f"one-sided paired t-test p-values; Holm over these {len(cs)}):",
                       "", _comparison_table(cs, labels).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
@@ -195,32 +243,39 @@ def _paper_table(results: dict) -> str:
 def _structures_table(results: dict) -> str:
     """fig-structures' table: per variant its FC and total trainable parameters, the model's
     float32 size, its batch-1 inference latency (whole model, one video of ``max_frames``
-    frames, CPU, one thread, median of 30 calls), GAP mean ± std over seeds, and the paired
-    difference from the dense variant with its 95% t-interval, **not adjusted** for the 8
-    comparisons per pooling."""
+    frames, CPU, one thread, median of 30 calls), GAP mean ± std over seeds, the plateau
+    gain, and the paired difference from the dense variant with its 95% t-interval and two
+    verdicts: **not adjusted**, and Holm's over the figure's comparisons on the split; then
+    the same two verdicts on test, the check."""
     lines = table_header(results)
-    lines += ["Difference from dense: b − dense, paired over seeds, 95% t-interval, **not "
-              "adjusted** for the 8 comparisons per pooling. Batch-1 latency: whole model, "
-              "one video, CPU, one thread, median of 30 calls (machine load in results.json).",
-              ""]
+    n = len(results.get("comparisons", []))
+    lines += [f"Difference from dense: b − dense on validate, paired over seeds, 95% "
+              f"t-interval; its verdict is **not adjusted** for the {n} comparisons, Holm's is. "
+              f"The last column is the check on test (verdict / Holm). Batch-1 latency: whole "
+              f"model, one video, CPU, one thread, median of 30 calls (machine load in "
+              f"results.json).", ""]
     comps = {c["b"]: c for c in results.get("comparisons", [])}
+    tests = {c["b"]: c for c in results.get("comparisons_test") or []}
     rows = []
     for v in results["variants"]:
         fc = v.get("fc", "dense")
         detail = (f"rank {v['rank']}" if v.get("rank") else
                   f"k={v['n_factors']}" if fc == "circulant" else
                   f"hidden {v['hidden_size']}" if v.get("kind") == "thin" else "")
-        c = comps.get(v["name"])
+        c, t = comps.get(v["name"]), tests.get(v["name"])
         diff = "–" if c is None else f"{c['diff_mean']:+.3f}" + (
             "" if c["ci95"] is None else f" {_ci(c)}")
         rows.append([v["label"], f"{fc} {detail}", f"{v.get('fc_params', 0):,}",
                      f"{v['params']:,}", f"{v['model_mb']:.3f}",
                      f"{v.get('latency_ms_batch1', float('nan')):.2f}",
-                     format_mean_std(v["gap_mean"], v["gap_std"]), diff,
-                     "–" if c is None else c["verdict"]])
+                     format_mean_std(v["gap_mean"], v["gap_std"]), _plateau(v), diff,
+                     "–" if c is None else c["verdict"],
+                     "–" if c is None else c.get("verdict_holm") or "–",
+                     "–" if t is None else f"{t['verdict']} / {t.get('verdict_holm') or '–'}"])
     columns = ["variant", "FC", "FC params", "trainable params", "model MB (fp32)", "batch-1 ms",
-               "GAP", "− dense [95% CI]", "no worse than dense (margin 0.01)?"]
-    lines.append(markdown_table(rows, columns, align="llrrrrrll").rstrip("\n"))
+               "GAP", "plateau gain", "− dense [95% CI]", "no worse than dense (margin 0.01)?",
+               "Holm", "on test: verdict / Holm"]
+    lines.append(markdown_table(rows, columns, align="llrrrrrrllll").rstrip("\n"))
     b = results.get("baselines")
     if b:
         lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "

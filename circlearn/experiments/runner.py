@@ -23,6 +23,7 @@ import torch
 from circlearn.experiments import structures
 from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
                                              read_labels_csv)
+from circlearn.experiments.evidence import complete, plateau_warnings
 from circlearn.experiments.progress import Progress
 from circlearn.experiments.provenance import (check_tree, data_paths, git_state, provenance,
                                               repository_root)
@@ -230,8 +231,10 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
     timing = progress.finish()
     prov["load_average"] = timing["load_average"]
     _check_head(root, code, prov, log)
-    results = _results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base, variants,
-                       prov, timing["wall_seconds"], jobs)
+    results = complete(_results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base,
+                                variants, prov, timing["wall_seconds"], jobs))  # + stopping
+    for line in plateau_warnings(results):  # written all the same, marked ✗ in table.md
+        log(line)
     if current_rank() == 0:  # under torchrun, rank 0 writes
         write_report(results, out)
     return results
