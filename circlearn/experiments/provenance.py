@@ -130,8 +130,9 @@ def shown_root(root: str | Path) -> str:
 
 def data_paths(layout, train: str, validate: str, test: str | None) -> dict:
     """The data's ``root`` (:func:`shown_root`) and its files' globs relative to it."""
-    def rel(path) -> str:
-        return Path(os.path.relpath(path, layout.root)).as_posix()
+    def rel(path) -> str:  # a comma-separated list: each entry
+        return ",".join(Path(os.path.relpath(p, layout.root)).as_posix()
+                        for p in str(path).split(","))
 
     source = layout.source
     sizes_from = rel(source) if str(source).endswith("dataset.json") else \

@@ -11,7 +11,9 @@
 Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics):
 ``fig-structures`` replaces the FC after DBoF and NetVLAD by dense, a thin dense FC, circulant
 (1, 2, 4 factors), Toeplitz and low-rank FCs at equal and larger budgets
-(:mod:`circlearn.experiments.structures`).
+(:mod:`circlearn.experiments.structures`); ``fig-scaling`` trains DBoF and NetVLAD with a
+dense and a circulant FC on nested quarters, halves and all of the training shards, at equal
+steps (:mod:`circlearn.experiments.scaling`).
 
 **Scales** (:data:`SCALES`): one hyperparameter protocol per scale, the same for every variant
 of a figure, stated in ``results.json`` as ``protocol`` (how each was chosen:
@@ -38,9 +40,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
-from circlearn.experiments import structures
+from circlearn.experiments import scaling, structures
 from circlearn.experiments.stats import BETTER, NO_WORSE
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "get_experiment",
@@ -49,12 +52,15 @@ __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "ge
 
 @dataclass(frozen=True)
 class Variant:
-    """One curve of a figure: a unique ``name``, its base ``preset`` and model ``overrides``."""
+    """One curve of a figure: a unique ``name``, its base ``preset`` and model ``overrides``;
+    ``train_fraction``: train on that nested fraction of the training shards, for as many
+    more epochs as keep the steps equal (:mod:`circlearn.experiments.scaling`)."""
 
     name: str
     preset: str
     label: str
     overrides: dict = field(default_factory=dict)
+    train_fraction: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,11 @@ BEYOND_PAPER: dict[str, Experiment] = {
         tuple(Variant(f"{p}-{suffix}", p, f"{p} {label}", dict(over))
               for p in structures.POOLINGS for suffix, label, _, over in structures.KINDS), 10,
         tuple((f"{p}-dense", f"{p}-{suffix}", NO_WORSE)
-              for p in structures.POOLINGS for suffix, *_ in structures.KINDS[1:]))}
+              for p in structures.POOLINGS for suffix, *_ in structures.KINDS[1:])),
+    scaling.NAME: Experiment(
+        scaling.NAME, "circulant vs dense FC against the number of training videos",
+        scaling.variants(Variant), 10, scaling.claims(NO_WORSE)),
+}
 
 
 def get_experiment(name: str) -> Experiment:
@@ -216,8 +226,14 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
         model = preset_config(variant.preset, **overrides)
         fields = {**spec["train"], "num_epochs": epochs or spec["epochs"] or exp.epochs,
                   "seed": seed, **(train_overrides or {})}
+        train_data = layout.pattern("train")
+        if variant.train_fraction not in (None, 1):  # same steps on a nested subset
+            train_data = ",".join(map(str, scaling.train_files(layout.files("train"),
+                                                               variant.train_fraction)))
+            fields["num_epochs"] = scaling.scaled_epochs(fields["num_epochs"],
+                                                         variant.train_fraction)
         configs.append(TrainConfig(
-            train_data=layout.pattern("train"), eval_data=layout.pattern("validate"),
+            train_data=train_data, eval_data=layout.pattern("validate"),
             run_dir=str(Path(out) / "runs" / variant.name / f"seed{seed}"), model=model,
             preset=variant.preset, progress=False, log_every_steps=0, **fields))
     return configs

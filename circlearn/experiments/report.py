@@ -17,10 +17,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from circlearn.experiments import structures
+from circlearn.experiments import scaling, structures
 from circlearn.experiments.evidence import complete, paired_values, plateau_fields, with_holm
 from circlearn.experiments.stats import ALPHA, BETTER, compare, mean_std
 from circlearn.plotting.paper import plot_experiment
+from circlearn.plotting.scaling import PAPER_TRAIN_VIDEOS, paper_differences, plot_scaling, \
+    scaling_rows
 from circlearn.plotting.structures import plot_structures
 
 __all__ = ["summarize_variant", "comparisons", "markdown_table",
@@ -194,6 +196,8 @@ def format_table(results: dict) -> str:
     results = complete(results)
     if results["experiment"] == structures.NAME:
         return _structures_table(results)
+    if results["experiment"] == scaling.NAME:
+        return _scaling_table(results)
     return _paper_table(results)
 
 
@@ -201,7 +205,8 @@ def write_report(results: dict, out: Path) -> None:
     """Write ``results.json``, ``table.md`` and ``figure.png`` of ``results`` into ``out``."""
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "table.md").write_text(format_table(results))
-    plot = plot_structures if results["experiment"] == structures.NAME else plot_experiment
+    plot = {structures.NAME: plot_structures, scaling.NAME: plot_scaling}.get(
+        results["experiment"], plot_experiment)
     plot(results, out / "figure.png")
 
 
@@ -280,4 +285,43 @@ def _structures_table(results: dict) -> str:
     if b:
         lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
                      f"linear on video-level means GAP {b['linear_means']:.3f}.")
+    return "\n".join(lines) + "\n"
+
+
+def _gap_cell(v: dict, gap: str) -> str:
+    """``"0.801 ± 0.004 (+0.002 ✓)"``: mean ± std on a split, with the validate plateau."""
+    return (format_mean_std(v.get(f"{gap}_mean"), v.get(f"{gap}_std"))
+            + f" ({_plateau(v)})")
+
+
+def _scaling_table(results: dict) -> str:
+    """fig-scaling's table: per pooling and training-set size, the videos and epochs, dense
+    and circulant GAP mean ± std with plateau marks, the paired difference with its 95 %
+    interval and both verdicts, on validate and then on test; the paper's difference."""
+    lines = table_header(results)
+    paper = paper_differences()
+    for split, key in (("validate, the primary split", "comparisons"),
+                       ("test, the check", "comparisons_test")):
+        rows = []
+        for r in scaling_rows(results, key):
+            c, gap = r["comparison"], ("gap" if key == "comparisons" else "test_gap")
+            rows.append([r["pooling"], f"{r['train_videos']:,}", str(r["dense"].get("epochs")),
+                         _gap_cell(r["dense"], gap), _gap_cell(r["compact"], gap),
+                         f"{c['diff_mean']:+.3f}", _ci(c), f"**{c['verdict']}**",
+                         f"**{c.get('verdict_holm') or '–'}**"])
+        if rows:
+            lines += [f"Circulant FC − dense FC on {split} (paired over seeds; Holm over these "
+                      f"{len(rows)}; plateau ✓/✗ from the validate curve):", "",
+                      markdown_table(rows, ["pooling", "training videos", "epochs",
+                                            "dense GAP", "circulant GAP", "difference",
+                                            "95% CI", "verdict (margin 0.01)", "Holm verdict"],
+                                     align="lrrrrrlll").rstrip("\n"), ""]
+    lines.append("The paper (YouTube-8M, about {:,} training videos, figure B's last epoch): "
+                 .format(PAPER_TRAIN_VIDEOS)
+                 + ", ".join(f"{p} {d:+.3f}" for p, d in paper.items()) + ".")
+    b = results.get("baselines")
+    if b:
+        lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
+                     f"linear on video-level means GAP {b['linear_means']:.3f} (all the "
+                     f"training data).")
     return "\n".join(lines) + "\n"

@@ -6,8 +6,9 @@ checkpoints is resumed (unfinished) or reused as it is (finished). Before that,
 line) when either fails:
 
 - the run's ``config.json`` equals the configuration asked for, field by field, model
-  included, except :data:`IGNORED_FIELDS` (where the run lives, the data paths, whose
-  bytes the next check covers, and logging);
+  included, except :data:`IGNORED_FIELDS` (where the run lives, the data folders, whose
+  bytes the next check covers, and logging; the training files' names still count, so a
+  run on a subset of the shards is never taken for one on all of them);
 - the SHA-256 of the experiment's data (every split's records and the test labels, see
   :func:`circlearn.experiments.provenance.data_sha256`) equals the one recorded in the run's
   ``experiment.json`` (:data:`RECORD`) when it began. A run without that record (trained
@@ -53,16 +54,29 @@ def _plain(value):
     return json.loads(json.dumps(value))  # tuples as lists, as config.json holds them
 
 
+def _file_names(pattern) -> list[str] | None:
+    """The last path part of each comma-separated entry: which shards, wherever they are."""
+    return None if pattern is None else [Path(p).name for p in str(pattern).split(",")]
+
+
 def config_differences(saved: dict, wanted: dict) -> list[str]:
     """Fields (``model.<name>`` inside the model) whose values differ, outside
-    :data:`IGNORED_FIELDS`.
+    :data:`IGNORED_FIELDS`; ``train_data`` counts when its file names or globs differ (a
+    subset of the shards, ``fig-scaling``), not when only their folder does.
 
     >>> config_differences({"seed": 0, "model": {"fc": "dense"}, "run_dir": "a"},
     ...                    {"seed": 0, "model": {"fc": "circulant"}, "run_dir": "b"})
     ['model.fc']
+    >>> config_differences({"train_data": "/a/train*.tfrecord"},
+    ...                    {"train_data": "/b/train*.tfrecord"})
+    []
+    >>> config_differences({"train_data": "/a/train*.tfrecord"},
+    ...                    {"train_data": "/a/t0.tfrecord,/a/t1.tfrecord"})
+    ['train_data']
     """
     saved, wanted = _plain(saved), _plain(wanted)
-    diff = []
+    diff = [] if _file_names(saved.get("train_data")) == _file_names(wanted.get("train_data")) \
+        else ["train_data"]
     for key in sorted((set(saved) | set(wanted)) - IGNORED_FIELDS):
         old, new = saved.get(key), wanted.get(key)
         if key == "model" and isinstance(old, dict) and isinstance(new, dict):

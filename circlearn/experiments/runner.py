@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from circlearn.experiments import structures
+from circlearn.experiments import scaling, structures
 from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
                                              read_labels_csv)
 from circlearn.experiments.evidence import complete, plateau_warnings
@@ -323,6 +323,9 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
             info.update(structures.variant_details(variant.name, cfg.model))
             if latency is not None:
                 info["latency_ms_batch1"] = latency(cfg.model, cfg.max_frames)
+        if variant.train_fraction is not None:  # fig-scaling: the subset's size
+            info.update(scaling.variant_details(variant.train_fraction, cfg.train_data))
+            info["epochs"] = cfg.num_epochs
         variants.append(summarize_variant(info, runs[variant.name],
                                           base["validate"] if base else None))
     return variants
@@ -332,14 +335,18 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
              wall_seconds, jobs) -> dict:
     """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes)."""
     protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
-    if first.num_epochs != usual:
-        protocol += f"; this run: {first.num_epochs} epochs instead of {usual} (--epochs)"
+    epochs = round(first.num_epochs * (exp.variants[0].train_fraction or 1))  # all the data
+    if epochs != usual:
+        protocol += f"; this run: {epochs} epochs instead of {usual} (--epochs)"
+    if exp.name == scaling.NAME:
+        protocol += (f"; each training fraction f runs {epochs}/f epochs, the same steps "
+                     f"as {epochs} epochs over all the data")
     test = layout.pattern("test") if labels_csv is not None else None
     return {
         "experiment": exp.name, "title": exp.title, "scale": scale,
-        "seeds": list(range(n_seeds)), "epochs": first.num_epochs,
+        "seeds": list(range(n_seeds)), "epochs": epochs,
         "synthetic": layout.generator_version is not None, "protocol": protocol,
-        "data": data_paths(layout, first.train_data, first.eval_data, test),
+        "data": data_paths(layout, layout.pattern("train"), first.eval_data, test),
         "train": {k: v for k, v in first.to_dict().items()
                   if k not in ("model", "preset", "run_dir", "train_data", "eval_data", "seed")},
         "baselines": base["validate"] if base else None,
