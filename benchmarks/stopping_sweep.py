@@ -81,7 +81,7 @@ def _table(rows: list[dict]) -> str:
                       "✓" if is_plateau(gain) else "✗",
                       str(r["first_flat_epoch"] or "never")])
     return markdown_table(cells, ["protocol", "variant", "validate GAP per epoch",
-                                  "plateau gain", "flat", "first flat epoch"], align="lllrcr")
+                                  "plateau gain", "flat", "first flat epoch"], align="lllrlr")
 
 
 def main(argv=None) -> int:

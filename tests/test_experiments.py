@@ -255,3 +255,22 @@ def test_baselines_recorded_under_another_protocol_are_recomputed(tmp_path):
     assert r["baselines"] != meta["baselines"]["validate"]
     assert not r["baselines_source"].endswith("dataset.json")
     assert 0 < r["baselines"]["class_prior"] < r["baselines"]["linear_means"] < 1
+
+
+def test_medium_fig_layers_embedding_is_rectangular_with_several_blocks(tmp_path):
+    """The circulant DBoF embedding of medium fig-layers maps 1024 rgb features to a multiple
+    of 1024 clusters (at least 2 square blocks); the other figures keep 1024 clusters."""
+    from circlearn.data.layout import DataLayout
+
+    layout = DataLayout(root=tmp_path, frame_dir=tmp_path, feature_names=("rgb", "audio"),
+                        feature_sizes=(1024, 128), num_classes=400, source="test")
+    layers = {c.preset: c.model for c in experiment_configs("fig-layers", "medium", tmp_path,
+                                                             layout=layout)}
+    clusters = {m.cluster_sizes for m in layers.values()}
+    assert len(clusters) == 1  # every variant of the figure has the same shape
+    (k,) = clusters.pop()
+    assert k % 1024 == 0 and k // 1024 >= 2
+    assert layers["dbof-video-embedding-circulant"].embedding == "circulant"
+    embeddings = experiment_configs("fig-embeddings", "medium", tmp_path, layout=layout)
+    assert {c.model.cluster_sizes for c in embeddings if c.model.pooling == "dbof"} == {
+        (1024, 512)}
