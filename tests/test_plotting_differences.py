@@ -32,5 +32,6 @@ def test_rows_and_one_point_and_band_per_dataset(tmp_path):
     hollow = [p for p in points if p.get_markerfacecolor() == "white"]
     assert len(hollow) == 1 and hollow[0].get_xdata()[0] == -0.03   # Holm undecided
     assert [t.get_text() for t in gap.get_yticklabels()] == ["circulant", "t"]
+    assert [t.get_text() for t in hit.get_yticklabels()] == ["circulant", "t"]
     assert any(line.get_xdata()[0] == -0.01 for line in gap.lines if line.get_linestyle() == "--")
     assert (tmp_path / "f.png").stat().st_size > 0 and len(hit.lines) > 0

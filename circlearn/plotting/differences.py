@@ -36,40 +36,42 @@ def difference_rows(dataset: str, comparisons: Sequence[Mapping],
 
 def plot_differences(panels: Mapping[str, Sequence[Mapping]], margin: float | None = 0.01,
                      path: str | os.PathLike | None = None, title: str | None = None):
-    """One axis per panel (``{title: rows}``); rows of :func:`difference_rows`, grouped by
-    ``label`` (top to bottom in first appearance) with one color per ``dataset``. Returns the
-    figure (saved to ``path`` when given)."""
+    """One axis per panel (``{title: rows}``), stacked, each as tall as its comparisons; rows
+    of :func:`difference_rows`, grouped by ``label`` (top to bottom in first appearance) with
+    one color per ``dataset``. Returns the figure (saved to ``path`` when given)."""
     import matplotlib.pyplot as plt
 
-    labels = list(dict.fromkeys(r["label"] for rows in panels.values() for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for rows in panels.values() for r in rows))
     colors = {d: f"C{i}" for i, d in enumerate(datasets)}
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.32 * len(labels) + 1.6),
-                             sharey=True, squeeze=False)
+    per_panel = [list(dict.fromkeys(r["label"] for r in rows)) for rows in panels.values()]
+    heights = [max(len(labels), 1) + 1.5 for labels in per_panel]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 0.3 * sum(heights) + 0.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
     step = 0.8 / max(len(datasets), 1)
-    for ax, (name, rows) in zip(axes[0], panels.items()):
+    for ax, labels, (name, rows) in zip(axes[:, 0], per_panel, panels.items()):
         for r in rows:
-            y = labels.index(r["label"]) + (datasets.index(r["dataset"]) - (len(datasets) - 1) / 2) * step
-            c = colors[r["dataset"]]
+            offset = (datasets.index(r["dataset"]) - (len(datasets) - 1) / 2) * step
+            y, c = labels.index(r["label"]) + offset, colors[r["dataset"]]
             if r["lo"] is not None:
-                ax.plot([r["lo"], r["hi"]], [y, y], color=c, lw=3, alpha=0.45, solid_capstyle="butt")
+                ax.plot([r["lo"], r["hi"]], [y, y], color=c, lw=3, alpha=0.45,
+                        solid_capstyle="butt")
             filled = r["holm"] != "undecided at this sample size"
             ax.plot(r["diff"], y, "o", ms=4.5, color=c, mfc=c if filled else "white")
         ax.axvline(0, color="black", lw=0.8)
         if margin is not None:
             ax.axvline(-margin, color="gray", lw=0.8, ls="--")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("b − a (paired over seeds, 95% interval)", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0][0].set_yticks(range(len(labels)), labels)
-    axes[0][0].invert_yaxis()
+    axes[-1, 0].set_xlabel("b − a (paired over seeds, 95% interval)", fontsize=8)
     handles = [plt.Line2D([], [], color=colors[d], marker="o", lw=3, alpha=0.7, label=d)
                for d in datasets]
     fig.legend(handles=handles, loc="lower center", ncol=len(datasets), fontsize=7,
                frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
