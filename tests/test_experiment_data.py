@@ -160,3 +160,26 @@ def test_set_errors_are_one_line_on_the_command_line(one_stream, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "batch_size: bad value 'many'" in err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_readme_walkthrough_from_arrays_to_a_verdict(tmp_path, monkeypatch, rng):
+    """The "Bring your own data" commands of the README, run as written (the experiment
+    shortened to 2 seeds of 1 epoch) on 1,000 random sequences in mine.npz."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    commands = [shlex.split(line) for line in block.splitlines() if line.strip()]
+    assert [c[:2] for c in commands] == [["circlearn", "data"], ["circlearn", "experiment"],
+                                         ["cat", "runs/mine/fig-embeddings/table.md"]]
+    lengths = rng.integers(4, 20, size=1000)
+    np.savez(tmp_path / "mine.npz", X=rng.normal(size=(int(lengths.sum()), 3)),
+             y=np.arange(1000) % 4, lengths=lengths)
+    monkeypatch.chdir(tmp_path)
+    assert main(commands[0][1:]) == 0
+    assert main([*commands[1][1:], "--seeds", "2", "--epochs", "1", *TINY[4:]]) == 0
+    table = Path(commands[2][1]).read_text()
+    assert "Hit@1" in table and "Holm verdict" in table and "Sizes: streams features 3" in table
