@@ -20,14 +20,14 @@ $(PY):
 # Install the CPU torch pin only when no torch is present (a CUDA build a user installed stays).
 $(STAMP): $(PY) pyproject.toml $(CONSTRAINTS)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,deploy]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,real-data,deploy]"
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 # JupyterLab and papermill only for people who open the notebooks (not needed by the tests).
 $(VENV)/.circlearn-lab: $(STAMP)
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,deploy,notebooks]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,real-data,deploy,notebooks]"
 	@touch $@
 
 unit: $(STAMP)

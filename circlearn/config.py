@@ -1,10 +1,9 @@
 r"""Configuration dataclasses as values: built from dicts, and command-line options from their fields.
 
-circlearn's configurations (:class:`~circlearn.models.ModelConfig`,
-:class:`~circlearn.training.TrainConfig`, :class:`~circlearn.data.synth.SynthConfig`) are
-dataclasses whose class docstring documents each field in an ``Attributes:`` section. Everything
-that reads them from outside Python lives here (the neutral layer below every ``circlearn``
-sub-command; none of it imports the dispatcher :mod:`circlearn.cli`, which imports the commands)::
+circlearn's configurations (``ModelConfig``, ``TrainConfig``, ``SynthConfig``) are dataclasses
+whose class docstring documents each field in an ``Attributes:`` section. Everything that reads
+them from outside Python lives here (the neutral layer below every ``circlearn`` sub-command;
+none of it imports the dispatcher :mod:`circlearn.cli`, which imports the commands)::
 
     dataclass_from_dict(TrainConfig, data)  config.json back to a config, naming unknown keys
     field_docs(TrainConfig)                 the Attributes text per field (one line each)
@@ -14,10 +13,11 @@ sub-command; none of it imports the dispatcher :mod:`circlearn.cli`, which impor
                                             help from the class docstring's Attributes section,
                                             default from the field (or None: "keep")
     config_values(args, dests)              the values given, as {field: value}
+    parse_field(TrainConfig, "seed", "3")   one field's value from text, as its option parses it
 
-Types follow the annotations: ``int``/``float``/``str``; ``tuple[int, ...]`` and
-``tuple[str, ...]`` as comma-separated lists (``--feature-sizes 128,16``); ``bool`` as
-``--name [true|false]`` and ``--no-name``; ``X | None`` as ``X``.
+Types follow the annotations: ``int``/``float``/``str``; ``tuple[int, ...]``/``tuple[str, ...]``
+as comma-separated lists (``--feature-sizes 128,16``); ``bool`` as ``--name [true|false]`` and
+``--no-name``; ``X | None`` as ``X``.
 
 >>> import argparse
 >>> from dataclasses import dataclass
@@ -53,7 +53,7 @@ from typing import Any
 
 __all__ = ["dataclass_from_dict", "field_docs", "add_alias_option", "add_deprecated_option",
            "add_config_options", "config_values", "parse_bool", "parse_ints", "parse_floats",
-           "parse_names", "KEEP"]
+           "parse_names", "parse_field", "KEEP"]
 
 
 def dataclass_from_dict(cls, data: dict[str, Any]):
@@ -211,6 +211,42 @@ def _parser_for(annotation) -> tuple[object, str]:
     if annotation in (int, float, str, bool):
         return annotation, annotation.__name__.upper()
     raise TypeError(f"no command-line type for a field annotated {annotation!r}")
+
+
+def parse_field(cls, name: str, text: str, choices: Sequence | None = None):
+    """The value of field ``name`` of the dataclass ``cls`` from ``text``, parsed as its
+    option in :func:`add_config_options` parses it (same type parser, same ``choices``).
+
+    Raises ``ValueError`` naming the field for an unknown field, a value that does not
+    parse, or one outside ``choices``.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Run:
+    ...     steps: int = 1
+    ...     sizes: tuple[int, ...] = (1,)
+    ...     shuffle: bool = True
+    >>> parse_field(Run, "sizes", "4,8"), parse_field(Run, "shuffle", "no")
+    ((4, 8), False)
+    >>> parse_field(Run, "steps", "two")
+    Traceback (most recent call last):
+    ...
+    ValueError: Run field steps: bad value 'two' (expected INT)
+    """
+    hints = typing.get_type_hints(cls)
+    if name not in {f.name for f in dataclasses.fields(cls)}:
+        raise ValueError(f"unknown {cls.__name__} field {name!r}")
+    parse, metavar = _parser_for(hints[name])
+    parse = parse_bool if parse is bool else parse
+    try:
+        value = parse(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise ValueError(f"{cls.__name__} field {name}: bad value {text!r} (expected "
+                         f"{'BOOL' if parse is parse_bool else metavar})") from None
+    if choices is not None and value not in choices:
+        raise ValueError(f"{cls.__name__} field {name}: {value!r} is not one of "
+                         f"{', '.join(str(c) for c in choices if c is not None)}")
+    return value
 
 
 def add_config_options(parser, cls, fields: Iterable[str] | None = None, *,

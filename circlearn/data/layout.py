@@ -11,6 +11,8 @@ folder (``DIR/frame``, the README's form) or any folder of ``train*``/``validate
    class count is the largest ``Index`` + 1, as in the official vocabulary).
 
 Anything missing raises an error naming the folder and what was looked for.
+``max_frames`` is the longest sequence that ``dataset.json`` records (its splits'
+``max_frames``, else the generator's ``config.max_frames``), ``None`` without one.
 ``test_labels.csv`` (the test split's truth; the test records carry no labels) is found
 beside ``dataset.json``/``vocabulary.csv``; baseline GAPs recorded in ``dataset.json`` by
 :func:`circlearn.data.synth.cached_dataset` (``"baselines"``) are kept in the layout.
@@ -44,6 +46,7 @@ class DataLayout:
     test_labels: Path | None = None
     generator_version: int | None = None
     baselines: dict | None = None  # dataset.json's "baselines" ({"validate": …, "test": …})
+    max_frames: int | None = None  # the longest sequence dataset.json records, if any
 
     def pattern(self, split: str) -> str:
         """The glob of a split's frame-level files, e.g. ``<frame_dir>/train*.tfrecord``."""
@@ -94,6 +97,18 @@ def sizes_from_records(files: list[Path]) -> tuple[tuple[str, ...], tuple[int, .
                      f"feature sizes; add a dataset.json")
 
 
+def _longest(meta: Path, info: dict) -> int | None:
+    """The longest sequence ``dataset.json`` records: its splits' ``max_frames``, else the
+    generator's ``config.max_frames``; ``None`` without either."""
+    found = [s.get("max_frames") for s in (info.get("splits") or {}).values()
+             if isinstance(s, dict) and s.get("max_frames") is not None]
+    if not found and (info.get("config") or {}).get("max_frames") is not None:
+        found = [info["config"]["max_frames"]]
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in found):
+        raise ValueError(f"{meta}: max_frames must be integers >= 0, got {found}")
+    return max(found) if found else None
+
+
 def resolve_data(path: str | Path) -> DataLayout:
     """The :class:`DataLayout` of ``path`` (see the module docstring)."""
     given = Path(path)
@@ -117,7 +132,7 @@ def resolve_data(path: str | Path) -> DataLayout:
             raise ValueError(f"{meta}: {len(names)} frame_features {list(names)} but "
                              f"{len(sizes)} feature_sizes {list(sizes)}")
         root, source, version = meta.parent, str(meta), info.get("generator_version")
-        baselines = info.get("baselines")
+        baselines, longest = info.get("baselines"), _longest(meta, info)
     else:
         vocab = next((f / "vocabulary.csv" for f in folders if (f / "vocabulary.csv").is_file()),
                      None)
@@ -127,10 +142,10 @@ def resolve_data(path: str | Path) -> DataLayout:
                 f"in {' or '.join(str(f) for f in folders)}")
         names, sizes = sizes_from_records(sorted(frame_dir.glob("train*.tfrecord")))
         classes = classes_from_vocabulary(vocab)
-        root, version, baselines = vocab.parent, None, None
+        root, version, baselines, longest = vocab.parent, None, None, None
         source = f"first record of {frame_dir}/train* and {vocab}"
     labels = root / "test_labels.csv"
     return DataLayout(root=root, frame_dir=frame_dir, feature_names=names, feature_sizes=sizes,
                       num_classes=classes, source=source,
                       test_labels=labels if labels.is_file() else None,
-                      generator_version=version, baselines=baselines)
+                      generator_version=version, baselines=baselines, max_frames=longest)

@@ -8,6 +8,8 @@ loaders read::
     out/frame/<split>0000.tfrecord …   SequenceExample shards (uint8 frames per stream)
     out/video/<split>00.tfrecord …     Example shards: mean_<stream> (float32), as the real data
     out/vocabulary.csv                 Index, TrainVideoCount, …, Name (the 2018 header)
+    out/test_labels.csv                VideoId,Labels of the test split (as a generated set's:
+                                       experiments score test from it)
     out/dataset.json                   classes, streams and sizes, counts, the statistics used
 
 Preprocessing, "like the real features" (``yt8m.md`` §1.6: PCA-whitened, then quantized with
@@ -156,6 +158,15 @@ def _write_vocabulary(path: Path, names: Sequence[str], train_count: np.ndarray)
             writer.writerow([k, int(count), "", name, "", "", "", "", ""])
 
 
+def _write_test_labels(path: Path, items: Sequence[Item]) -> None:
+    """``VideoId,Labels`` (space-separated label ids) of every test item."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["VideoId", "Labels"])
+        for vid, labels, _ in items:
+            writer.writerow([vid, " ".join(str(int(k)) for k in np.unique(labels))])
+
+
 def _check_splits(splits: Mapping[str, Sequence[Item]], shards: int,
                   class_names: Sequence[str] | None,
                   num_classes: int | None) -> tuple[dict[str, int], int, list[str]]:
@@ -249,5 +260,7 @@ def write_sequence_dataset(out, splits: Mapping[str, Sequence[Item]], *,
                 summary["splits"][split] = _write_split(tmp, split, items, stats, standardize,
                                                         shards, train_count)
         _write_vocabulary(tmp / "vocabulary.csv", names, train_count)
+        if splits.get("test"):
+            _write_test_labels(tmp / "test_labels.csv", splits["test"])
         (tmp / "dataset.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

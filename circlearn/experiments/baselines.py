@@ -41,7 +41,7 @@ import numpy as np
 
 from circlearn.data.files import atomic_write, resolve_files
 from circlearn.data.yt8m import read_frame_examples, video_mean
-from circlearn.metrics import gap
+from circlearn.metrics import gap, hit_at_one
 
 __all__ = ["baseline_gaps", "record_baselines", "current_protocol", "FittedBaselines", "video_means",
            "read_labels_csv", "class_prior_scores", "fit_linear_means", "select_l2", "L2_GRID",
@@ -211,7 +211,8 @@ def select_l2(x: np.ndarray, y: np.ndarray, *, seed: int = 0, grid: Sequence[flo
 
 
 class FittedBaselines:
-    """Both baselines fitted on one training split; :meth:`gaps` scores any split."""
+    """Both baselines fitted on one training split; :meth:`gaps` (GAP) and :meth:`scores`
+    (GAP and Hit@1) score any split."""
 
     def __init__(self, train_pattern: str, *, feature_sizes: Sequence[int], num_classes: int,
                  seed: int = 0, feature_names: Sequence[str] = ("rgb", "audio")):
@@ -222,16 +223,23 @@ class FittedBaselines:
         self.l2 = select_l2(x_train, y_train, seed=seed)
         self.predict = fit_linear_means(x_train, y_train, l2=self.l2)
 
-    def gaps(self, eval_pattern: str, labels_csv: str | Path | None = None,
-             top_k: int = 20) -> dict[str, float]:
-        """``{"class_prior": GAP, "linear_means": GAP}`` on ``eval_pattern``."""
+    def scores(self, eval_pattern: str, labels_csv: str | Path | None = None,
+               top_k: int = 20) -> dict[str, dict[str, float]]:
+        """``{"gap": {"class_prior", "linear_means"}, "hit_at_one": {…}}`` on
+        ``eval_pattern`` (Hit@1: the share of videos whose top score is a true label)."""
         truth = read_labels_csv(labels_csv) if labels_csv is not None else None
         _, x_eval, y_eval = video_means(eval_pattern, labels=truth, **self.kw)
         if len(x_eval) == 0:
             raise ValueError(f"{eval_pattern}: no video to evaluate")
-        prior = np.broadcast_to(self.prior, y_eval.shape)  # (M, C)
-        return {"class_prior": float(gap(prior, y_eval, top_k=top_k)),
-                "linear_means": float(gap(self.predict(x_eval), y_eval, top_k=top_k))}
+        predictions = {"class_prior": np.broadcast_to(self.prior, y_eval.shape),  # (M, C)
+                       "linear_means": self.predict(x_eval)}
+        return {"gap": {k: float(gap(p, y_eval, top_k=top_k)) for k, p in predictions.items()},
+                "hit_at_one": {k: float(hit_at_one(p, y_eval)) for k, p in predictions.items()}}
+
+    def gaps(self, eval_pattern: str, labels_csv: str | Path | None = None,
+             top_k: int = 20) -> dict[str, float]:
+        """``{"class_prior": GAP, "linear_means": GAP}`` on ``eval_pattern``."""
+        return self.scores(eval_pattern, labels_csv, top_k)["gap"]
 
 
 def baseline_gaps(train_pattern: str, eval_pattern: str, *, feature_sizes: Sequence[int],

@@ -3,6 +3,8 @@
 Example::
 
     circlearn experiment fig-embeddings --scale quick --seeds 3 --out runs/fig-embeddings
+    circlearn experiment fig-structures --data my_data --seeds 5 \\
+        --set base_learning_rate=3e-3 --set eval_sampling=all
 
 ``configure_parser(parser)`` and ``run(args)`` are called by the dispatcher
 (:mod:`circlearn.cli`); nothing in the library imports this module.
@@ -18,6 +20,7 @@ from circlearn import experiments
 from circlearn.config import add_alias_option
 from circlearn.bench.models import batch1_latency_ms
 from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES
+from circlearn.experiments.adapt import parse_settings
 from circlearn.experiments.report import format_table
 from circlearn.training.distributed import DEVICES
 
@@ -37,6 +40,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "dataset.json, else the first record and vocabulary.csv); default: "
                         "quick the bundled sample, medium the cached synthetic medium set")
     p.add_argument("--epochs", type=int, default=None, help="override the figure's epochs")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
+                   help="set a ModelConfig or TrainConfig field for every variant (repeatable; "
+                        "VALUE parsed as circlearn train parses that option), e.g. --set "
+                        "base_learning_rate=3e-3 --set eval_sampling=all; the fields the "
+                        "variants or the data set themselves are refused")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads per run (default: 1 at quick and medium, else "
                         "torch's)")
@@ -52,11 +60,15 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.name}-{args.scale}")
-    train_overrides = {k: v for k, v in (("device", args.device),
-                                         ("num_workers", args.num_workers)) if v is not None}
+    model_overrides, train_overrides = parse_settings(
+        args.settings, experiments.registry.get_experiment(args.name).variants)
+    train_overrides.update({k: v for k, v in (("device", args.device),
+                                              ("num_workers", args.num_workers))
+                            if v is not None})
     results = experiments.reproduce(
         args.name, args.scale, out, seeds=args.seeds, data=args.data, epochs=args.epochs,
-        train_overrides=train_overrides, threads=args.threads, jobs=args.jobs,
+        model_overrides=model_overrides, train_overrides=train_overrides, threads=args.threads,
+        jobs=args.jobs,
         latency=batch1_latency_ms, allow_dirty=args.allow_dirty,
         command=getattr(args, "command_line", None) or ["circlearn", *sys.argv[1:]],
         log=lambda m: print(m, flush=True))

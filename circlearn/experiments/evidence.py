@@ -1,7 +1,9 @@
 """The derived evidence of a results dict: p-values, Holm's verdicts per family, flatness.
 
-- A **family** is the comparisons of one figure on one split: ``comparisons`` (validate, the
-  primary split, as in the paper) and ``comparisons_test`` (test, the check), and the
+- A **family** is the comparisons of one figure on one split and one metric:
+  ``comparisons`` (GAP on validate, the primary split, as in the paper),
+  ``comparisons_test`` (GAP on test, the check), the same two for Hit@1
+  (``comparisons_hit_at_one``, ``comparisons_hit_at_one_test``), and the
   variants' ``vs_linear_means`` (validate). :func:`with_holm` gives each comparison of a
   family its ``verdict_holm`` (:func:`circlearn.experiments.stats.holm_verdicts`).
 - The **stopping rule's bookkeeping**: each variant's ``plateau_gain`` and ``plateau`` from
@@ -34,7 +36,9 @@ __all__ = ["SPLITS", "PRIMARY_SPLIT", "paired_values", "with_holm", "plateau_fie
            "stopping", "complete", "plateau_warnings"]
 
 #: The comparison families of a results dict: ``(key, split, per-run field)``.
-SPLITS = (("comparisons", "validate", "gap"), ("comparisons_test", "test", "test_gap"))
+SPLITS = (("comparisons", "validate", "gap"), ("comparisons_test", "test", "test_gap"),
+          ("comparisons_hit_at_one", "validate", "hit_at_one"),
+          ("comparisons_hit_at_one_test", "test", "test_hit_at_one"))
 PRIMARY_SPLIT = "validate"
 #: ``train`` fields that make up the budget and the learning-rate schedule.
 BUDGET_FIELDS = ("num_epochs", "max_steps", "batch_size", "eval_every_steps",

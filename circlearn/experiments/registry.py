@@ -34,8 +34,10 @@ of a figure, stated in ``results.json`` as ``protocol`` (how each was chosen:
 - ``paper``: the paper's presets and hyperparameters (``paper.md`` §3.6, §3.8), ``--data``
   pointing at the YouTube-8M 2018 frame-level folder; 3 seeds unless ``--seeds`` says less.
 
-``--data`` reads the feature sizes and class count from the data
-(:func:`circlearn.data.layout.resolve_data`).
+``--data`` reads the streams, their sizes and the class count from the data
+(:func:`circlearn.data.layout.resolve_data`); every variant gets one pooling branch per
+stream, with widths from the documented rule of :mod:`circlearn.experiments.adapt` (on each
+scale's own data it gives the widths listed above).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from circlearn.experiments import scaling, structures
+from circlearn.experiments.adapt import data_sizes
 from circlearn.experiments.stats import BETTER, NO_WORSE
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "get_experiment",
@@ -216,7 +219,8 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
     The seed sets ``TrainConfig.seed`` (initialisation, data order, training frame sampling)
     and the fixed-sign diagonals (``sign_seed = 1000·seed``); variants with the same seed read
     the same data order, so their differences are paired. The evaluation sampler stays fixed
-    (``eval_seed = 0``).
+    (``eval_seed = 0``). ``model_overrides``' ``cluster_sizes`` has one width per stream of
+    the data; a variant that keeps fewer streams takes the first ones.
     """
     from circlearn.models import preset_config
     from circlearn.training import TrainConfig
@@ -224,22 +228,36 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
     exp = get_experiment(name)
     layout = layout or data_layout(scale, data)
     spec = SCALES[scale]
+    clusters = {**spec["clusters"], **spec.get("figure_clusters", {}).get(name, {})} \
+        if spec["clusters"] is not None else None  # a figure's own widths, if the scale has
+    widths = data_sizes({**spec, "clusters": clusters}, layout)  # one branch per stream
+    model_overrides = dict(model_overrides or {})
+    per_stream = model_overrides.pop("cluster_sizes", None)  # given: one width per stream
+    if per_stream is not None and len(per_stream) != len(layout.feature_names):
+        raise ValueError(f"cluster_sizes {tuple(per_stream)} needs one width per stream of the "
+                         f"data {layout.feature_names}")
     sizes = {"feature_names": layout.feature_names, "feature_sizes": layout.feature_sizes,
              "num_classes": layout.num_classes}
     configs = []
     for variant in exp.variants:
         base = preset_config(variant.preset)
         overrides = {**sizes, **spec["model"], "sign_seed": 1000 * seed}
-        if spec["clusters"] is not None:
-            k = {**spec["clusters"], **spec.get("figure_clusters", {}).get(name, {})}[
-                base.pooling]
-            overrides["cluster_sizes"] = tuple([k] + [k // 2] * (len(base.streams) - 1))
+        n = len(layout.feature_names) if base.use_features is None else len(base.use_features)
+        if base.use_features is not None:  # e.g. "video only": the data's first stream(s)
+            overrides["use_features"] = layout.feature_names[:n]
+        overrides["cluster_sizes"] = widths.cluster_sizes(base.pooling, n) \
+            if per_stream is None else tuple(per_stream[:n])
+        if widths.hidden_size is not None:
+            overrides["hidden_size"] = widths.hidden_size
         overrides.update(variant.overrides)
-        overrides.update(model_overrides or {})
+        overrides.update(model_overrides)
         overrides = structures.resolve_budget(variant.preset, overrides)  # thin / rank budgets
         model = preset_config(variant.preset, **overrides)
         fields = {**spec["train"], "num_epochs": epochs or spec["epochs"] or exp.epochs,
-                  "seed": seed, **(train_overrides or {})}
+                  "seed": seed}
+        if widths.max_frames is not None:
+            fields["max_frames"] = widths.max_frames
+        fields.update(train_overrides or {})
         train_data = layout.pattern("train")
         if variant.train_fraction not in (None, 1):  # same steps on a nested subset
             train_data = ",".join(map(str, scaling.train_files(layout.files("train"),

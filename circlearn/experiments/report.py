@@ -55,8 +55,9 @@ def _mean_curve(curves: Sequence[list[dict]]) -> list[dict]:
 def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -> dict:
     """``variant`` (name, preset, label, overrides, model, params, model_mb) + seed aggregates.
 
-    Each run is ``{seed, gap, curve, test_gap, videos_per_s, steps}`` (``test_gap`` ``None``
-    without a labelled test split).
+    Each run is ``{seed, gap, curve, test_gap, hit_at_one, test_hit_at_one, videos_per_s,
+    steps}`` (the test values ``None`` without a labelled test split); each metric present
+    for every run gets its ``<metric>_mean`` and ``<metric>_std``.
     """
     gaps = [r["gap"] for r in runs]
     mean, std = mean_std(gaps)
@@ -65,9 +66,10 @@ def summarize_variant(variant: dict, runs: list[dict], baselines: dict | None) -
            "curve": curve, **plateau_fields(curve),
            "videos_per_s": round(sum(r["videos_per_s"] for r in runs) / len(runs), 2),
            "steps": runs[0]["steps"]}
-    tests = [r["test_gap"] for r in runs if r.get("test_gap") is not None]
-    if len(tests) == len(runs):
-        out["test_gap_mean"], out["test_gap_std"] = mean_std(tests)
+    for key in ("test_gap", "hit_at_one", "test_hit_at_one"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if len(values) == len(runs):
+            out[f"{key}_mean"], out[f"{key}_std"] = mean_std(values)
     if baselines:
         ref = baselines["linear_means"]
         out["vs_linear_means"] = compare("linear_means", [ref] * len(gaps), variant["name"], gaps,
@@ -167,9 +169,39 @@ def _stopping_line(results: dict) -> str | None:
                    f"variants have not flattened (✗).")
 
 
+def _sizes_line(sizes: dict) -> str:
+    """The streams, classes and widths the experiment used, and the rule that gave them."""
+    streams = ", ".join(f"{k} {v}" for k, v in sizes["streams"].items())
+    widths = "; ".join(f"{k} {'/'.join(map(str, v))}" for k, v in sizes["clusters"].items())
+    hidden = sizes["hidden_size"] if sizes["hidden_size"] is not None else "each preset's"
+    frames = sizes["max_frames"] if sizes["max_frames"] is not None else "the scale's"
+    return (f"Sizes: streams {streams} (one pooling branch each), {sizes['num_classes']} "
+            f"classes; widths per stream {widths}; FC hidden size {hidden}; max_frames "
+            f"{frames} ({sizes['max_frames_source']}). Rule: {sizes['rule']}.")
+
+
+def _hit_sections(results: dict, labels: dict[str, str]) -> list[str]:
+    """Hit@1 (accuracy on single-label data): the baselines and the figure's claims on
+    validate and test, each family with its Holm verdicts; nothing without Hit@1 runs."""
+    lines = []
+    for split, key in (("validate", "baselines_hit_at_one"), ("test", "baselines_hit_at_one_test")):
+        b = results.get(key)
+        if b:
+            lines.append(f"\nBaselines, Hit@1 ({split}): class prior {b['class_prior']:.3f}, "
+                         f"linear on video-level means {b['linear_means']:.3f}.")
+    for split, key in (("validate, the primary split", "comparisons_hit_at_one"),
+                       ("test, the check", "comparisons_hit_at_one_test")):
+        cs = results.get(key)
+        if cs:
+            lines += ["", f"Hit@1 comparisons on {split} (b − a, paired over seeds, 95% "
+                          f"t-interval, the same claims and margin as for GAP; Holm over "
+                          f"these {len(cs)}):", "", _comparison_table(cs, labels).rstrip("\n")]
+    return lines
+
+
 def table_header(results: dict) -> list[str]:
     """The first lines of a results table: title, seeds, the synthetic-data note, protocol,
-    the stopping rule, the primary split."""
+    the sizes and their rule, the stopping rule, the primary split."""
     seeds = results.get("seeds", [0])
     lines = [f"# {results['experiment']} ({results['title']}), scale {results['scale']}, "
              f"{results['epochs']} epochs, {len(seeds)} seed(s)", ""]
@@ -177,6 +209,8 @@ def table_header(results: dict) -> list[str]:
         lines += ["Data: **synthetic** (circlearn's generator), not YouTube-8M.", ""]
     if results.get("protocol"):
         lines += [f"Protocol: {results['protocol']}", ""]
+    if results.get("sizes"):
+        lines += [_sizes_line(results["sizes"]), ""]
     if _stopping_line(results):
         lines += [_stopping_line(results), ""]
     if results.get("primary_split"):
@@ -213,21 +247,23 @@ def write_report(results: dict, out: Path) -> None:
 def _paper_table(results: dict) -> str:
     """Markdown: per variant mean ± std (validate and test), baselines, comparisons."""
     lines = table_header(results)
-    has_test = any("test_gap_mean" in v for v in results["variants"])
+    extra = [(name, key) for name, key in (("test GAP", "test_gap"),
+                                           ("validate Hit@1", "hit_at_one"),
+                                           ("test Hit@1", "test_hit_at_one"))
+             if any(f"{key}_mean" in v for v in results["variants"])]
     columns = ["variant", "preset", "trainable params", "model MB (fp32)", "validate GAP",
-               *(["test GAP"] if has_test else []), "plateau gain",
+               *[name for name, _ in extra], "plateau gain",
                "vs linear baseline (95% CI; Holm)", "training videos/s"]
     rows = []
     for v in results["variants"]:
         vs = v.get("vs_linear_means")
-        test = [format_mean_std(v.get("test_gap_mean"), v.get("test_gap_std"))] if has_test \
-            else []
+        test = [format_mean_std(v.get(f"{key}_mean"), v.get(f"{key}_std")) for _, key in extra]
         rows.append([v["label"], f"`{v['preset']}`", f"{v['params']:,}", f"{v['model_mb']:.3f}",
                      format_mean_std(v["gap_mean"], v["gap_std"]), *test, _plateau(v),
                      f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']} "
                      f"(Holm: {vs.get('verdict_holm') or '–'})" if vs else "–",
                      f"{v['videos_per_s']:.0f}"])
-    align = "llrrr" + "r" * has_test + "rlr"
+    align = "llrrr" + "r" * len(extra) + "rlr"
     lines.append(markdown_table(rows, columns, align).rstrip("\n"))
     for split, key in (("validate", "baselines"), ("test", "baselines_test")):
         b = results.get(key)
@@ -242,6 +278,7 @@ def _paper_table(results: dict) -> str:
             lines += ["", f"Comparisons on {split} (b − a, paired over seeds, 95% t-interval; "
                           f"one-sided paired t-test p-values; Holm over these {len(cs)}):",
                       "", _comparison_table(cs, labels).rstrip("\n")]
+    lines += _hit_sections(results, labels)
     return "\n".join(lines) + "\n"
 
 
@@ -261,6 +298,7 @@ def _structures_table(results: dict) -> str:
               f"results.json).", ""]
     comps = {c["b"]: c for c in results.get("comparisons", [])}
     tests = {c["b"]: c for c in results.get("comparisons_test") or []}
+    hits = any("hit_at_one_mean" in v for v in results["variants"])
     rows = []
     for v in results["variants"]:
         fc = v.get("fc", "dense")
@@ -273,18 +311,22 @@ def _structures_table(results: dict) -> str:
         rows.append([v["label"], f"{fc} {detail}", f"{v.get('fc_params', 0):,}",
                      f"{v['params']:,}", f"{v['model_mb']:.3f}",
                      f"{v.get('latency_ms_batch1', float('nan')):.2f}",
-                     format_mean_std(v["gap_mean"], v["gap_std"]), _plateau(v), diff,
+                     format_mean_std(v["gap_mean"], v["gap_std"]),
+                     *([format_mean_std(v.get("hit_at_one_mean"), v.get("hit_at_one_std"))]
+                       if hits else []), _plateau(v), diff,
                      "–" if c is None else c["verdict"],
                      "–" if c is None else c.get("verdict_holm") or "–",
                      "–" if t is None else f"{t['verdict']} / {t.get('verdict_holm') or '–'}"])
     columns = ["variant", "FC", "FC params", "trainable params", "model MB (fp32)", "batch-1 ms",
-               "GAP", "plateau gain", "− dense [95% CI]", "no worse than dense (margin 0.01)?",
-               "Holm", "on test: verdict / Holm"]
-    lines.append(markdown_table(rows, columns, align="llrrrrrrllll").rstrip("\n"))
+               "GAP", *(["Hit@1"] if hits else []), "plateau gain", "− dense [95% CI]",
+               "no worse than dense (margin 0.01)?", "Holm", "on test: verdict / Holm"]
+    align = "llrrrrr" + "r" * hits + "rrlll"
+    lines.append(markdown_table(rows, columns, align=align).rstrip("\n"))
     b = results.get("baselines")
     if b:
         lines.append(f"\nBaselines (validate): class prior GAP {b['class_prior']:.3f}, "
                      f"linear on video-level means GAP {b['linear_means']:.3f}.")
+    lines += _hit_sections(results, {v["name"]: v["label"] for v in results["variants"]})
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from circlearn.experiments import scaling, structures
+from circlearn.experiments.adapt import data_sizes, settings_text
 from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
                                              read_labels_csv)
 from circlearn.experiments.evidence import complete, plateau_warnings
@@ -32,7 +33,8 @@ from circlearn.experiments.report import comparisons, summarize_variant, write_r
 from circlearn.experiments.reuse import finish_run, prepare_run, reuse_entry
 from circlearn.training.distributed import current_rank
 
-__all__ = ["reproduce", "read_curve", "final_test_gap", "run_one", "compute_baselines",
+__all__ = ["reproduce", "read_curve", "final_test_metrics", "final_test_gap", "run_one",
+           "compute_baselines",
            "cached_baselines"]
 
 
@@ -42,9 +44,9 @@ def read_curve(run_dir: Path) -> list[dict]:
         if path.exists() else []
 
 
-def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
-    """GAP of the run's final checkpoint on the test split (labels from ``labels_csv``),
-    cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
+def final_test_metrics(cfg, test_pattern: str, labels_csv: str) -> dict[str, float]:
+    """``{"gap", "hit_at_one"}`` of the run's final checkpoint on the test split (labels
+    from ``labels_csv``), cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
     from circlearn.training import evaluate, load_model
     from circlearn.training.evaluation import eval_loader
 
@@ -53,8 +55,8 @@ def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
     cache = run_dir / "test_metrics.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("step") == info["step"]:
-            return saved["gap"]
+        if saved.get("step") == info["step"] and "hit_at_one" in saved:
+            return {"gap": saved["gap"], "hit_at_one": saved["hit_at_one"]}
     labels = read_labels_csv(labels_csv)
 
     def batches():
@@ -69,8 +71,14 @@ def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
             yield batch
 
     result = evaluate(model, batches(), top_k=run_cfg.top_k)
-    cache.write_text(json.dumps({"step": info["step"], "gap": result["gap"]}) + "\n")
-    return result["gap"]
+    out = {"gap": result["gap"], "hit_at_one": result["hit_at_one"]}
+    cache.write_text(json.dumps({"step": info["step"], **out}) + "\n")
+    return out
+
+
+def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
+    """GAP of the run's final checkpoint on the test split (:func:`final_test_metrics`)."""
+    return final_test_metrics(cfg, test_pattern, labels_csv)["gap"]
 
 
 def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
@@ -78,7 +86,8 @@ def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
     """Train one run (``cfg``: ``TrainConfig.to_dict()``, resumed or reused when its run
     directory has one) and read its validate curve and final test GAP.
 
-    ``gap`` is the validate GAP of the final step (training always evaluates it, see
+    ``gap`` and ``hit_at_one`` are the validate metrics of the final step (training always
+    evaluates it, see
     :mod:`circlearn.training.loop`); a run directory whose last evaluation is of another step
     raises ``ValueError`` rather than reporting an older model's GAP.
     """
@@ -97,9 +106,10 @@ def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
         raise ValueError(f"{config.run_dir}: the last evaluation in metrics.jsonl is of step "
                          f"{final['step']}, but training ended at step {summary['step']}; "
                          f"its GAP is not the final model's")
-    test_gap = final_test_gap(config, test_pattern, labels_csv) if labels_csv else None
+    test = final_test_metrics(config, test_pattern, labels_csv) if labels_csv else {}
     speed = summary["videos_per_s"] or final["videos_per_s"]
-    return {"gap": final["gap"], "test_gap": test_gap,
+    return {"gap": final["gap"], "test_gap": test.get("gap"),
+            "hit_at_one": final.get("hit_at_one"), "test_hit_at_one": test.get("hit_at_one"),
             "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
             "videos_per_s": round(speed, 2), "steps": final["step"],
             "seconds": round(time.perf_counter() - tick, 1)}
@@ -110,10 +120,12 @@ def compute_baselines(layout) -> dict:
     tick = time.perf_counter()
     fitted = FittedBaselines(layout.pattern("train"), feature_sizes=layout.feature_sizes,
                              num_classes=layout.num_classes, feature_names=layout.feature_names)
-    saved = {"protocol": LINEAR_PROTOCOL, "l2": fitted.l2,
-             "validate": fitted.gaps(layout.pattern("validate")), "test": None}
+    scores = fitted.scores(layout.pattern("validate"))
+    saved = {"protocol": LINEAR_PROTOCOL, "l2": fitted.l2, "validate": scores["gap"],
+             "test": None, "validate_hit_at_one": scores["hit_at_one"], "test_hit_at_one": None}
     if layout.has_split("test") and layout.test_labels is not None:
-        saved["test"] = fitted.gaps(layout.pattern("test"), layout.test_labels)
+        scores = fitted.scores(layout.pattern("test"), layout.test_labels)
+        saved["test"], saved["test_hit_at_one"] = scores["gap"], scores["hit_at_one"]
     saved["seconds"] = round(time.perf_counter() - tick, 1)
     return saved
 
@@ -123,7 +135,8 @@ def cached_baselines(out: Path, data_hash: str) -> dict | None:
     path = out / "baselines.json"
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved.get("data_sha256") == data_hash and current_protocol(saved):
+        if saved.get("data_sha256") == data_hash and current_protocol(saved) and \
+                "validate_hit_at_one" in saved:  # older caches lack Hit@1: recomputed
             return saved
     return None
 
@@ -231,8 +244,9 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
     timing = progress.finish()
     prov["load_average"] = timing["load_average"]
     _check_head(root, code, prov, log)
+    given = {"model": dict(model_overrides or {}), "train": dict(train_overrides or {})}
     results = complete(_results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base,
-                                variants, prov, timing["wall_seconds"], jobs))  # + stopping
+                                variants, prov, timing["wall_seconds"], jobs, given))
     for line in plateau_warnings(results):  # written all the same, marked ✗ in table.md
         log(line)
     if current_rank() == 0:  # under torchrun, rank 0 writes
@@ -332,9 +346,14 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
 
 
 def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, prov,
-             wall_seconds, jobs) -> dict:
-    """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes)."""
+             wall_seconds, jobs, given) -> dict:
+    """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes;
+    ``sizes``: the width rule's result on these data; ``overrides``: the model and training
+    fields given for every variant, e.g. by ``--set``)."""
     protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
+    if given["model"] or given["train"]:
+        protocol += (f"; set for every variant (--set): "
+                     f"{settings_text(given['model'], given['train'])}")
     epochs = round(first.num_epochs * (exp.variants[0].train_fraction or 1))  # all the data
     if epochs != usual:
         protocol += f"; this run: {epochs} epochs instead of {usual} (--epochs)"
@@ -354,8 +373,14 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
         "baseline_protocol": base["protocol"] if base else None,
         "baselines_source": (base.get("source") or "computed by circlearn.experiments.baselines")
         if base else None,
+        "baselines_hit_at_one": base.get("validate_hit_at_one") if base else None,
+        "baselines_hit_at_one_test": base.get("test_hit_at_one") if base else None,
+        "sizes": data_sizes(SCALES[scale], layout).given(given["model"], given["train"]).to_dict(),
+        "overrides": given,
         "comparisons": comparisons(exp.claims, variants),
         "comparisons_test": comparisons(exp.claims, variants, "test_gap"),
+        "comparisons_hit_at_one": comparisons(exp.claims, variants, "hit_at_one"),
+        "comparisons_hit_at_one_test": comparisons(exp.claims, variants, "test_hit_at_one"),
         "provenance": prov,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "torch": torch.__version__, "threads": torch.get_num_threads(),

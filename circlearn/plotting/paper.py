@@ -125,7 +125,7 @@ def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper:
     bands = {v.get("name", v["preset"]): [p.get("gap_std") for p in v["curve"]]
              for v in results["variants"]}
     n = len(results.get("seeds", [0]))
-    data = "synthetic data" if results.get("synthetic") else "data"
+    data = "synthetic data" if results.get("synthetic") else "real data"
     plot_curves(axes[0, 0], ours, f"circlearn, scale {results['scale']}, {data}, mean ± std "
                 f"over {n} seed{'s' if n > 1 else ''}", name, bands=bands,
                 baselines=results.get("baselines"))
