@@ -183,3 +183,18 @@ def test_readme_walkthrough_from_arrays_to_a_verdict(tmp_path, monkeypatch, rng)
     assert main([*commands[1][1:], "--seeds", "2", "--epochs", "1", *TINY[4:]]) == 0
     table = Path(commands[2][1]).read_text()
     assert "Hit@1" in table and "Holm verdict" in table and "Sizes: streams features 3" in table
+
+
+@pytest.mark.parametrize("data", ["one_stream", "three_streams"])
+def test_recorded_baselines_read_the_data_streams(data, request, tmp_path):
+    """``record_baselines`` (what ``circlearn data synth --baselines`` and the cache call)
+    reads the streams that dataset.json names, not rgb/audio."""
+    import shutil
+
+    from circlearn.experiments.baselines import record_baselines
+
+    root = tmp_path / "copy"
+    shutil.copytree(request.getfixturevalue(data), root)
+    out = record_baselines(root)
+    assert 0.0 < out["validate"]["class_prior"] <= out["validate"]["linear_means"] <= 1.0
+    assert json.loads((root / "dataset.json").read_text())["baselines"]["l2"] == out["l2"]

@@ -270,9 +270,10 @@ def record_baselines(root, *, seed: int = 0) -> dict:
     root = Path(root)
     meta_path = root / "dataset.json"
     meta = json.loads(meta_path.read_text())
+    names = tuple(meta.get("frame_features", ("rgb", "audio")))  # as resolve_data reads them
     fitted = FittedBaselines(str(root / "frame" / "train*.tfrecord"),
                              feature_sizes=meta["feature_sizes"], num_classes=meta["num_classes"],
-                             seed=seed)  # one fit scores both splits
+                             seed=seed, feature_names=names)  # one fit scores both splits
     out: dict = {}
     if "validate" in meta["splits"]:
         out["validate"] = fitted.gaps(str(root / "frame" / "validate*.tfrecord"))
