@@ -35,7 +35,7 @@ SERIES = {
     "07_aggregation_dbof_netvlad_netfv": "Aggregating frames: DBoF, NetVLAD, NetFV",
     "08_training_compact_models": "Training compact models",
     "09_reproducing_paper_figures": "Reproducing the paper's figures",
-    "10_real_sequences": "Real sequences: UEA/UCR time series",
+    "10_real_sequences": "Real sequences: does circulant compression hold up?",
 }
 # Notebooks whose footer this script owns: the whole series.
 MANAGED = tuple(SERIES)
