@@ -103,17 +103,15 @@ def plot_layer_rounds(rows: Sequence[Mapping], variants=("nn.Linear", "Circulant
 
     ``rows`` are :func:`circlearn.bench.layers.layer_rounds` results (every round's seconds
     under each variant's name); a bar is the median, its whisker runs from the 25th to the
-    75th percentile (:func:`circlearn.bench.timing.quartiles`), on a log scale.
+    75th percentile (as :func:`circlearn.bench.timing.quartiles`), on a log scale.
     """
-    from circlearn.bench.timing import quartiles
-
     if not rows:
         raise ValueError("plot_layer_rounds needs at least one row")
     fig, ax = plt.subplots(figsize=(5.6, 3.2), dpi=DPI)
     where = np.arange(len(rows))
     width = 0.8 / len(variants)
     for i, name in enumerate(variants):
-        q = np.array([quartiles(r[name]) for r in rows]) * 1e3  # (settings, 3) ms
+        q = np.array([np.percentile(r[name], [25, 50, 75]) for r in rows]) * 1e3  # (settings, 3) ms
         ax.bar(where + (i - (len(variants) - 1) / 2) * width, q[:, 1], width, label=name,
                color=f"C{i}", yerr=[q[:, 1] - q[:, 0], q[:, 2] - q[:, 1]], capsize=3)
     ax.set_xticks(where, [f"batch {r['batch']}\n{r['pass']}" for r in rows], fontsize=8)
