@@ -183,3 +183,31 @@ def test_measurements_run_in_fresh_processes(tmp_path):
     assert set(p50) == {"dense", "compact"} and min(p50.values()) > 0
     with pytest.raises(RuntimeError, match="peak memory of onnx-fp32"):
         measure.peak_rss("onnx-fp32", tmp_path / "missing.onnx", d)
+
+
+def test_gap_is_shown_under_the_column_of_its_source():
+    # the paper's YouTube-8M GAP and circlearn's synthetic-data GAP never share a column
+    paper, quick = _row("paper", "dbof", None, 263.0, 0.861, 80.0), _row("quick", "dbof", None,
+                                                                         0.48, 0.74, 1.0)
+    assert report.gap_cells(paper) == {report.GAP_COLUMNS[0]: "0.861", report.GAP_COLUMNS[1]: "",
+                                       report.GAP_COLUMNS[2]: ""}
+    assert report.gap_cells(quick)[report.GAP_COLUMNS[1]] == "0.740"
+    assert not any(report.gap_cells(_row("tiny", "dbof", None, 0.1, None, 1.0)).values())
+    header = next(line for line in report.markdown_tables([paper, quick], []).splitlines()
+                  if line.startswith("| model | params"))
+    assert report.GAP_COLUMNS[0] in header and report.GAP_COLUMNS[1] in header
+    assert report.GAP_COLUMNS[2] not in header and "| GAP |" not in header
+
+
+def test_rewrite_markdown_measures_nothing(tmp_path):
+    rows = [_row("paper", "dbof", None, 263.0, 0.861, 80.0), _row("quick", "dbof", None, 0.48,
+                                                                  0.74, 1.0)]
+    payload = {"benchmark": "deploy", "notes": "Measured.", "rows": rows, "date": "2026-01-01",
+               "ratios": [], "machine": {"cpu": "x", "torch": "t", "torch_threads": 1}}
+    path = tmp_path / "deploy-x.json"
+    path.write_text(json.dumps(payload))
+    before = path.read_text()
+    assert main(["--rewrite-markdown", str(path)]) == 0
+    assert path.read_text() == before
+    md = path.with_suffix(".md").read_text()
+    assert "Measured." in md and report.GAP_NOTE in md and "| 0.861 |  |" in md

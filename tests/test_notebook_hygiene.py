@@ -256,3 +256,27 @@ def test_makefile_cleaner_matches_pyproject():
     assert flags.group(1).split() == keys["extra_keys"].split()
     assert keys["keep_output"] and "--keep-output" in make
     assert keys["keep_count"] and "--keep-count" in make
+
+
+def exercise_numbers(nb) -> list[int]:
+    """The numbers of a notebook's exercises, in order: the numbered open exercises after
+    "More to try" (or "Open exercises"), then every "**Exercise N.**"."""
+    start = next(i for i, c in enumerate(nb.cells) if "## Summary / Exercises" in c.source)
+    numbers = []
+    for c in nb.cells[start:]:
+        if c.cell_type != "markdown":
+            continue
+        listing = re.split(r"More to try|Open exercises", c.source, maxsplit=1)
+        if len(listing) == 2:
+            numbers += [int(n) for n in re.findall(r"^(\d+)\. ", listing[1], re.M)]
+        numbers += [int(n) for n in re.findall(r"^\*\*Exercise (\d+)\.\*\*", c.source, re.M)]
+    return numbers
+
+
+@pytest.mark.parametrize("stem", SERIES[:8])
+def test_exercise_numbers_do_not_clash(stem):
+    # One numbering per notebook: open exercises 1..k, then self-checked k+1..n. (Notebooks
+    # 08-10 still number their two lists separately; they join when renumbered.)
+    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    numbers = exercise_numbers(nb)
+    assert numbers == list(range(1, len(numbers) + 1)), f"{stem}: exercises numbered {numbers}"

@@ -69,3 +69,15 @@ def test_plot_layer_sweep_draws_one_line_pair_per_size():
     assert len(fig.axes) == 2
     assert len(fig.axes[0].lines) == 2 * 2 + 1  # per n: vs dense and vs paper; break-even
     assert list(fig.axes[0].lines[0].get_ydata()) == [10.24, 81.92]
+
+
+def test_layer_rounds_figure_draws_medians_and_quartiles():
+    rows = [{"n_in": 8, "n_out": 4, "batch": 1, "pass": "fwd",
+             "nn.Linear": [1e-3, 2e-3, 3e-3, 4e-3, 5e-3], "CirculantLinear": [1e-3] * 5}]
+    ax = perf.plot_layer_rounds(rows).axes[0]
+    heights = sorted(round(b.get_height(), 9) for b in ax.patches)
+    assert heights == [1.0, 3.0]  # medians in ms
+    whiskers = [seg for coll in ax.collections for seg in coll.get_segments()]
+    assert any(np.allclose([seg[0][1], seg[1][1]], [2.0, 4.0]) for seg in whiskers)
+    with pytest.raises(ValueError):
+        perf.plot_layer_rounds([])

@@ -11,8 +11,10 @@ cannot produce a number.
 
 :func:`time_layers` times the bare products instead (dense ``x @ W.T`` against
 :func:`circlearn.nn.functional.circulant_matmul`, forward or a training step): the rows that
-notebook 05 prints and :func:`circlearn.plotting.perf.plot_timings` draws. Both use the one
-timer, :mod:`circlearn.bench.timing`.
+notebook 05 prints and :func:`circlearn.plotting.perf.plot_timings` draws;
+:func:`layer_rounds` times the layers themselves (``nn.Linear`` against ``CirculantLinear``
+on one of the paper's shapes, every round kept for spread bars). All use the one timer,
+:mod:`circlearn.bench.timing`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from circlearn.bench.timing import copy_bandwidth_gbs, time_fn, time_rounds
 from circlearn.nn import CirculantLinear, PaperCirculant
 from circlearn.nn.functional import circulant_matmul
 
-__all__ = ["PaperCirculant", "run", "layer_case", "HEADLINE", "time_layers"]
+__all__ = ["PaperCirculant", "run", "layer_case", "HEADLINE", "time_layers", "layer_rounds"]
 
 
 def _step(module: nn.Module, x: torch.Tensor, backward: bool, grad_y: torch.Tensor | None = None):
@@ -112,8 +114,9 @@ def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
                 generator: torch.Generator | None = None, backward: bool = False) -> list[dict]:
     """Median seconds of ``x @ W.T`` (dense) and ``circulant_matmul(x, c)`` for ``x (batch, n)``.
 
-    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio"}`` with
-    ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster). One warm-up call each first;
+    Returns one row per ``n``: ``{"n", "dense_s", "fft_s", "ratio", "dense_times",
+    "fft_times"}`` with ``ratio = dense_s / fft_s`` (> 1: the FFT path is faster) and every
+    round's seconds in the ``*_times`` lists. One warm-up call each first;
     the two variants alternate in ``repeats`` rounds
     (:func:`circlearn.bench.timing.time_rounds`).
 
@@ -143,8 +146,39 @@ def time_layers(ns: Sequence[int], batch: int = 64, repeats: int = 7,
                    "fft": lambda x=x, c=c: circulant_matmul(x, c)}
         times = time_rounds(fns, repeats, device=device)
         dense_s, fft_s = statistics.median(times["dense"]), statistics.median(times["fft"])
-        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s})
+        rows.append({"n": int(n), "dense_s": dense_s, "fft_s": fft_s, "ratio": dense_s / fft_s,
+                     "dense_times": times["dense"], "fft_times": times["fft"]})
     return rows
+
+
+def layer_rounds(n_in: int, n_out: int, batch: int, backward: bool, rounds: int = 15, *,
+                 diagonal: str | None = "learned", device: str = "cpu",
+                 seed: int = 0) -> dict:
+    """Seconds per round of ``nn.Linear(n_in, n_out)`` and ``CirculantLinear`` on one shape.
+
+    The layers themselves, as a model calls them (bias, the diagonal, the fast path; in eval
+    mode without grad for a forward), checked against each other first and then timed in
+    ``rounds`` interleaved rounds (:func:`circlearn.bench.timing.time_rounds`). A training
+    step is the forward and ``backward(g)`` with a dense random ``g`` (:func:`_step`).
+    Returns ``{"n_in", "n_out", "batch", "pass", "nn.Linear": [s…], "CirculantLinear": [s…]}``:
+    every round, so a figure can draw the spread (:func:`circlearn.plotting.perf.plot_layer_rounds`).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    circ = CirculantLinear(n_in, n_out, diagonal=diagonal, device=device)
+    dense = nn.Linear(n_in, n_out, device=device)
+    x = torch.randn(batch, n_in, generator=gen).to(device).requires_grad_(backward)
+    grad_y = torch.randn(batch, n_out, generator=gen).to(device) if backward else None
+    with torch.no_grad():  # a fast wrong answer must not produce a number
+        torch.testing.assert_close(circ(x), x @ circ.dense().T + circ.bias, rtol=1e-4,
+                                   atol=1e-4 * math.sqrt(n_in))
+    for module in (circ, dense):
+        module.train(backward)
+    times = time_rounds({"nn.Linear": _step(dense, x, backward, grad_y),
+                         "CirculantLinear": _step(circ, x, backward, grad_y)},
+                        rounds, device=device, warmup=2)
+    return {"n_in": n_in, "n_out": n_out, "batch": batch,
+            "pass": "fwd+bwd" if backward else "fwd", **times}
 
 
 def _backward_step(forward: Callable[[], torch.Tensor], grad: torch.Tensor,

@@ -11,7 +11,9 @@ layer timings of the speed figures and notebooks come from :mod:`circlearn.bench
   (:func:`time_fn`), so a timer measures finished work.
 
 Timings vary between machines and runs: report them with the machine
-(:func:`circlearn.bench.results.machine_info`), never as a stored notebook output.
+(:func:`circlearn.bench.results.machine_info`), never as a stored notebook output. A notebook
+prints them with :func:`timeit_line`, in ``%timeit``'s shape, which its output sanitizer
+replaces (``notebooks/sanitize.cfg``), and describes them in words.
 
 >>> t = time_fn(lambda: sum(range(100)), warmup=1, repeats=3)
 >>> t > 0
@@ -19,17 +21,21 @@ True
 >>> rounds = time_rounds({"a": lambda: None, "b": lambda: None}, rounds=2)
 >>> sorted(rounds), len(rounds["a"])
 (['a', 'b'], 2)
+>>> timeit_line([0.0021, 0.0020, 0.0024, 0.0022])
+'2.15 ms ± 0.0875 ms per loop (median ± half the interquartile range of 4 rounds)'
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
-__all__ = ["sync", "time_fn", "time_rounds", "copy_bandwidth_gbs"]
+__all__ = ["sync", "time_fn", "time_rounds", "quartiles", "timeit_line",
+           "copy_bandwidth_gbs"]
 
 
 def sync(device: str) -> None:
@@ -93,6 +99,41 @@ def time_rounds(fns: Mapping[str, Callable[[], object]], rounds: int, *, device:
             sync(device)
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def quartiles(seconds: Sequence[float]) -> tuple[float, float, float]:
+    """The 25th, 50th and 75th percentiles of ``seconds`` (linear interpolation).
+
+    The middle one is the median every figure reports; the outer two give its spread bars.
+    """
+    if not seconds:
+        raise ValueError("quartiles needs at least one time")
+    q1, q2, q3 = np.percentile(np.asarray(seconds, dtype=float), [25, 50, 75])
+    return float(q1), float(q2), float(q3)
+
+
+def _with_unit(seconds: float, unit: tuple[str, float]) -> str:
+    """Three significant digits in positional notation (never ``1e-05``: the sanitizer
+    matches digits and dots only)."""
+    value = seconds / unit[1]
+    text = f"{value:.3g}"
+    if "e" in text:
+        text = f"{value:.0f}" if value >= 1 else f"{value:.6f}".rstrip("0").rstrip(".")
+    return f"{text} {unit[0]}"
+
+
+def timeit_line(seconds: Sequence[float]) -> str:
+    """``"<median> ± <half the interquartile range> per loop (...)"``, in ``%timeit``'s shape.
+
+    Both numbers share the median's unit (s, ms, µs or ns, three significant digits), so the
+    line matches the timeit sanitizer of ``notebooks/sanitize.cfg``: a stored notebook
+    output then reads the same on every machine.
+    """
+    q1, median, q3 = quartiles(seconds)
+    units = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
+    unit = next((u for u in units if round(median / u[1], 3) >= 1), units[-1])
+    return (f"{_with_unit(median, unit)} ± {_with_unit((q3 - q1) / 2, unit)} per loop "
+            f"(median ± half the interquartile range of {len(seconds)} rounds)")
 
 
 def copy_bandwidth_gbs(device: str = "cpu", nbytes: int = 256 * 2**20) -> float:

@@ -32,7 +32,7 @@ from circlearn.nn import CirculantLinear
 from .algebra import DPI
 
 __all__ = ["matvec_flops", "layer_sizes", "plot_cost_model", "plot_timings", "plot_memory",
-           "plot_parameter_budget", "plot_layer_sweep"]
+           "plot_layer_rounds", "plot_parameter_budget", "plot_layer_sweep"]
 
 
 def matvec_flops(n: int) -> dict:
@@ -96,6 +96,31 @@ def plot_memory(rows: Sequence[Mapping]):
     return _dense_vs_circulant(rows, ("dense_bytes", 1, "nn.Linear (n²)"),
                                ("circulant_bytes", 1, "CirculantLinear (2n)"),
                                "weight bytes (float32)")
+
+
+def plot_layer_rounds(rows: Sequence[Mapping], variants=("nn.Linear", "CirculantLinear")):
+    """Grouped bars: the median time of each layer per setting, with spread bars.
+
+    ``rows`` are :func:`circlearn.bench.layers.layer_rounds` results (every round's seconds
+    under each variant's name); a bar is the median, its whisker runs from the 25th to the
+    75th percentile (as :func:`circlearn.bench.timing.quartiles`), on a log scale.
+    """
+    if not rows:
+        raise ValueError("plot_layer_rounds needs at least one row")
+    fig, ax = plt.subplots(figsize=(5.6, 3.2), dpi=DPI)
+    where = np.arange(len(rows))
+    width = 0.8 / len(variants)
+    for i, name in enumerate(variants):
+        q = np.array([np.percentile(r[name], [25, 50, 75]) for r in rows]) * 1e3  # (settings, 3) ms
+        ax.bar(where + (i - (len(variants) - 1) / 2) * width, q[:, 1], width, label=name,
+               color=f"C{i}", yerr=[q[:, 1] - q[:, 0], q[:, 2] - q[:, 1]], capsize=3)
+    ax.set_xticks(where, [f"batch {r['batch']}\n{r['pass']}" for r in rows], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("ms per call (median, quartiles)")
+    shapes = sorted({f"{r['n_in']} → {r['n_out']}" for r in rows})
+    ax.set_title(", ".join(shapes), fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
 
 
 def plot_parameter_budget(budgets: Mapping[str, Mapping[str, int]]):

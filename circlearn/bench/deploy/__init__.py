@@ -18,8 +18,8 @@ column).
 
 The results go to ``benchmarks/results/deploy-<machine>.{json,md,png}``; ``--quick`` measures
 two tiny models with few repeats and writes nothing. ``python -m circlearn.bench.deploy``
-takes the suite's own options (:func:`main`): ``--rounds``, ``--experiment-results DIR`` and
-``--refresh-gaps JSON``.
+takes the suite's own options (:func:`main`): ``--rounds``, ``--experiment-results DIR``,
+``--refresh-gaps JSON`` and ``--rewrite-markdown JSON`` (the ``.md`` again from the ``.json``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="measure nothing: take the GAP column of this stored deploy table "
                         "(benchmarks/results/deploy-<machine>.json) from the stored experiment "
                         "results, after data_samples/results/ changed")
+    p.add_argument("--rewrite-markdown", metavar="JSON", default=None,
+                   help="measure nothing: render the .md of this stored deploy table again "
+                        "from its .json (after the tables' layout or labels changed)")
     args = p.parse_args(argv)
+    if args.rewrite_markdown:
+        from circlearn.bench.deploy.report import rewrite_markdown
+
+        print(f"[deploy] wrote {rewrite_markdown(args.rewrite_markdown)}")
+        return 0
     if args.refresh_gaps:
         from circlearn.bench.deploy.report import refresh_gaps
 

@@ -6,7 +6,12 @@
 :func:`markdown_tables` (file size per precision, latency, peak memory and differences to
 torch eager, and each compact model against its dense counterpart, :func:`ratios`), and the
 figure :func:`circlearn.plotting.deploy.plot_deploy`. :func:`refresh_gaps` rewrites only the
-GAP column of a stored table, from today's stored experiment results.
+GAP column of a stored table, from today's stored experiment results; :func:`rewrite_markdown`
+renders a stored table's ``.md`` again from its ``.json``, measuring nothing.
+
+The GAP of a row is never shown without its source: the paper's rows carry the paper's
+digitized YouTube-8M 2018 validation GAP, circlearn's rows the GAP it measured on its
+synthetic data (:func:`gap_cells`). The two are not comparable, so they get separate columns.
 """
 
 from __future__ import annotations
@@ -19,10 +24,20 @@ from pathlib import Path
 from circlearn.bench.deploy.measure import FRAMES, RUNTIMES
 from circlearn.bench.deploy.specs import dense_rows, model_specs
 
-__all__ = ["COLUMNS", "flatten", "ratios", "markdown_tables", "write", "refresh_gaps"]
+__all__ = ["COLUMNS", "GAP_COLUMNS", "flatten", "ratios", "gap_cells", "markdown_tables",
+           "write", "refresh_gaps", "rewrite_markdown"]
 
 #: The columns of the summary table.
 COLUMNS = ["model", "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms", "eager_p50_ms"]
+#: The size table's GAP columns, one per source: the paper's, circlearn's on synthetic data,
+#: circlearn's on real data.
+GAP_COLUMNS = ("GAP, paper (YouTube-8M, digitized)", "GAP, circlearn (synthetic data)",
+               "GAP, circlearn (real data)")
+GAP_NOTE = ("GAP columns: the paper rows show the paper's final-epoch validation GAP on "
+            "YouTube-8M 2018, digitized from its figures; circlearn's rows show the validation "
+            "GAP circlearn measured at that scale, on synthetic data for quick and medium. The "
+            "sizes and latencies of every row are circlearn's own, measured with random weights. "
+            "GAPs from different columns or scales are not comparable.")
 
 
 def flatten(spec: dict, m: dict) -> dict:
@@ -61,14 +76,34 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
+def gap_cells(row: dict) -> dict:
+    """The row's GAP under the column of its source (:data:`GAP_COLUMNS`), others empty.
+
+    A ``paper`` row's GAP is the paper's; any other scale's is circlearn's, on synthetic data
+    when :data:`circlearn.experiments.SCALES` says so (``bundled`` or ``synth:…`` data).
+    """
+    from circlearn.experiments import SCALES
+
+    cells = dict.fromkeys(GAP_COLUMNS, "")
+    if row["gap"] is not None:
+        data = str(SCALES.get(row["scale"], {}).get("data"))
+        column = (0 if row["scale"] == "paper"
+                  else 1 if data == "bundled" or data.startswith("synth") else 2)
+        cells[GAP_COLUMNS[column]] = f"{row['gap']:.3f}"
+    return cells
+
+
 def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
-    """The four tables below the summary: size, latency, memory, compact / dense."""
+    """The four tables below the summary: size (with the GAP by source), latency, memory,
+    compact / dense."""
     from circlearn.experiments.report import markdown_table
 
+    gaps = [gap_cells(r) for r in rows]
+    used = [c for c in GAP_COLUMNS if any(g[c] for g in gaps)]
     size = [{"model": r["model"], "params": f"{r['parameters']:,}",
-             "GAP": "" if r["gap"] is None else f"{r['gap']:.3f}",
+             **{c: g[c] for c in used},
              **{k: round(r[k], 3) for k in ("torchscript_MB", "fp32_MB", "fp16_MB", "int8_MB")}}
-            for r in rows]
+            for r, g in zip(rows, gaps)]
     lat = [{"model": r["model"],
             **{f"{rt} p50/p95 ms": f"{r[f'{rt}_p50_ms']:.2f} / {r[f'{rt}_p95_ms']:.2f}"
                for rt in RUNTIMES}} for r in rows]
@@ -78,7 +113,7 @@ def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
                 r["onnx-int8_max_abs_diff"])} for r in rows]
     rat = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
            for r in ratio_rows]
-    return "\n".join(["## File size (MB) per precision", "", markdown_table(size),
+    return "\n".join(["## File size (MB) per precision", "", GAP_NOTE, "", markdown_table(size),
                       "## Batch-1 latency, 300 frames, 1 CPU thread", "", markdown_table(lat),
                       "## Peak resident memory of a process running the file (MB), and "
                       "difference to torch eager", "", markdown_table(mem),
@@ -153,7 +188,6 @@ def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = 
     so to the notes, and returns the number of GAPs that changed. ``experiment_results``: as
     in :func:`~circlearn.bench.deploy.specs.model_specs`.
     """
-    from circlearn.bench.results import results_markdown
     from circlearn.plotting.deploy import plot_deploy
 
     path = Path(json_path)
@@ -167,7 +201,22 @@ def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = 
                         f"{time.strftime('%Y-%m-%d')} from the stored experiment results "
                         f"(sizes, latencies and memory unchanged: random weights).")
     path.write_text(json.dumps(payload, indent=2) + "\n")
-    path.with_suffix(".md").write_text(results_markdown(payload, COLUMNS) + "\n"
-                                       + markdown_tables(rows, payload.get("ratios", [])))
+    rewrite_markdown(path)
     plot_deploy(rows, path.with_suffix(".png"))
     return changed
+
+
+def rewrite_markdown(json_path: Path | str) -> Path:
+    """Render the ``.md`` beside a stored deploy table's ``.json`` again; returns its path.
+
+    Nothing is measured and the ``.json`` is not touched: only the tables' layout and labels
+    follow today's :func:`markdown_tables`.
+    """
+    from circlearn.bench.results import results_markdown
+
+    path = Path(json_path)
+    payload = json.loads(path.read_text())
+    md = path.with_suffix(".md")
+    md.write_text(results_markdown(payload, COLUMNS) + "\n"
+                  + markdown_tables(payload["rows"], payload.get("ratios", [])))
+    return md
