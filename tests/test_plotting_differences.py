@@ -35,3 +35,25 @@ def test_rows_and_one_point_and_band_per_dataset(tmp_path):
     assert [t.get_text() for t in hit.get_yticklabels()] == ["circulant", "t"]
     assert any(line.get_xdata()[0] == -0.01 for line in gap.lines if line.get_linestyle() == "--")
     assert (tmp_path / "f.png").stat().st_size > 0 and len(hit.lines) > 0
+
+
+def test_paired_curves_are_the_tested_difference_per_epoch():
+    """Per epoch: b − a paired by seed, its mean and 95 % t-interval; the last epoch equals
+    the stored comparison's difference and interval."""
+    import json
+
+    from circlearn.data import samples
+    from circlearn.plotting.differences import paired_curves, plot_paired_curves
+
+    r = json.loads((samples.path("results") / "quick" / "fig-embeddings" / "results.json")
+                   .read_text())
+    curves = paired_curves(r)
+    assert [(c["a"], c["b"]) for c in curves] == [(c["a"], c["b"]) for c in r["comparisons"]]
+    for c, stored in zip(curves, r["comparisons"]):
+        assert len(c["epochs"]) == r["epochs"]
+        assert abs(c["mean"][-1] - stored["diff_mean"]) < 1e-12
+        assert abs(c["lo"][-1] - stored["ci95"][0]) < 1e-9
+        assert abs(c["hi"][-1] - stored["ci95"][1]) < 1e-9
+        assert all(lo <= m <= hi for lo, m, hi in zip(c["lo"], c["mean"], c["hi"]))
+    fig = plot_paired_curves(r)
+    assert len(fig.axes[0].get_lines()) == len(curves) + 2  # curves, zero, margin
