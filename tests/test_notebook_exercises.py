@@ -1,4 +1,4 @@
-"""Every self-checked exercise of notebooks 00-07 rejects a wrong answer.
+"""Every self-checked exercise of notebooks 00-08 and 10 rejects a wrong answer.
 
 A check cell that accepts whatever the learner writes teaches nothing, and nbval cannot tell:
 it only sees the worked solution pass. Here each notebook's code runs in-process, cell by cell
@@ -7,7 +7,7 @@ the CI-sized overrides of :data:`SMALL`). At each exercise a deliberately wrong 
 (:data:`WRONG`, one per exercise) replaces the worked solution, and its check cell must raise
 ``AssertionError``; then the worked solution runs, and the same check must pass.
 
-Scope: notebooks 00-07 (the exercises of 08-10 are being reworked; they join later).
+Scope: notebooks 00-08 and 10 (the exercises of 09 are being reworked; they join later).
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["00_setup_and_map", "01_circulant_matrices", "02_fft_diagonalisation",
              "03_diagonal_circulant_products", "04_torch_circulant_layers",
-             "05_speed_and_memory", "06_youtube8m_features", "07_aggregation_dbof_netvlad_netfv"]
+             "05_speed_and_memory", "06_youtube8m_features", "07_aggregation_dbof_netvlad_netfv",
+             "08_training_compact_models", "10_real_sequences"]
 
 #: CI-sized parameters, appended to a notebook's parameters cell (papermill's way).
 SMALL = {
     "02_fft_diagonalisation": "SIZES = [16, 64]",
     "03_diagonal_circulant_products": "KS = [1, 3]\nFIT_STEPS = 5",
     "05_speed_and_memory": "SIZES = [64, 128]\nBATCH = 4\nROUNDS = 2",
+    "08_training_compact_models": "EPOCHS = 1",
 }
 
 #: (notebook, exercise number) → a plausible wrong answer, and the mistake it makes.
@@ -80,6 +82,22 @@ class ScratchDiagCirculant(torch.autograd.Function):
     ("07_aggregation_dbof_netvlad_netfv", 4): 'n_compact = count_parameters(from_preset(\n'
         '    "dbof-video", embedding="circulant", fc="circulant",\n'
         '    classifier_layer="circulant-plain", device="meta"))  # context gating kept',
+    ("08_training_compact_models", 5): "saved_fc = (2048 + 128) * HIDDEN - (2048 + 128)  # the diagonal forgotten",
+    ("08_training_compact_models", 6): """
+from circlearn.experiments.stats import NO_WORSE, paired_t_interval, verdict
+by_seed = {v["name"]: [r["gap"] for r in sorted(v["runs"], key=lambda r: r["seed"])] for v in stored["variants"]}
+_, ci_netvlad = paired_t_interval(by_seed["netvlad-fc-circulant"], by_seed["netvlad"])  # dense minus compact
+verdict_netvlad = verdict(NO_WORSE, ci_netvlad, margin=0.01)
+""",
+    ("08_training_compact_models", 7): "gap_raised = (1 / 1 + 2 / 2 + 3 / 3 + 4 / 4) / 4  # ranked positives, not M",
+    ("10_real_sequences", 3): """
+runs = {v["name"]: {run["seed"]: run["hit_at_one"] for run in v["runs"]}
+        for v in results["spoken-digits", "fig-embeddings"]["variants"]}
+seeds = sorted(runs["netvlad"])
+diff, ci = paired_t_interval([runs["netvlad-fc-circulant"][s] for s in seeds],
+                             [runs["netvlad"][s] for s in seeds])  # dense minus compact
+""",
+    ("10_real_sequences", 4): "n_saved = 128 * 64 - 128  # the diagonal forgotten",
 }
 
 
