@@ -103,7 +103,9 @@ def plot_curves(ax, curves: dict[str, tuple[str, list[tuple[float, float | None]
     ax.set_ylabel("Validation GAP")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axis, so that it hides no curve and no baseline
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
     return ax
 
 
@@ -118,7 +120,7 @@ def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper:
 
     name = results["experiment"]
     ncols = 2 if paper and name in PAPER_CURVES else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 5.4), squeeze=False)
     # keyed by variant name (two variants may share a base preset; older results: preset)
     ours = {v.get("name", v["preset"]): (v["label"], [(p["epoch"], p["gap"]) for p in v["curve"]])
             for v in results["variants"]}
