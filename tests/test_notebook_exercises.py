@@ -1,4 +1,4 @@
-"""Every self-checked exercise of notebooks 00-08 and 10 rejects a wrong answer.
+"""Every self-checked exercise of the series rejects a wrong answer.
 
 A check cell that accepts whatever the learner writes teaches nothing, and nbval cannot tell:
 it only sees the worked solution pass. Here each notebook's code runs in-process, cell by cell
@@ -7,7 +7,7 @@ the CI-sized overrides of :data:`SMALL`). At each exercise a deliberately wrong 
 (:data:`WRONG`, one per exercise) replaces the worked solution, and its check cell must raise
 ``AssertionError``; then the worked solution runs, and the same check must pass.
 
-Scope: notebooks 00-08 and 10 (the exercises of 09 are being reworked; they join later).
+Scope: every notebook of the series.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["00_setup_and_map", "01_circulant_matrices", "02_fft_diagonalisation",
              "03_diagonal_circulant_products", "04_torch_circulant_layers",
              "05_speed_and_memory", "06_youtube8m_features", "07_aggregation_dbof_netvlad_netfv",
-             "08_training_compact_models", "10_real_sequences"]
+             "08_training_compact_models", "09_reproducing_paper_figures", "10_real_sequences"]
 
 #: CI-sized parameters, appended to a notebook's parameters cell (papermill's way).
 SMALL = {
@@ -90,6 +90,21 @@ _, ci_netvlad = paired_t_interval(by_seed["netvlad-fc-circulant"], by_seed["netv
 verdict_netvlad = verdict(NO_WORSE, ci_netvlad, margin=0.01)
 """,
     ("08_training_compact_models", 7): "gap_raised = (1 / 1 + 2 / 2 + 3 / 3 + 4 / 4) / 4  # ranked positives, not M",
+    ("09_reproducing_paper_figures", 5): """
+from circlearn.experiments.stats import NO_WORSE, compare
+layers = {v["preset"]: [run["gap"] for run in v["runs"]]
+          for v in results["quick", "fig-layers"]["variants"]}
+moe = compare("dbof-video-moe-circulant", layers["dbof-video-moe-circulant"], "dbof-video",
+              layers["dbof-video"], NO_WORSE, margin=0.01)  # dense minus compact
+""",
+    ("09_reproducing_paper_figures", 6): """
+learned = PAPER_CURVES["fig-dc-cd"]["dbof-fc-circulant"][1][-1]
+fixed = PAPER_CURVES["fig-dc-cd"]["dbof-fc-circulant-sign-output"][1][-1]
+paper_lo, paper_hi = learned - fixed - 0.001, learned - fixed + 0.001  # one value's error only
+ours = next(c for c in results["quick", "fig-dc-cd"]["comparisons"]
+            if c["a"] == "dbof-fc-circulant-sign-output")["ci95"]
+below = ours[1] < paper_lo
+""",
     ("10_real_sequences", 3): """
 runs = {v["name"]: {run["seed"]: run["hit_at_one"] for run in v["runs"]}
         for v in results["spoken-digits", "fig-embeddings"]["variants"]}

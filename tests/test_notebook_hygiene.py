@@ -273,10 +273,9 @@ def exercise_numbers(nb) -> list[int]:
     return numbers
 
 
-@pytest.mark.parametrize("stem", [s for s in SERIES if s != "09_reproducing_paper_figures"])
+@pytest.mark.parametrize("stem", SERIES)
 def test_exercise_numbers_do_not_clash(stem):
-    # One numbering per notebook: open exercises 1..k, then self-checked k+1..n. (Notebook
-    # 09 still numbers its two lists separately; it joins when renumbered.)
+    # One numbering per notebook: open exercises 1..k, then self-checked k+1..n.
     nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
     numbers = exercise_numbers(nb)
     assert numbers == list(range(1, len(numbers) + 1)), f"{stem}: exercises numbered {numbers}"

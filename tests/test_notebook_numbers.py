@@ -1,4 +1,4 @@
-"""Every number a markdown cell quotes is shown by its own notebook (notebooks 00-08 and 10).
+"""Every number a markdown cell quotes is shown by its own notebook (every notebook).
 
 The rule of style.md §4.3 ("every number in markdown is printed by a cell beside it or
 asserted"), checked mechanically. A number quoted in a markdown cell passes when a number of
@@ -26,8 +26,7 @@ Exempt, by design (:func:`quoted_numbers` implements each rule):
 
 Timings are described in words, never quoted as numbers, so no rule exempts them.
 
-Scope: notebooks 00-08 and 10. Notebook 09 quotes stored experiment results and is being
-reworked; it joins :data:`CHECKED` once it passes.
+Scope: every notebook of the series.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ["00_setup_and_map", "01_circulant_matrices", "02_fft_diagonalisation",
            "03_diagonal_circulant_products", "04_torch_circulant_layers", "05_speed_and_memory",
            "06_youtube8m_features", "07_aggregation_dbof_netvlad_netfv",
-           "08_training_compact_models", "10_real_sequences"]
+           "08_training_compact_models", "09_reproducing_paper_figures", "10_real_sequences"]
 FOOTER = "<!-- navigation:"
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:_\d{3})+|\d+(?:\.\d+)?(?:e[-+]?\d+)?"
