@@ -9,11 +9,9 @@
 =================== ========================================================================
 
 Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics):
-``fig-structures`` replaces the FC after DBoF and NetVLAD by dense, a thin dense FC, circulant
-(1, 2, 4 factors), Toeplitz and low-rank FCs at equal and larger budgets
-(:mod:`circlearn.experiments.structures`); ``fig-scaling`` trains DBoF and NetVLAD with a
-dense and a circulant FC on nested quarters, halves and all of the training shards, at equal
-steps (:mod:`circlearn.experiments.scaling`).
+``fig-structures`` puts dense, thin dense, circulant (1, 2, 4 factors), Toeplitz and low-rank
+FCs after DBoF and NetVLAD (:mod:`~circlearn.experiments.structures`); ``fig-scaling``, dense
+and circulant FCs on nested shares of the training shards (:mod:`~circlearn.experiments.scaling`).
 
 **Scales** (:data:`SCALES`): one hyperparameter protocol per scale, the same for every variant
 of a figure, stated in ``results.json`` as ``protocol`` (how each was chosen:

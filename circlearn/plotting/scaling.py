@@ -57,7 +57,7 @@ def plot_scaling(results: dict, path=None, split_key: str = "comparisons"):
 
     rows = scaling_rows(results, split_key)
     paper = paper_differences()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
     for pool in dict.fromkeys(r["pooling"] for r in rows):
         pts = sorted((r["train_videos"], r["comparison"]) for r in rows if r["pooling"] == pool)
         x = [n for n, _ in pts]
@@ -78,7 +78,8 @@ def plot_scaling(results: dict, path=None, split_key: str = "comparisons"):
            title=f"fig-scaling, scale {results['scale']}, {len(results.get('seeds', [0]))} "
                  "seeds (band: 95% CI)" + (" — synthetic" if results.get("synthetic") else ""))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+              frameon=False)  # below the axis: it hides no line
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)

@@ -25,7 +25,7 @@ def plot_structures(results: dict, path=None):
     import matplotlib.pyplot as plt
 
     pools = list(dict.fromkeys(v["name"].split("-", 1)[0] for v in results["variants"]))
-    fig, axes = plt.subplots(1, len(pools), figsize=(5.2 * len(pools), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(pools), figsize=(5.2 * len(pools), 5), squeeze=False)
     for ax, pool in zip(axes[0], pools):
         vs = [v for v in results["variants"] if v["name"].startswith(pool + "-")]
         for kind, color in KIND_COLORS.items():
@@ -49,7 +49,8 @@ def plot_structures(results: dict, path=None):
                title=f"{pool}, scale {results['scale']}, {len(results.get('seeds', [0]))} "
                      "seeds (band: ± std)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
+                  frameon=False)  # below the axis: it hides no line
     fig.suptitle("fig-structures: FC after pooling at equal and larger budgets"
                  + (" (synthetic data)" if results.get("synthetic") else ""), fontsize=11)
     fig.tight_layout()
