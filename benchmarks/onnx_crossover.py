@@ -6,8 +6,10 @@ crossover), one CPU thread, rows of a batch of 1 and of 32 videos (a per-frame l
 
 - torch eager: ``CirculantLinear`` (its fast path) and the dense ``nn.Linear`` it replaces;
 - ONNX Runtime fp32: the ``DFT`` export (``fast_path(plain=True)``, what circlearn exported
-  before), the three-``MatMul`` lowering (:class:`circlearn.deploy.lowering.MatMulCirculant`;
-  only where it stores fewer floats than the dense weight) and the dense ``Gemm``.
+  before), the two ``MatMul`` lowerings of :class:`circlearn.deploy.lowering.MatMulCirculant`
+  (``ort-matmul``: three products with stored mixing blocks; ``ort-matmul-fft``: the
+  four-step FFT as products; each only where it stores fewer floats than the dense weight)
+  and the dense ``Gemm``.
 
 Then whole models at paper size, batch 1, 300 frames (ONNX Runtime fp32, fp16, int8):
 ``dbof-video`` pooled batch-major and feature-major, ``dbof-video-embedding-circulant`` with
@@ -53,8 +55,10 @@ LAYERS = [
     (131072, 512, "learned", False, "video", "netfv-fc-circulant video FC"),
     (512, 19310, None, False, "video", "dbof-video-moe-circulant gates"),
     (512, 15448, None, True, "video", "dbof-video-moe-circulant experts"),
-    (1024, 64, "learned", False, "video", "smaller per-video size"),
-    (256, 64, "learned", False, "video", "smaller per-video size"),
+    (32768, 64, "learned", False, "video", "medium-scale NetVLAD/NetFV FC"),
+    (2048, 64, "learned", False, "video", "quick-scale NetVLAD FC"),
+    (1024, 64, "learned", False, "video", "medium-scale DBoF FC"),
+    (256, 64, "learned", False, "video", "quick-scale DBoF FC"),
 ]
 QUICK_LAYERS = [(64, 128, "learned", False, "frame", "tiny"), (32, 8, None, True, "video", "tiny")]
 FRAMES = 300
@@ -99,9 +103,13 @@ def layer_rows(spec: tuple, rounds: int) -> list[dict]:
             dense.bias.copy_(layer.bias)
     split = fourstep.split(n)
     matmul_floats = fourstep.stored_floats(n, out, split[0]) if split else None
+    fft_floats = fourstep.stored_floats_fft(n, out, fourstep.split_fft(n, out)[0]) \
+        if split else None
     sessions = {"ort-dft": _session(_export(layer, n)), "ort-dense": _session(_export(dense, n))}
     if matmul_floats is not None and matmul_floats < n * out:
-        sessions["ort-matmul"] = _session(_export(MatMulCirculant(layer), n))
+        sessions["ort-matmul"] = _session(_export(MatMulCirculant(layer, "mix"), n))
+    if fft_floats is not None and fft_floats < n * out:
+        sessions["ort-matmul-fft"] = _session(_export(MatMulCirculant(layer, "fft"), n))
     rows = []
     for batch in BATCHES:
         r = batch * (FRAMES if place == "frame" else 1)
@@ -117,7 +125,8 @@ def layer_rows(spec: tuple, rounds: int) -> list[dict]:
         ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
         rows.append({"in": n, "out": out, "diagonal": diagonal, "bias": bias, "place": place,
                      "batch": batch, "rows": r, "used_by": used_by, "split": split,
-                     "matmul_floats": matmul_floats, "dense_floats": n * out,
+                     "matmul_floats": matmul_floats, "matmul_fft_floats": fft_floats,
+                     "dense_floats": n * out,
                      "ms": ms, "max_abs_diff": diff, "rounds": rounds, "load_1min": _load()})
         print(f"[crossover] {n}→{out} rows {r}: " + ", ".join(
             f"{k} {v:.3f}" for k, v in ms.items()) + f" ms (load {rows[-1]['load_1min']})",
@@ -179,16 +188,20 @@ def markdown(payload: dict) -> str:
            f"{payload['load_start']} at the start, {payload['load_end']} at the end (a shared "
            f"machine: absolute times are noisy; forms were timed side by side, in "
            f"interleaved rounds, median ms).", ""]
-    forms = ("torch-circulant", "torch-dense", "ort-dft", "ort-matmul", "ort-dense")
+    forms = ("torch-circulant", "torch-dense", "ort-dft", "ort-matmul", "ort-matmul-fft",
+             "ort-dense")
     table = [{"in → out": f"{r['in']} → {r['out']}", "place": r["place"], "batch": r["batch"],
               "rows": r["rows"], **{k: (f"{r['ms'][k]:.3f}" if k in r["ms"] else "n/a")
                                     for k in forms},
-              "MatMul / dense floats": (f"{r['matmul_floats']:,} / {r['dense_floats']:,}"
-                                        if r["matmul_floats"] else "n/a"),
-              "max abs diff MatMul / DFT": (f"{r['max_abs_diff'].get('ort-matmul', float('nan')):.1e}"
-                                            f" / {r['max_abs_diff']['ort-dft']:.1e}"),
+              "floats MatMul / MatMul-FFT / dense": (
+                  f"{r['matmul_floats']:,} / {r['matmul_fft_floats']:,} / {r['dense_floats']:,}"
+                  if r["matmul_floats"] else "n/a"),
+              "max abs diff MatMul / MatMul-FFT / DFT": " / ".join(
+                  f"{r['max_abs_diff'].get(k, float('nan')):.1e}"
+                  for k in ("ort-matmul", "ort-matmul-fft", "ort-dft")),
               "load": r["load_1min"]} for r in payload["layers"]]
-    md += ["## Layers (ms)", "", "ort-matmul is n/a where the three-MatMul form would store at "
+    md += ["## Layers (ms)", "", "ort-matmul (three products, stored mixing blocks) and "
+           "ort-matmul-fft (the four-step FFT as products) are n/a where they would store at "
            "least as many floats as the dense weight (never considered there).", "",
            markdown_table(table)]
     if payload.get("models"):
@@ -224,6 +237,7 @@ def main(argv=None) -> int:
         print(markdown(payload))
         return 0
     out = Path(args.out) if args.out else RESULTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
     stem = out / f"onnx_crossover-{machine_tag()}"
     with atomic_write(stem.with_suffix(".json"), "w") as f:
         f.write(json.dumps(payload, indent=2) + "\n")

@@ -54,11 +54,14 @@ def test_three_products_equal_the_reference(n, out, diagonal):
     b = reference.num_blocks(n, out)
     c, d = rng.standard_normal((2, b, n))
     x = rng.standard_normal((5, n))
-    for n1, _ in {fourstep.split(n), (2, 0)}:
+    expected = reference.rectangular_matvec(c, d if diagonal else None, x, out)
+    for n1, _ in {fourstep.split(n), fourstep.split_fft(n, out), (2, 0)}:
         fwd, mix, ds, inv, _ = fourstep.three_matrices(c, d if diagonal else None, n1)
-        y = fourstep.apply_three(fwd, mix, ds, inv, x, out)
-        np.testing.assert_allclose(y, reference.rectangular_matvec(c, d if diagonal else None,
-                                                                   x, out), atol=1e-12)
+        np.testing.assert_allclose(fourstep.apply_three(fwd, mix, ds, inv, x, out), expected,
+                                   atol=1e-12)
+        factors = fourstep.fft_factors(c, n1)
+        np.testing.assert_allclose(fourstep.apply_fft(factors, d if diagonal else None, x, out),
+                                   expected, atol=1e-12)
 
 
 def test_split_and_bad_sizes():
@@ -86,16 +89,18 @@ def _preset_layers() -> dict[tuple, tuple[str, str]]:
 
 
 PRESET_LAYERS = _preset_layers()
-LOWERED = {k: where for k, (form, where) in PRESET_LAYERS.items() if form == "matmul"}
+LOWERED = {k: v for k, v in PRESET_LAYERS.items() if v[0] != "dft"}
+FORMS = {"matmul": "mix", "matmul-fft": "fft"}
 
 
 def test_every_preset_size_has_a_choice_and_the_embedding_is_lowered():
-    assert (1024, 8192, "learned", False) in LOWERED  # the paper's v2 headline
+    assert LOWERED[(1024, 8192, "learned", False)][0] == "matmul"  # the paper's v2 headline
     assert len(PRESET_LAYERS) >= 8
-    for (n, out, *_), (_, where) in PRESET_LAYERS.items():
-        floats = fourstep.stored_floats(n, out, fourstep.split(n)[0])
-        if floats >= n * out:  # never worth storing more than the dense weight
-            assert (n, out) not in {k[:2] for k in LOWERED}, where
+    for (n, out, *_), (form, where) in PRESET_LAYERS.items():
+        assert form in crossover.allowed_forms(n, out), where
+        floats = {"matmul": fourstep.stored_floats(n, out, fourstep.split(n)[0]),
+                  "matmul-fft": fourstep.stored_floats_fft(n, out, fourstep.split_fft(n, out)[0])}
+        assert floats.get(form, 0) < n * out, where  # never more floats than the dense weight
 
 
 def _layer(key, seed=0):
@@ -117,7 +122,7 @@ def _numpy(layer: CirculantLinear, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("key", sorted(LOWERED, key=str), ids=lambda k: f"{k[0]}-{k[1]}-{k[2]}")
 def test_lowering_matches_reference_and_plain_twin_fp32_and_fp16(key):
     layer = _layer(key)
-    lowered = MatMulCirculant(layer)
+    lowered = MatMulCirculant(layer, FORMS[LOWERED[key][0]])
     x = torch.randn(3, 2, key[0], generator=torch.Generator().manual_seed(1))
     with torch.no_grad(), fast_path(plain=True):
         twin, y = layer(x), lowered(x)
@@ -133,13 +138,21 @@ def test_lowering_matches_reference_and_plain_twin_fp32_and_fp16(key):
     torch.testing.assert_close(y16.float(), twin16.float(), atol=1e-2 * scale, rtol=1e-2)
 
 
-def test_sign_output_and_lowering_leave_the_model_untouched():
-    layer = _layer((16, 40, "sign-output", True))
-    x = torch.randn(4, 16)
+@pytest.mark.parametrize("form", ["mix", "fft"])
+@pytest.mark.parametrize("key", [(16, 40, "sign-output", True), (16, 40, "sign", False),
+                                 (12, 5, None, True), (24, 24, "learned", False)], ids=str)
+def test_both_forms_equal_the_dense_weight(key, form):
+    layer = _layer(key)
+    x = torch.randn(4, key[0])
+    expected = x.double().numpy() @ layer.dense().detach().double().numpy().T
+    if layer.bias is not None:
+        expected += layer.bias.detach().double().numpy()
     with torch.no_grad():
-        np.testing.assert_allclose(MatMulCirculant(layer)(x).double().numpy(),
-                                   x.double().numpy() @ layer.dense().double().numpy().T
-                                   + layer.bias.double().numpy(), atol=1e-5)
+        np.testing.assert_allclose(MatMulCirculant(layer, form)(x).double().numpy(), expected,
+                                   atol=1e-5)
+
+
+def test_lowering_leaves_the_model_untouched():
     model = from_preset("dbof-video-embedding-circulant", feature_sizes=(16, 8),
                         num_classes=10, cluster_sizes=(64,), hidden_size=8).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -151,6 +164,8 @@ def test_sign_output_and_lowering_leave_the_model_untouched():
         lower_model(model, "fft")
     with pytest.raises(ValueError, match="cannot lower"):
         MatMulCirculant(CirculantLinear(15, 15))
+    with pytest.raises(ValueError, match="form 'mix' or 'fft'"):
+        MatMulCirculant(CirculantLinear(16, 16), "fast")
 
 
 # ----------------------------------------------------------------------------- whole graphs
@@ -178,7 +193,7 @@ CASES = [("dbof", {"embedding": "circulant", "fc": "circulant",
          ("dbof-video", {}), ("netvlad-fc-circulant", {"classifier_layer": "circulant-plain"})]
 
 
-@pytest.mark.parametrize("lowering", ["matmul", "dft", "auto"])
+@pytest.mark.parametrize("lowering", ["matmul", "matmul-fft", "dft", "auto"])
 @pytest.mark.parametrize("layout", ["batch-major", "feature-major", "auto"])
 @pytest.mark.parametrize("preset,overrides", CASES)
 def test_lowered_graph_equals_the_model(preset, overrides, lowering, layout):
@@ -199,13 +214,16 @@ def protos():
     model = _tiny("dbof", embedding="circulant", fc="circulant",
                   classifier_layer="circulant-plain")
     plan = lowering_plan(model, "matmul")
-    return model, plan, {p: build_onnx(model, p, lowering="matmul") for p in
-                         ("fp32", "fp16", "int8")}, onnx
+    built = {p: build_onnx(model, p, lowering="matmul") for p in ("fp32", "fp16", "int8")}
+    built["int8, matmul-fft"] = build_onnx(model, "int8", lowering="matmul-fft")
+    return model, plan, built, onnx
 
 
 def _matrix_inits(proto):
-    return {i.name: i for i in proto.graph.initializer if i.name.rsplit(".", 1)[-1] in
-            ("dft_forward", "dft_mix", "dft_inverse")}
+    from circlearn.deploy.lowering import MATRIX_BUFFERS
+
+    return {i.name: i for i in proto.graph.initializer
+            if i.name.rsplit(".", 1)[-1] in MATRIX_BUFFERS}
 
 
 def test_lowered_onnx_has_no_dft_and_keeps_its_matrices_float32(protos):
@@ -219,15 +237,16 @@ def test_lowered_onnx_has_no_dft_and_keeps_its_matrices_float32(protos):
         ops = [node.op_type for node in proto.graph.node]
         assert "DFT" not in ops, precision
         inits = _matrix_inits(proto)
-        # one mixing tensor per layer (equal DFT matrices may be stored once, shared)
-        assert sum(n.endswith(".dft_mix") for n in inits) == len(plan["layers"])
+        # one mixing (or edge) tensor per layer (equal DFT matrices may be stored once)
+        mixing = ".dft_edge" if "fft" in precision else ".dft_mix"
+        assert sum(n.endswith(mixing) for n in inits) == len(plan["layers"])
         assert {i.data_type for i in inits.values()} == {onnx.TensorProto.FLOAT}, precision
         readers = [node.op_type for node in proto.graph.node if set(node.input) & set(inits)]
         assert readers and set(readers) == {"MatMul"}, precision  # never MatMulInteger
         session = ort.InferenceSession(proto.SerializeToString(),
                                        providers=["CPUExecutionProvider"])
         out = session.run(None, {"frames": x.numpy(), "num_frames": n.numpy()})[0]
-        atol = {"fp32": 1e-5, "fp16": 2e-3, "int8": 2e-2}[precision]
+        atol = {"fp32": 1e-5, "fp16": 2e-3}.get(precision, 2e-2)
         np.testing.assert_allclose(out, ref, atol=atol, rtol=0)
     assert "MatMulInteger" in [node.op_type for node in built["int8"].graph.node]  # dense ones
     dft = pytest.importorskip("circlearn.deploy.onnx").build_onnx(model, "fp32", lowering="dft")
@@ -266,15 +285,22 @@ def test_the_rule_table_is_the_stored_measurement():
                      else "circulant MatMul") + f", {layout}"
             assert value == round(models[precision][label], 2), (form, precision, layout)
     for (n, out, place), entry in crossover.CROSSOVER.items():
-        for form in ("matmul", "dft", "dense"):
+        for form in ("matmul", "matmul-fft", "dft", "dense"):
             measured = [rows[(n, out, batch)].get(f"ort-{form}") for batch in (1, 32)]
             assert entry[form] == (None if None in measured else
                                    tuple(round(m, 3) for m in measured)), (n, out, form)
         assert crossover.choose_form(n, out, crossover.FRAMES_PER_VIDEO if place == "frame"
-                                     else 1) == crossover.winner(entry)
+                                     else 1) == crossover.winner(entry,
+                                                                 crossover.allowed_forms(n, out))
 
 
-def test_choose_form_falls_back_to_dft_where_matmul_stores_too_much():
-    assert crossover.choose_form(131072, 512, 1) == "dft"
-    assert crossover.choose_form(65536, 512, 1) == "dft"
+def test_choose_form_only_picks_allowed_forms():
+    assert crossover.allowed_forms(65536, 512) == ("matmul-fft", "dft")  # mixing too large
+    assert crossover.choose_form(15, 8, 1) == "dft"  # odd: no real four-step split
     assert crossover.choose_form(1024, 8192, crossover.FRAMES_PER_VIDEO) == "matmul"
+    for n, out, rows in ((131072, 512, 1), (2048, 64, 1), (96, 300, 300), (6, 6, 1)):
+        assert crossover.choose_form(n, out, rows) in crossover.allowed_forms(n, out)
+    assert crossover.choose_layout("matmul-fft", "int8") == crossover.choose_layout("matmul",
+                                                                                   "int8")
+    with pytest.raises(ValueError, match="no measured layout"):
+        crossover.choose_layout("dense", "bf16")

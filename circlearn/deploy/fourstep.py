@@ -41,7 +41,8 @@ import math
 
 import numpy as np
 
-__all__ = ["real_dft_matrix", "split", "three_matrices", "apply_three", "stored_floats"]
+__all__ = ["real_dft_matrix", "split", "three_matrices", "apply_three", "stored_floats",
+           "split_fft", "fft_factors", "apply_fft", "stored_floats_fft"]
 
 
 def real_dft_matrix(n1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,11 +85,12 @@ def split(n: int) -> tuple[int, int] | None:
     return n // n2, n2
 
 
-def _frequency_maps(c: np.ndarray, n1: int, n2: int) -> np.ndarray:
-    """The complex ``K_k`` of the module docstring for ``k = 0 … n1/2``: ``(n1/2 + 1, n2, n2)``."""
+def _frequency_maps(c: np.ndarray, n1: int, n2: int, ks=None) -> np.ndarray:
+    """The complex ``K_k`` of the module docstring for ``k`` in ``ks`` (default ``0 … n1/2``):
+    ``(len(ks), n2, n2)``."""
     n = n1 * n2
     spectrum = np.fft.fft(c)  # (n,), c is the first column: Y = ĉ · Z
-    k = np.arange(n1 // 2 + 1)[:, None]
+    k = np.arange(n1 // 2 + 1)[:, None] if ks is None else np.asarray(ks)[:, None]
     i2 = np.arange(n2)
     t = np.exp(-2j * np.pi * k * i2 / n)  # (n1/2 + 1, n2), twiddles
     g = np.exp(-2j * np.pi * np.outer(i2, i2) / n2)  # (n2, n2), symmetric
@@ -154,3 +156,88 @@ def stored_floats(in_features: int, out_features: int, n1: int) -> int:
     n2 = in_features // n1
     rows = n1 if blocks > 1 else min(n1, -(-out_features // n2))
     return blocks * 2 * in_features * n2 + n1 * n1 + rows * n1
+
+
+# ----------------------------------------------------------------------------- the FFT form
+# The mixing blocks cost 2n·n2 stored floats per block: more than the dense weight for the
+# FCs of NetVLAD and NetFV (65,536 and 131,072 → 512). Their factors K_s = conj(t_s) G⁻¹
+# diag(ĉ_s) G t_s can be applied one by one instead: the twiddles t_s and the spectrum ĉ are
+# elementwise products (O(n) floats), G and G⁻¹ are shared n2 × n2 DFT matrices; only the
+# two real edge maps K_0 and K_{n1/2} are stored whole. That is the four-step FFT itself,
+# written with matrix products.
+
+
+def _fft_flops(n: int, out: int, n1: int) -> int:
+    """Flops per row and block of the FFT form: F, G and G⁻¹, the used rows of F⁻¹."""
+    n2 = n // n1
+    rows = n1 if out > n else min(n1, -(-out // n2))
+    return 2 * n * n1 + 8 * n * n2 + 2 * n * rows
+
+
+def split_fft(n: int, out: int) -> tuple[int, int] | None:
+    """``(n1, n2)`` of least work for the FFT form of ``n → out`` (``n1`` even); None for odd
+    ``n``.
+
+    >>> split_fft(65536, 512), split_fft(131072, 512)
+    ((512, 128), (512, 256))
+    """
+    if n < 2 or n % 2:
+        return None
+    n1 = min((n // k for k in range(1, n + 1) if n % k == 0 and (n // k) % 2 == 0),
+             key=lambda m: (_fft_flops(n, out, m), -m))
+    return n1, n // n1
+
+
+def fft_factors(cs, n1: int) -> dict[str, np.ndarray]:
+    """The float64 factors of the FFT form (``h = n1/2 - 1`` inner frequency pairs):
+    ``edge`` ``(blocks, 2n2, 2n2)`` = ``blockdiag(K_0, K_{n1/2})``, ``twiddle`` ``(h, n2)``
+    complex (``t_s[i2] = e^{−2πi s i2 / n}``), ``spectrum`` ``(blocks, h, n2)`` complex
+    (``ĉ[s + n1·k2]``), ``g`` ``(n2, n2)`` complex (the ``n2``-point DFT) and ``F``, ``F⁻¹``.
+    """
+    cs = np.atleast_2d(np.asarray(cs, dtype=np.float64))
+    blocks, n = cs.shape
+    if n1 < 2 or n1 % 2 or n % n1:
+        raise ValueError(f"n1 must be even and divide n = {n}, got {n1}")
+    n2 = n // n1
+    edge = np.zeros((blocks, 2 * n2, 2 * n2))
+    for b in range(blocks):
+        k0, kh = _frequency_maps(cs[b], n1, n2, [0, n1 // 2])
+        edge[b, :n2, :n2], edge[b, n2:, n2:] = k0.real, kh.real
+    s = np.arange(1, n1 // 2)[:, None]
+    i2 = np.arange(n2)
+    spectrum = np.fft.fft(cs, axis=-1)[:, s + n1 * i2]  # (blocks, h, n2)
+    f, g_inv = real_dft_matrix(n1)
+    return {"forward": f, "inverse": g_inv, "edge": edge,
+            "twiddle": np.exp(-2j * np.pi * s * i2 / n), "spectrum": spectrum,
+            "g": np.exp(-2j * np.pi * np.outer(i2, i2) / n2)}
+
+
+def apply_fft(factors: dict, ds, x, out_features: int) -> np.ndarray:
+    """The FFT form on rows ``x`` ``(R, n)`` → ``(R, out_features)`` (float64), in the
+    layout of :func:`apply_three`, the mixing step applied factor by factor."""
+    x = np.asarray(x, dtype=np.float64)
+    f, edge, tw, spec, g = (factors[k] for k in ("forward", "edge", "twiddle", "spectrum", "g"))
+    blocks, n2, r = edge.shape[0], g.shape[0], x.shape[0]
+    n1 = f.shape[0]
+    xt = x.T[None] if ds is None else x.T[None] * np.asarray(ds)[:, :, None]  # (·, n, R)
+    t1 = (f @ xt.reshape(xt.shape[0], n1, n2 * r)).reshape(-1, n1 // 2, 2 * n2, r)
+    head = edge[:, None] @ t1[:, :1]  # (blocks, 1, 2n2, R)
+    a = t1[:, 1:, :n2] + 1j * t1[:, 1:, n2:]  # (·, h, n2, R)
+    z = tw.conj()[..., None] * (np.linalg.inv(g) @ (spec[..., None] * (g @ (tw[..., None] * a))))
+    t2 = np.concatenate([head, np.concatenate([z.real, z.imag], axis=2)], axis=1)
+    y = factors["inverse"] @ t2.reshape(blocks, n1, n2 * r)  # (blocks, n1, n2·R)
+    return y.reshape(blocks * n1 * n2, r)[:out_features].T
+
+
+def stored_floats_fft(in_features: int, out_features: int, n1: int) -> int:
+    """Floats stored by the FFT form: ``F``, the used rows of ``F⁻¹``, the edge maps, the real
+    blocks of ``G`` and ``G⁻¹``, twiddles and spectra (real and imaginary parts).
+
+    >>> stored_floats_fft(65536, 512, 512)   # 512² + 4·512 + 4·128² + 8·128² + 4·255·128
+    591360
+    """
+    blocks = -(-out_features // in_features)
+    n2 = in_features // n1
+    rows = n1 if blocks > 1 else min(n1, -(-out_features // n2))
+    inner = (n1 // 2 - 1) * n2
+    return n1 * n1 + rows * n1 + blocks * 4 * n2 * n2 + 8 * n2 * n2 + 2 * inner * (1 + blocks)

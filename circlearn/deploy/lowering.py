@@ -17,7 +17,8 @@ the exported graph only; training, checkpoints and the eager model never see the
 
 Which layers are lowered, and which DBoF modules are pooled feature-major, is decided per
 layer by :mod:`circlearn.deploy.crossover` from measured timings (``lowering="auto"``), or
-forced (``"matmul"``: every layer that can be; ``"dft"``: none, today's ``DFT`` graph).
+forced (``"matmul"`` or ``"matmul-fft"``: every layer that can be, in that form; ``"dft"``:
+none, every circulant layer as ``DFT`` nodes).
 The plain-torch twin (``fast_path(plain=True)``) and the NumPy references stay the truth:
 tests tie :class:`MatMulCirculant` to both.
 """
@@ -37,11 +38,13 @@ from circlearn.nn.pooling import DBoF, frame_mask, used_frames
 __all__ = ["LOWERINGS", "LAYOUTS", "MATRIX_BUFFERS", "MatMulCirculant", "FeatureMajorDBoF",
            "lowerable", "lowering_plan", "lower_model"]
 
-LOWERINGS = ("auto", "matmul", "dft")
+LOWERINGS = ("auto", "matmul", "matmul-fft", "dft")
+#: Plan form → :class:`MatMulCirculant`'s ``form``.
+_FORMS = {"matmul": "mix", "matmul-fft": "fft"}
 LAYOUTS = ("auto", "batch-major", "feature-major")
 #: Buffer names of the DFT matrices: int8 quantization must leave them float32
 #: (:func:`circlearn.deploy.onnx.quantize_int8` excludes the nodes that read them).
-MATRIX_BUFFERS = ("dft_forward", "dft_mix", "dft_inverse")
+MATRIX_BUFFERS = ("dft_forward", "dft_mix", "dft_inverse", "dft_edge", "dft_g", "dft_ginv")
 
 
 def lowerable(layer: nn.Module) -> bool:
@@ -62,46 +65,84 @@ def _diagonals(layer: CirculantLinear) -> tuple[np.ndarray, np.ndarray | None, n
     return c, d, None
 
 
+def _float32(a: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(a, dtype=torch.float32)
+
+
+def _complex_scale(z: torch.Tensor, re: torch.Tensor, im: torch.Tensor, n2: int) -> torch.Tensor:
+    """``z ⊙ (re + i·im)`` for ``z`` stored as ``(…, [Re; Im], R)`` with ``2n2`` rows."""
+    zr, zi = z[..., :n2, :], z[..., n2:, :]
+    return torch.cat([zr * re - zi * im, zr * im + zi * re], dim=-2)
+
+
 class MatMulCirculant(nn.Module):
-    """A one-factor :class:`~circlearn.nn.circulant.CirculantLinear` as three products::
+    """A one-factor :class:`~circlearn.nn.circulant.CirculantLinear` as matrix products::
 
         t1 = F (d ⊙ x),   t2 = M_s t1 per frequency pair,   y = F⁻¹ t2 (+ bias)
 
     on the feature-major layout ``(blocks, n1, n2·R)`` (:mod:`circlearn.deploy.fourstep`), the
-    matrices first in every product. Buffers (float32, computed in float64): ``dft_forward``
-    ``(n1, n1)``, ``dft_mix`` ``(blocks, n1/2, 2n2, 2n2)``, ``dft_inverse`` (the rows of
-    ``F⁻¹`` the output needs), ``d`` ``(blocks, n, 1)`` or None, ``bias`` and ``out_scale``
-    (the signs of ``diagonal="sign-output"``) ``(out, 1)`` or None.
+    matrices first in every product. ``form="mix"`` stores the blocks ``M_s`` (three products,
+    least work); ``form="fft"`` applies ``M_s = conj(t_s) G⁻¹ diag(ĉ_s) G t_s`` factor by factor
+    (the four-step FFT written with products; ``O(n)`` stored floats, more work). Buffers
+    (float32, computed in float64): ``dft_forward`` ``(n1, n1)``, ``dft_inverse`` (the rows of
+    ``F⁻¹`` the output needs); ``"mix"``: ``dft_mix`` ``(blocks, n1/2, 2n2, 2n2)``; ``"fft"``:
+    ``dft_edge`` ``(blocks, 1, 2n2, 2n2)`` (``M_0``), ``dft_g`` and ``dft_ginv`` ``(2n2, 2n2)``
+    (``G``, ``G⁻¹`` on ``[Re; Im]``), ``twiddle_re``/``_im`` ``(n1/2−1, n2, 1)``,
+    ``spectrum_re``/``_im`` ``(blocks, n1/2−1, n2, 1)``; ``d`` ``(blocks, n, 1)``, ``bias`` and
+    ``out_scale`` (the signs of ``diagonal="sign-output"``) ``(out, 1)``, each or None.
 
     Args:
         layer: the layer to lower (its parameters are read once; it is not kept).
-        n1: the outer DFT size (default :func:`circlearn.deploy.fourstep.split`).
+        form: ``"mix"`` or ``"fft"``.
+        n1: the outer DFT size (default :func:`~circlearn.deploy.fourstep.split`, or
+            :func:`~circlearn.deploy.fourstep.split_fft` for ``"fft"``).
 
     Shape:
         :meth:`forward`: ``(*, n)`` → ``(*, out)``; :meth:`forward_feature_major`:
         ``(n, R)`` → ``(out, R)``.
     """
 
-    def __init__(self, layer: CirculantLinear, n1: int | None = None):
+    def __init__(self, layer: CirculantLinear, form: str = "mix", n1: int | None = None):
         super().__init__()
-        if not lowerable(layer):
-            raise ValueError(f"cannot lower {layer!r}: needs one factor per block and an even "
-                             f"in_features")
-        self.in_features, self.out_features = layer.in_features, layer.out_features
-        n1 = fourstep.split(layer.in_features)[0] if n1 is None else n1
+        if not lowerable(layer) or form not in ("mix", "fft"):
+            raise ValueError(f"cannot lower {layer!r} in form {form!r}: needs one factor per "
+                             f"block, an even in_features and form 'mix' or 'fft'")
+        n, out = self.in_features, self.out_features = layer.in_features, layer.out_features
+        if n1 is None:
+            n1 = (fourstep.split(n) if form == "mix" else fourstep.split_fft(n, out))[0]
         c, d, s = _diagonals(layer)
-        fwd, mix, _, inv, n2 = fourstep.three_matrices(c, d, n1)
-        self.blocks, self.n1, self.n2 = c.shape[0], n1, n2
+        self.form, self.blocks, self.n1, self.n2 = form, c.shape[0], n1, n // n1
+        if form == "mix":
+            fwd, mix, _, inv, _ = fourstep.three_matrices(c, d, n1)
+            self.register_buffer("dft_mix", _float32(mix))
+        else:
+            f = fourstep.fft_factors(c, n1)
+            fwd, inv, g = f["forward"], f["inverse"], f["g"]
+            g_inv = np.linalg.inv(g)
+            real = lambda m: np.block([[m.real, -m.imag], [m.imag, m.real]])  # noqa: E731
+            self.register_buffer("dft_edge", _float32(f["edge"])[:, None])
+            self.register_buffer("dft_g", _float32(real(g)))
+            self.register_buffer("dft_ginv", _float32(real(g_inv)))
+            for name in ("twiddle", "spectrum"):
+                self.register_buffer(f"{name}_re", _float32(f[name].real)[..., None])
+                self.register_buffer(f"{name}_im", _float32(f[name].imag)[..., None])
         if self.blocks == 1:  # out <= n: only the first ceil(out / n2) rows of F⁻¹ are needed
-            inv = inv[:-(-self.out_features // n2)]
-        as32 = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-        self.register_buffer("dft_forward", as32(fwd))
-        self.register_buffer("dft_mix", as32(mix))
-        self.register_buffer("dft_inverse", as32(inv))
-        self.register_buffer("d", None if d is None else as32(d)[:, :, None])
-        bias = None if layer.bias is None else layer.bias.detach().to(torch.float32)[:, None]
-        self.register_buffer("bias", bias)
-        self.register_buffer("out_scale", None if s is None else as32(s)[:, None])
+            inv = inv[:-(-out // self.n2)]
+        self.register_buffer("dft_forward", _float32(fwd))
+        self.register_buffer("dft_inverse", _float32(inv))
+        self.register_buffer("d", None if d is None else _float32(d)[:, :, None])
+        bias = None if layer.bias is None else layer.bias.detach().to("cpu", torch.float32)
+        self.register_buffer("bias", None if bias is None else bias[:, None])
+        self.register_buffer("out_scale", None if s is None else _float32(s)[:, None])
+
+    def _mix_fft(self, t1: torch.Tensor) -> torch.Tensor:
+        """``M_s t1`` factor by factor: ``(·, n1/2, 2n2, R)`` → ``(blocks, n1/2, 2n2, R)``."""
+        n2 = self.n2
+        head = self.dft_edge @ t1[:, :1]  # (blocks, 1, 2n2, R): frequencies 0 and n1/2
+        z = _complex_scale(t1[:, 1:], self.twiddle_re, self.twiddle_im, n2)
+        z = _complex_scale(self.dft_g @ z, self.spectrum_re, self.spectrum_im, n2)
+        z = _complex_scale(self.dft_ginv @ z, self.twiddle_re, -self.twiddle_im, n2)
+        return torch.cat([head, z], dim=1)
 
     def forward_feature_major(self, xt: torch.Tensor) -> torch.Tensor:
         """``(n, R)`` → ``(out, R)``, computed in float32, returned in ``xt``'s dtype."""
@@ -111,7 +152,7 @@ class MatMulCirculant(nn.Module):
             x = x * self.d  # (blocks, n, R)
         t1 = self.dft_forward @ x.reshape(x.shape[0], self.n1, self.n2 * r)  # (·, n1, n2·R)
         t1 = t1.reshape(t1.shape[0], self.n1 // 2, 2 * self.n2, r)  # frequency pairs
-        t2 = self.dft_mix @ t1  # (blocks, n1/2, 2n2, R)
+        t2 = self.dft_mix @ t1 if self.form == "mix" else self._mix_fft(t1)  # (blocks, n1/2, ·)
         y = self.dft_inverse @ t2.reshape(self.blocks, self.n1, self.n2 * r)  # (blocks, ·, n2·R)
         y = y.reshape(-1, r)[:self.out_features]  # (out, R)
         if self.out_scale is not None:
@@ -127,7 +168,7 @@ class MatMulCirculant(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"blocks={self.blocks}, n1={self.n1}, n2={self.n2}")
+                f"form={self.form!r}, blocks={self.blocks}, n1={self.n1}, n2={self.n2}")
 
 
 class FeatureMajorDBoF(nn.Module):
@@ -189,14 +230,15 @@ def _frame_level_layers(model: nn.Module) -> set[str]:
 
 def lowering_plan(model: nn.Module, lowering: str = "auto", layout: str = "auto",
                   precision: str = "fp32") -> dict:
-    """What :func:`lower_model` does to ``model``: ``{"layers": {name: "matmul" | "dft"},
+    """What :func:`lower_model` does to ``model``: ``{"layers": {name: "matmul" |
+    "matmul-fft" | "dft"},
     "feature_major": [DBoF module names]}`` (circulant layers only; dense ones are kept).
 
     ``lowering="auto"`` asks :func:`circlearn.deploy.crossover.choose_form` for each layer
     that can be lowered (:func:`lowerable`), with its rows per video (per-frame projections:
     :data:`~circlearn.deploy.crossover.FRAMES_PER_VIDEO`; other layers: 1); ``layout="auto"``
     asks :func:`~circlearn.deploy.crossover.choose_layout` for each DBoF module, given the
-    form of its projection (``"dense"``, ``"dft"`` or ``"matmul"``) and the file's
+    form of its projection (``"dense"``, ``"dft"``, ``"matmul"``, ``"matmul-fft"``) and the file's
     ``precision`` (``"fp32"``, ``"fp16"`` or ``"int8"``).
     """
     if lowering not in LOWERINGS:
@@ -243,8 +285,8 @@ def lower_model(model: nn.Module, lowering: str = "auto", layout: str = "auto", 
     plan = lowering_plan(source, lowering, layout, precision)
     out = copy.deepcopy(model).eval()
     for name, form in plan["layers"].items():
-        if form == "matmul":
-            _set(out, name, MatMulCirculant(source.get_submodule(name)).eval())
+        if form in _FORMS:
+            _set(out, name, MatMulCirculant(source.get_submodule(name), _FORMS[form]).eval())
     for name in plan["feature_major"]:
         dbof = out.get_submodule(name)
         _set(out, name, FeatureMajorDBoF(dbof, dbof.projection).eval())
