@@ -139,7 +139,7 @@ def export_and_time(spec: dict, workdir: str, rounds: int) -> dict:
     out = {"parameters": sum(p.numel() for p in model.parameters()),
            "export_s": _export(model, workdir), "rounds": rounds,
            "bytes": {k: (workdir / FILES[k]).stat().st_size for k in RUNTIMES[1:]},
-           "lowered": sorted(k for k, v in plan["layers"].items() if v == "matmul"),
+           "lowered": sorted(f"{k} ({v})" for k, v in plan["layers"].items() if v != "dft"),
            "feature_major": plan["feature_major"]}
     with torch.jit.optimized_execution(True):
         scripted = torch.jit.load(str(workdir / FILES["torchscript"]))

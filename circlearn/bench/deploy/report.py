@@ -41,9 +41,10 @@ GAP_NOTE = ("GAP columns: the paper rows show the paper's final-epoch validation
 
 
 LOWERING_NOTE = ("onnx-fp32, onnx-fp16 and onnx-int8 are exported with the per-layer lowering "
-                 "of circlearn.deploy.crossover (three-MatMul layers listed, the others as DFT "
-                 "nodes) and DBoF pooled in the listed layout; onnx-fp32-dft is the same model "
-                 "with every circulant layer as DFT nodes and batch-major pooling.")
+                 "of circlearn.deploy.crossover (the layers written as MatMuls are listed with "
+                 "their form, the others are DFT nodes) and DBoF pooled in the listed layout; "
+                 "onnx-fp32-dft is the same model with every circulant layer as DFT nodes and "
+                 "batch-major pooling.")
 
 
 def flatten(spec: dict, m: dict) -> dict:
@@ -137,7 +138,7 @@ def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
     size = [{"model": r["model"], "params": f"{r['parameters']:,}",
              **{c: g[c] for c in used},
              **{k: round(r[k], 3) for k in files if k in r},
-             **({"three-MatMul layers": r["lowered"], "feature-major DBoF": r["feature_major"]}
+             **({"MatMul layers": r["lowered"], "feature-major DBoF": r["feature_major"]}
                 if "lowered" in r else {})}
             for r, g in zip(rows, gaps)]
     mem = [{"model": r["model"],
