@@ -1,11 +1,12 @@
-r"""Export-time substitutes: circulant layers as three ``MatMul`` s, DBoF pooled feature-major.
+r"""Export-time substitutes: circulant layers as ``MatMul`` s, DBoF pooled feature-major.
 
 :func:`lower_model` returns a copy of a trained model in which some modules are replaced for
 the exported graph only; training, checkpoints and the eager model never see them:
 
 - :class:`MatMulCirculant` replaces a :class:`~circlearn.nn.circulant.CirculantLinear` (one
-  factor per block) by the three real matrix products of :mod:`circlearn.deploy.fourstep`,
-  whose matrices are **buffers** computed in float64 from the layer's parameters and stored
+  factor per block) by real matrix products (:mod:`circlearn.deploy.fourstep`: three, with
+  stored mixing blocks, or the four-step FFT with ``O(n)`` stored floats), whose matrices
+  are **buffers** computed in float64 from the layer's parameters and stored
   float32 (traced ``rfft`` calls would be exported as ONNX ``DFT`` nodes again). It computes
   in float32 also inside a float16 model (circlearn's FFT precision rule: the transforms
   stay float32), casting its input and output.
