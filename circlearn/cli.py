@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "train a model (resumes when the run directory exists)"),
     "eval": ("circlearn.training.cli", "evaluate a checkpoint (or follow new ones)"),
     "predict": ("circlearn.training.cli", "write Kaggle-format top-20 predictions"),
+    "compress": ("circlearn.training.cli",
+                 "project a trained dense run onto a compact structure, then fine-tune"),
     "export": ("circlearn.deploy.cli", "export a trained model to a deployable artifact"),
     "experiment": ("circlearn.experiments.cli", "run one of the paper's experiments"),
     "bench": ("circlearn.bench.cli", "run the benchmark suites (circlearn.bench)"),

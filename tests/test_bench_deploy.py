@@ -40,6 +40,14 @@ def test_models_paper_presets_and_every_stored_scale():
     assert {"dbof", "dbof-fc-circulant", "dbof-video-moe-circulant",
             "netvlad-fc-circulant"} <= set(paper)
     assert all(paper[s["dense"]] for s in paper.values() if s["dense"])  # counterparts too
+    assert {"dbof-video-embedding-circulant", "dbof-video-fc-circulant"} <= set(paper)
+    assert paper["dbof-video-embedding-circulant"]["dense"] == "dbof-video"
+    variant = next(s for s in specs if s["name"] == "dbof-video-all-circulant")
+    cfg = variant["config"]
+    assert (cfg["embedding"], cfg["fc"], cfg["classifier_layer"]) == (
+        "circulant", "circulant", "circulant-plain")
+    assert variant["dense"] == "dbof-video" and variant["gap"] is None
+    assert any("not a paper preset" in n for n in notes)
     assert paper["dbof"]["gap"] == pytest.approx(0.861)  # the digitized final epoch
     assert paper["dbof"]["config"]["num_classes"] == 3862
     quick = [s for s in specs if s["scale"] == "quick"]
@@ -179,8 +187,9 @@ def test_measurements_run_in_fresh_processes(tmp_path):
     export_onnx(VideoClassifier(ModelConfig.from_dict(spec["config"])), tmp_path / "model.onnx")
     d = sum(spec["config"]["feature_sizes"])
     assert measure.peak_rss("onnx-fp32", tmp_path / "model.onnx", d) > 0
-    p50 = measure.pair_latency(tmp_path / "model.onnx", tmp_path / "model.onnx", d, 2)
-    assert set(p50) == {"dense", "compact"} and min(p50.values()) > 0
+    for batch in (1, 3):
+        p50 = measure.pair_latency(tmp_path / "model.onnx", tmp_path / "model.onnx", d, 2, batch)
+        assert set(p50) == {"dense", "compact"} and min(p50.values()) > 0
     with pytest.raises(RuntimeError, match="peak memory of onnx-fp32"):
         measure.peak_rss("onnx-fp32", tmp_path / "missing.onnx", d)
 
@@ -211,3 +220,35 @@ def test_rewrite_markdown_measures_nothing(tmp_path):
     assert path.read_text() == before
     md = path.with_suffix(".md").read_text()
     assert "Measured." in md and report.GAP_NOTE in md and "| 0.861 |  |" in md
+
+
+def test_one_model_measured_at_batch_1_and_32_beside_the_dft_export(tmp_path):
+    """The ``model`` job on a tiny compact model: every runtime at both batch sizes, the
+    files (the DFT export among them), the lowered layers; then its row and ratios."""
+    pytest.importorskip("onnxruntime")
+    from circlearn.models import preset_config
+
+    tiny = {"feature_sizes": (32, 8), "num_classes": 10, "hidden_size": 8,
+            "cluster_sizes": (64,)}
+    specs = [{"name": p, "scale": "tiny", "preset": p, "dense": deploy_specs.dense_counterpart(p),
+              "config": preset_config(p, **tiny).to_dict(), "gap": None, "gap_source": None}
+             for p in ("dbof-video", "dbof-video-embedding-circulant")]
+    rows = []
+    for spec in specs:
+        work = tmp_path / spec["name"]
+        work.mkdir()
+        m = measure._in_fresh_process("model", [spec, str(work), 2], timeout=900, error="x")
+        assert set(m["p50_ms"]) == set(m["p50_ms_b32"]) == set(measure.RUNTIMES)
+        assert max(m["max_abs_diff_b32"].values()) < 1e-2
+        m["peak_rss_mb"] = dict.fromkeys(measure.RUNTIMES, 100.0)
+        rows.append(report.flatten(spec, m))
+    assert rows[1]["lowered"] == "pooling.rgb.projection (matmul)"
+    assert rows[0]["lowered"] == "none"
+    assert rows[1]["feature_major"] == "pooling.rgb"
+    assert rows[1]["onnx-fp32-dft_MB"] < rows[1]["fp32_MB"]  # the DFT export stores spectra
+    rows[1]["pair_p50_ms_b32"] = {"dense": 2.0, "compact": 1.0}
+    ratio = report.ratios(rows)[0]
+    assert ratio["onnx-fp32_b32_p50_side_by_side_ratio"] == 0.5
+    assert ratio["eager_b32_p50_ms_ratio"] > 0
+    text = report.markdown_tables(rows, [ratio])
+    assert "## Batch-32 latency" in text and "onnx-fp32-dft p50/p95 ms" in text

@@ -19,12 +19,12 @@ paper's evaluation samples 10 bags of 15 frames at random; a graph with a stored
 fit one batch size only). ``num_frames = 0`` pools one all-zero frame (finite, the same for
 every empty video; :mod:`circlearn.deploy.graph`); values outside ``[0, frames]`` are clamped.
 
-The export runs under ``fast_path(plain=True)``: the circulant layers compute with
-``torch.fft.rfft``/``irfft`` and products, which ``torch.onnx.export(dynamo=True)`` lowers to
-ONNX ``DFT`` nodes (the TorchScript-based ONNX exporter cannot: ``aten::fft_rfft`` is not
-supported at opset 20); no custom autograd function, numba kernel or ``scipy.fft`` call is
-traced. The exporter's optimizer folds constant subgraphs, so a circulant layer's first
-column ``c`` is typically stored as its spectrum ``rfft(c)`` (``n + 2`` floats) beside ``d``.
+Circulant layers are exported in the form a measured crossover picks per layer
+(:mod:`circlearn.deploy.crossover`): three ``MatMul`` s with constant DFT matrices
+(:mod:`circlearn.deploy.lowering`), or ``DFT`` nodes traced under ``fast_path(plain=True)``
+from ``torch.fft.rfft``/``irfft`` (not by the TorchScript-based exporter: no
+``aten::fft_rfft`` at opset 20); no autograd function, numba kernel or ``scipy.fft`` call is
+traced. DBoF pools batch- or feature-major, as measured faster for its projection and precision.
 
 Precisions (:data:`PRECISIONS`, files :data:`DEFAULT_FILES`, details in :func:`build_onnx`,
 :func:`quantize_int8`): ``fp32`` as trained; ``fp16`` a float16 copy (normalization, FFTs,
@@ -61,7 +61,8 @@ from circlearn.deploy.graph import DeployGraph, all_frames_model
 from circlearn.models import VideoClassifier
 
 __all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "build_onnx",
-           "quantize_int8", "export_onnx", "verify_onnx", "onnx_inputs", "file_sha256"]
+           "quantize_int8", "dft_matrix_nodes", "export_onnx", "verify_onnx", "onnx_inputs",
+           "file_sha256"]
 
 OPSET = 20
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -138,24 +139,32 @@ def _example(model: VideoClassifier) -> tuple[tuple, dict]:
     return (x, n), {"frames": {0: batch, 1: frames}, "num_frames": {0: batch}}
 
 
-def build_onnx(model: VideoClassifier, precision: str = "fp32"):
+def build_onnx(model: VideoClassifier, precision: str = "fp32", *, lowering: str = "auto",
+               layout: str = "auto"):
     """The ``onnx.ModelProto`` of ``model`` in ``precision`` (not checked, no metadata).
 
-    ``fp16`` exports a float16 copy of the model: weights and activations in float16, inputs
-    and outputs still float32. The input normalization runs in float32 (its ``eps = 1e-12``
-    underflows in float16) and so do the FFTs (circlearn's precision rule: CPU torch has no
-    half FFT), so circulant spectra stay float32 (they are tiny). The file is about half the
-    fp32 file. ONNX Runtime 1.32's CPU provider runs it, float16 ``DFT`` included (checked on
-    a one-node graph). ``int8``: :func:`quantize_int8` of the fp32 graph.
+    Circulant layers are exported as chosen by ``lowering`` and DBoF pooling in the order
+    chosen by ``layout`` (:func:`circlearn.deploy.lowering.lower_model`: ``"auto"`` picks per
+    layer from the measured crossover of :mod:`circlearn.deploy.crossover`; ``"dft"`` keeps
+    every circulant layer as ``DFT`` nodes). ``fp16`` exports a float16 copy of the model:
+    weights and activations in float16, inputs and outputs still float32. The input
+    normalization runs in float32 (its ``eps = 1e-12`` underflows in float16) and so do the
+    FFTs and their matrices (circlearn's precision rule: CPU torch has no half FFT), so
+    circulant spectra and DFT matrices stay float32, computed from the float32 parameters.
+    The file is about half the fp32 file. ONNX Runtime 1.32's CPU provider runs it, float16
+    ``DFT`` included (checked on a one-node graph). ``int8``: :func:`quantize_int8` of the
+    fp32 graph (lowered with the int8 layout rule).
     """
     check_precision(precision)
     onnx, _ = require_deploy()
+    from circlearn.deploy.lowering import lower_model
     from circlearn.nn import fast_path
 
     model = model.cpu().eval()
-    if precision == "fp16":
-        model = copy.deepcopy(model).half()
-    graph = DeployGraph(model).eval()
+    source = all_frames_model(model)
+    target = copy.deepcopy(source).half() if precision == "fp16" else source
+    graph = DeployGraph(lower_model(target, lowering, layout, source=source,
+                                    precision=precision)).eval()
     args, dynamic = _example(model)
     names = ["frames", "num_frames"] if model.config.frame_level else ["features"]
     with fast_path(plain=True), torch.no_grad(), _quiet():
@@ -170,6 +179,16 @@ def build_onnx(model: VideoClassifier, precision: str = "fp32"):
     return quantize_int8(proto) if precision == "int8" else proto
 
 
+def dft_matrix_nodes(proto) -> list[str]:
+    """Names of the nodes that read a lowered circulant layer's DFT matrices (initializers
+    named after :data:`circlearn.deploy.lowering.MATRIX_BUFFERS`)."""
+    from circlearn.deploy.lowering import MATRIX_BUFFERS
+
+    names = {i.name for i in proto.graph.initializer
+             if i.name.rsplit(".", 1)[-1] in MATRIX_BUFFERS}
+    return [node.name for node in proto.graph.node if names.intersection(node.input)]
+
+
 def quantize_int8(proto):
     """ONNX Runtime's dynamic int8 quantization of an fp32 ``ModelProto`` (a new proto).
 
@@ -178,6 +197,9 @@ def quantize_int8(proto):
     parameters (spectra of ``c``, diagonals ``d``) and biases feed ``DFT``/``Mul``/``Add``
     nodes and stay float32: they are ``O(n)`` per layer (dbof-fc-circulant's FC: 2 × 8,192 +
     2 × 4,096 floats, 98 KB), so a compact model's int8 file is mostly its dense layers.
+    The DFT matrices of a lowered circulant layer stay float32 too: their nodes
+    (:func:`dft_matrix_nodes`) are excluded explicitly (``nodes_to_exclude``), whatever
+    input of the ``MatMul`` they are; quantized, they would cost about 4 % relative error.
     """
     onnx, _ = require_deploy()
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -186,7 +208,8 @@ def quantize_int8(proto):
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(proto, str(src))
         with _quiet():
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=dft_matrix_nodes(proto))
         return onnx.load(str(dst))
 
 

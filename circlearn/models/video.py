@@ -130,8 +130,13 @@ class VideoClassifier(nn.Module):
 
     @property
     def param_dtype(self) -> torch.dtype:
-        """Floating dtype of the parameters: inputs are dequantized / cast to it."""
-        return next(p.dtype for p in self.parameters() if p.is_floating_point())
+        """Floating dtype of the parameters: inputs are dequantized / cast to it.
+
+        A model whose every parameter was replaced by buffers (an export whose layers are all
+        lowered, :mod:`circlearn.deploy.lowering`) takes its buffers' dtype instead.
+        """
+        tensors = itertools.chain(self.parameters(), self.buffers())
+        return next(t.dtype for t in tensors if t.is_floating_point())
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, frames: torch.Tensor, num_frames: torch.Tensor | None = None,

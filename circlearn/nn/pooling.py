@@ -46,7 +46,7 @@ from circlearn.nn.blocks import (
 )
 from circlearn.nn.blocks import l2_normalize
 
-__all__ = ["frame_mask", "DBoF", "NetVLAD", "NetFV"]
+__all__ = ["frame_mask", "used_frames", "DBoF", "NetVLAD", "NetFV"]
 
 _POOLINGS = ("max", "average")
 
@@ -63,7 +63,7 @@ def frame_mask(num_frames: torch.Tensor | None, b: int, t: int, device) -> torch
     return torch.arange(t, device=device).view(1, t) < n.view(b, 1)  # (B, T)
 
 
-def _used_frames(mask: torch.Tensor) -> torch.Tensor:
+def used_frames(mask: torch.Tensor) -> torch.Tensor:
     """``mask`` plus, for a video without any real frame, its first (zeroed) frame."""
     t = mask.shape[1]
     empty = ~mask.any(dim=1, keepdim=True)  # (B, 1)
@@ -97,11 +97,11 @@ def _frame_rows(x: torch.Tensor, num_frames: torch.Tensor | None, mask: torch.Te
         return x.reshape(b * t, f), None  # (B·T, F)
     if exporting():
         x = x * mask.unsqueeze(-1).to(x.dtype)  # padding → 0
-        return x.reshape(b * t, f), _used_frames(mask)  # (B·T, F)
+        return x.reshape(b * t, f), used_frames(mask)  # (B·T, F)
     if bool(mask.all()):
         return x.reshape(b * t, f), None
     x = x.masked_fill(~mask.unsqueeze(-1), 0)  # padding → 0 (matters for 0-frame videos)
-    used = _used_frames(mask)  # (B, T)
+    used = used_frames(mask)  # (B, T)
     return x[used], used  # (N, F)
 
 

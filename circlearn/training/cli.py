@@ -46,8 +46,8 @@ from circlearn.training.options import (
 )
 
 __all__ = ["DEPRECATED_NAMES", "configure_train_parser", "run_train", "configure_eval_parser",
-           "run_eval", "configure_predict_parser", "run_predict", "model_config_from_args",
-           "train_config_from_args"]
+           "run_eval", "configure_predict_parser", "run_predict", "configure_compress_parser",
+           "run_compress", "model_config_from_args", "train_config_from_args"]
 
 #: Field → old option names that still work, with a deprecation note on stderr.
 DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {
@@ -235,4 +235,46 @@ def run_predict(args: argparse.Namespace) -> int:
     n = write_predictions(args.output_file, predict_top_k(model, loader, args.top_k, device),
                           vocab)
     print(f"wrote top-{args.top_k} predictions for {n} videos to {args.output_file}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ compress
+#: TrainConfig fields ``compress`` takes from the dense run unless given.
+_COMPRESS_OVERRIDES = ("train_data", "eval_data", "batch_size", "base_learning_rate",
+                       "learning_rate_decay", "learning_rate_decay_examples",
+                       "batch_norm_momentum", "eval_batch_size", "eval_every_steps", "seed",
+                       "num_workers", "device")
+
+
+def configure_compress_parser(p: argparse.ArgumentParser) -> None:
+    from circlearn.training.compress import EMBEDDING_KINDS, FC_KINDS
+
+    add_trained_model_options(p)
+    p.add_argument("--out", required=True, help="the new run folder (must not exist, or be "
+                                                 "empty)")
+    p.add_argument("--fc", required=True, choices=FC_KINDS,
+                   help="structure of the per-stream FC")
+    p.add_argument("--rank", type=int, default=None, help="rank of a low-rank FC")
+    p.add_argument("--embedding", choices=EMBEDDING_KINDS, default=None,
+                   help="also compress the per-frame projection (DBoF embedding or "
+                        "NetVLAD/NetFV assignment)")
+    p.add_argument("--fine-tune-epochs", type=int, default=1,
+                   help="epochs of fine-tuning after the projection (default 1; 0: none)")
+    p.add_argument("--bn-batches", type=int, default=50,
+                   help="training batches the batch-norm statistics are re-estimated on "
+                        "(default 50)")
+    g = p.add_argument_group("training settings (TrainConfig fields; default: the dense run's)")
+    p.set_defaults(compress_dests=add_train_options(g, _COMPRESS_OVERRIDES,
+                                                    keep="the dense run's",
+                                                    dest_prefix="override_"))
+
+
+def run_compress(args: argparse.Namespace) -> int:
+    from circlearn.training.compress import CompressConfig, compress_run, format_report
+
+    cc = CompressConfig(fc=args.fc, rank=args.rank, embedding=args.embedding,
+                        fine_tune_epochs=args.fine_tune_epochs, bn_batches=args.bn_batches,
+                        checkpoint=args.checkpoint)
+    report = compress_run(args.run_dir, args.out, cc, config_values(args, args.compress_dests))
+    print(format_report(report))
     return 0

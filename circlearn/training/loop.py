@@ -62,7 +62,7 @@ from circlearn.training.objective import (
     staircase_learning_rate,
 )
 
-__all__ = ["train", "TrainingDiverged", "prepare_run_dir", "set_batch_norm_momentum"]
+__all__ = ["train", "start_run", "TrainingDiverged", "prepare_run_dir", "set_batch_norm_momentum"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -127,6 +127,25 @@ def train(config: TrainConfig, *, on_step: Callable[[int], None] | None = None) 
         raise
     distributed.teardown(ctx)
     return summary
+
+
+def start_run(config: TrainConfig, model_state: dict) -> Path:
+    """Create the run directory of ``config`` with ``model_state`` as its step-0 checkpoint.
+
+    The run has not trained: ``train(config)`` resumes from that checkpoint (fresh optimizer,
+    data position 0), and ``eval``, ``predict`` and ``export`` load it. A directory that
+    already has checkpoints is refused (``ValueError``). Returns the checkpoint's path.
+    """
+    ctx = distributed.setup(config.device)
+    try:
+        if CheckpointManager(Path(config.run_dir) / "checkpoints").latest() is not None:
+            raise ValueError(f"{config.run_dir} already has checkpoints")
+        trainer = _Trainer(config, ctx)
+        trainer.model.load_state_dict(model_state)
+        trainer._save()
+    finally:
+        distributed.teardown(ctx, synchronize=False)
+    return trainer.checkpoints.path_for(0)
 
 
 class _Trainer:

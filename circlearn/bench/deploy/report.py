@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from circlearn.bench.deploy.measure import FRAMES, RUNTIMES
+from circlearn.bench.deploy.measure import BATCHES, FRAMES, RUNTIMES
 from circlearn.bench.deploy.specs import dense_rows, model_specs
 
 __all__ = ["COLUMNS", "GAP_COLUMNS", "flatten", "ratios", "gap_cells", "markdown_tables",
@@ -40,6 +40,13 @@ GAP_NOTE = ("GAP columns: the paper rows show the paper's final-epoch validation
             "GAPs from different columns or scales are not comparable.")
 
 
+LOWERING_NOTE = ("onnx-fp32, onnx-fp16 and onnx-int8 are exported with the per-layer lowering "
+                 "of circlearn.deploy.crossover (the layers written as MatMuls are listed with "
+                 "their form, the others are DFT nodes) and DBoF pooled in the listed layout; "
+                 "onnx-fp32-dft is the same model with every circulant layer as DFT nodes and "
+                 "batch-major pooling.")
+
+
 def flatten(spec: dict, m: dict) -> dict:
     """One table row: the model ``spec`` and its measurements ``m``
     (:func:`circlearn.bench.deploy.measure.measure_model`)."""
@@ -49,12 +56,17 @@ def flatten(spec: dict, m: dict) -> dict:
     mb = {k: v / 1e6 for k, v in m["bytes"].items()}
     row.update({"torchscript_MB": mb["torchscript"], "fp32_MB": mb["onnx-fp32"],
                 "fp16_MB": mb["onnx-fp16"], "int8_MB": mb["onnx-int8"]})
+    row["onnx-fp32-dft_MB"] = mb["onnx-fp32-dft"]
     for r in RUNTIMES:
-        row[f"{r}_p50_ms"] = m["p50_ms"][r]
-        row[f"{r}_p95_ms"] = m["p95_ms"][r]
         row[f"{r}_rss_MB"] = m["peak_rss_mb"][r]
-    row.update({f"{k}_max_abs_diff": v for k, v in m["max_abs_diff"].items()})
-    row.update({"rounds": m["rounds"], "export_s": m["export_s"]})
+        for tag in ("", *(f"_b{b}" for b in BATCHES[1:])):
+            row[f"{r}{tag}_p50_ms"] = m[f"p50_ms{tag}"][r]
+            row[f"{r}{tag}_p95_ms"] = m[f"p95_ms{tag}"][r]
+    for tag in ("", *(f"_b{b}" for b in BATCHES[1:])):
+        row.update({f"{k}{tag}_max_abs_diff": v for k, v in m[f"max_abs_diff{tag}"].items()})
+    row.update({"rounds": m["rounds"], "export_s": m["export_s"],
+                "lowered": ", ".join(m["lowered"]) or "none",
+                "feature_major": ", ".join(m["feature_major"]) or "none"})
     return row
 
 
@@ -66,13 +78,15 @@ def ratios(rows: list[dict]) -> list[dict]:
         dense = by.get((r["scale"], r["dense"]))
         if dense is None:
             continue
+        keys = ("parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms", "eager_p50_ms",
+                "onnx-fp32_rss_MB", "onnx-fp32_b32_p50_ms", "eager_b32_p50_ms")
         out.append({"compact": r["model"], "dense": dense["model"],
-                    **{f"{k}_ratio": r[k] / dense[k] for k in (
-                        "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms",
-                        "eager_p50_ms", "onnx-fp32_rss_MB")}})
-        if "pair_p50_ms" in r:  # measured side by side with its dense model
-            out[-1]["onnx-fp32_p50_side_by_side_ratio"] = (r["pair_p50_ms"]["compact"]
-                                                           / r["pair_p50_ms"]["dense"])
+                    **{f"{k}_ratio": r[k] / dense[k] for k in keys if k in r and k in dense}})
+        for tag in ("", *(f"_b{b}" for b in BATCHES[1:])):
+            if f"pair_p50_ms{tag}" in r:  # measured side by side with its dense model
+                pair = r[f"pair_p50_ms{tag}"]
+                out[-1][f"onnx-fp32{tag}_p50_side_by_side_ratio"] = (pair["compact"]
+                                                                     / pair["dense"])
     return out
 
 
@@ -93,28 +107,50 @@ def gap_cells(row: dict) -> dict:
     return cells
 
 
+def _latency_tables(rows: list[dict]) -> str:
+    """Batch-1 latency of every row and, for the rows measured at batch 32, batch 32's."""
+    from circlearn.experiments.report import markdown_table
+
+    def table(tag: str, digits: int) -> list[dict]:
+        return [{"model": r["model"], **{
+            f"{rt} p50/p95 ms": f"{r[f'{rt}{tag}_p50_ms']:.{digits}f} / "
+                                f"{r[f'{rt}{tag}_p95_ms']:.{digits}f}"
+            for rt in RUNTIMES if f"{rt}{tag}_p50_ms" in r}}
+            for r in rows if f"eager{tag}_p50_ms" in r]
+
+    text = ["## Batch-1 latency, 300 frames, 1 CPU thread", "", markdown_table(table("", 2))]
+    for b in BATCHES[1:]:
+        big = table(f"_b{b}", 1)
+        if big:
+            text += [f"## Batch-{b} latency, 300 frames per video, 1 CPU thread", "",
+                     markdown_table(big)]
+    return "\n".join(text)
+
+
 def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
-    """The four tables below the summary: size (with the GAP by source), latency, memory,
-    compact / dense."""
+    """The tables below the summary: size (with the GAP by source and the lowered layers),
+    latency (batch 1, batch 32), memory, compact / dense."""
     from circlearn.experiments.report import markdown_table
 
     gaps = [gap_cells(r) for r in rows]
     used = [c for c in GAP_COLUMNS if any(g[c] for g in gaps)]
+    files = ("torchscript_MB", "fp32_MB", "fp16_MB", "int8_MB", "onnx-fp32-dft_MB")
     size = [{"model": r["model"], "params": f"{r['parameters']:,}",
              **{c: g[c] for c in used},
-             **{k: round(r[k], 3) for k in ("torchscript_MB", "fp32_MB", "fp16_MB", "int8_MB")}}
+             **{k: round(r[k], 3) for k in files if k in r},
+             **({"MatMul layers": r["lowered"], "feature-major DBoF": r["feature_major"]}
+                if "lowered" in r else {})}
             for r, g in zip(rows, gaps)]
-    lat = [{"model": r["model"],
-            **{f"{rt} p50/p95 ms": f"{r[f'{rt}_p50_ms']:.2f} / {r[f'{rt}_p95_ms']:.2f}"
-               for rt in RUNTIMES}} for r in rows]
-    mem = [{"model": r["model"], **{f"{rt} MB": round(r[f"{rt}_rss_MB"]) for rt in RUNTIMES},
+    mem = [{"model": r["model"],
+            **{f"{rt} MB": round(r[f"{rt}_rss_MB"]) for rt in RUNTIMES if f"{rt}_rss_MB" in r},
             "max abs diff fp32/fp16/int8": "{:.1e} / {:.1e} / {:.1e}".format(
                 r["onnx-fp32_max_abs_diff"], r["onnx-fp16_max_abs_diff"],
                 r["onnx-int8_max_abs_diff"])} for r in rows]
     rat = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
            for r in ratio_rows]
-    return "\n".join(["## File size (MB) per precision", "", GAP_NOTE, "", markdown_table(size),
-                      "## Batch-1 latency, 300 frames, 1 CPU thread", "", markdown_table(lat),
+    lowering = [LOWERING_NOTE, ""] if any("lowered" in r for r in rows) else []
+    return "\n".join(["## File size (MB) per precision", "", GAP_NOTE, "", *lowering,
+                      markdown_table(size), _latency_tables(rows),
                       "## Peak resident memory of a process running the file (MB), and "
                       "difference to torch eager", "", markdown_table(mem),
                       "## Compact / dense (same scale, measured side by side)", "",
@@ -123,9 +159,11 @@ def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
 
 def _notes(notes: list[str]) -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"Batch 1, {FRAMES} frames, one CPU thread (torch.set_num_threads(1); ONNX Runtime "
-            f"intra/inter-op 1, sequential), every frame (eval_sampling=all). Runtimes timed in "
-            f"interleaved rounds in one process per model (p50/p95 over the rounds column); "
+    sizes = " and ".join(map(str, BATCHES))
+    return (f"Batch {sizes}, {FRAMES} frames per video, one CPU thread (torch.set_num_threads(1); "
+            f"ONNX Runtime intra/inter-op 1, sequential), every frame (eval_sampling=all). "
+            f"Runtimes timed in interleaved rounds in one process per model and batch size "
+            f"(p50/p95 over the rounds column at batch 1, a fifth of them, at least 3, above); "
             f"peak memory: a fresh process per runtime and model (ONNX Runtime's without torch). "
             f"Random weights (seed 0). 1-minute load average at the end: {load:.1f} on "
             f"{os.cpu_count()} cores (a shared machine: absolute latencies are noisy, the "

@@ -3,7 +3,8 @@
 Models (weights drawn at random with seed 0: size and latency do not depend on training):
 
 - ``paper``: :data:`PAPER_PRESETS`, the paper's presets at full size (3,862 classes, rgb 1024
-  + audio 128), with their dense counterparts, GAP from the paper's digitized figures;
+  + audio 128), with their dense counterparts, GAP from the paper's digitized figures; and
+  :data:`PAPER_VARIANTS`, circlearn's named variants at that size (no paper GAP);
 - every other scale of :data:`circlearn.experiments.SCALES` whose experiment results are
   stored (``<stored>/<scale>/<experiment>/results.json``, or the older
   ``<stored>/<experiment>/`` with its ``scale`` field; ``stored``: ``experiment_results``,
@@ -22,12 +23,25 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["PAPER_PRESETS", "EXPERIMENT_RESULTS", "dense_counterpart", "model_specs",
-           "dense_rows"]
+__all__ = ["PAPER_PRESETS", "PAPER_VARIANTS", "EXPERIMENT_RESULTS", "dense_counterpart",
+           "model_specs", "dense_rows"]
 
 #: Paper presets of the table: each compact preset beside its dense counterpart.
 PAPER_PRESETS = ("dbof", "dbof-fc-circulant", "netvlad", "netvlad-fc-circulant", "dbof-video",
+                 "dbof-video-embedding-circulant", "dbof-video-fc-circulant",
                  "dbof-video-moe-circulant")
+#: circlearn's named variants at paper size, measured beside the presets: name → (base
+#: preset, ModelConfig overrides). Not paper presets: the paper reports no GAP for them.
+PAPER_VARIANTS = {
+    # fully compact video model: circulant embedding, FC and MoE (the MoE of
+    # dbof-video-moe-circulant: plain circulant gates and experts, no context gating)
+    "dbof-video-all-circulant": ("dbof-video-moe-circulant",
+                                 {"embedding": "circulant", "fc": "circulant"}),
+}
+VARIANT_NOTE = ("dbof-video-all-circulant is a named circlearn variant, not a paper preset: "
+                "dbof-video with a circulant embedding, a circulant FC and "
+                "dbof-video-moe-circulant's circulant MoE (no context gating); the paper "
+                "reports no GAP for it.")
 #: Default folder of the stored experiment results, relative: under the working directory.
 EXPERIMENT_RESULTS = Path("data_samples") / "results"
 
@@ -91,8 +105,11 @@ def model_specs(quick: bool = False, *, dedupe: bool = True,
     specs = [{"name": p, "scale": "paper", "preset": p, "dense": dense_counterpart(p),
               "config": preset_config(p).to_dict(), "gap": _paper_gap(p),
               "gap_source": "paper (digitized, final epoch)"} for p in PAPER_PRESETS]
+    specs += [{"name": name, "scale": "paper", "preset": base, "dense": dense_counterpart(base),
+               "config": preset_config(base, **overrides).to_dict(), "gap": None,
+               "gap_source": None} for name, (base, overrides) in PAPER_VARIANTS.items()]
     stored = Path(EXPERIMENT_RESULTS if experiment_results is None else experiment_results)
-    notes, seen = [], set()
+    notes, seen = [VARIANT_NOTE], set()
     for scale in SCALES:
         if scale == "paper":
             continue
