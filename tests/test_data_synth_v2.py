@@ -180,9 +180,10 @@ def test_cache_generates_once_then_reuses(tmp_path, monkeypatch):
     calls = []
 
     class FakeFitted:  # one fit on train, then each split scored
-        def __init__(self, train, *, feature_sizes, num_classes, seed=0):
+        def __init__(self, train, *, feature_sizes, num_classes, seed=0, feature_names):
             calls.append(("fit", os.path.basename(train), seed))
             assert list(feature_sizes) == [8, 4] and num_classes == 40
+            assert tuple(feature_names) == ("rgb", "audio")  # as dataset.json names them
             self.l2 = 0.1
 
         def gaps(self, evaluate, labels_csv=None):
