@@ -31,8 +31,11 @@ $(VENV)/.circlearn-lab: $(STAMP)
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,real-data,deploy,docs,notebooks]"
 	@touch $@
 
+# tests/test_book.py checks the built book: `make docs` runs it on the site it has just built
+# (run alone, as in `pytest tests`, it builds the book into a temporary folder).
 unit: $(STAMP)
-	$(PY) -m pytest tests --doctest-modules circlearn -q -p no:cacheprovider --durations=10
+	$(PY) -m pytest tests --doctest-modules circlearn -q -p no:cacheprovider --durations=10 \
+		--ignore=tests/test_book.py
 
 notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval --nbval-current-env \
@@ -48,7 +51,7 @@ DOCS_OUT := docs/_build/html
 docs: $(STAMP)
 	rm -rf docs/_build
 	$(PY) -m sphinx -W --keep-going -q -b html -c docs . $(DOCS_OUT)
-	$(PY) -m pytest tests/test_book.py -q -p no:cacheprovider --book $(DOCS_OUT)
+	CIRCLEARN_BOOK=$(DOCS_OUT) $(PY) -m pytest tests/test_book.py -q -p no:cacheprovider
 
 # The cleaner's flags mirror [tool.nbstripout] in pyproject.toml (nbstripout does not read it;
 # tests/test_notebook_hygiene.py checks the two agree).
