@@ -173,25 +173,39 @@ def test_stored_results_follow_the_argument_or_the_working_directory(tmp_path, m
         assert any("data_samples/results/medium/" in n for n in notes)
 
 
-def test_measurements_run_in_fresh_processes(tmp_path):
-    """``python -m circlearn.bench.deploy.measure JOB``: the peak memory of ONNX Runtime
-    alone (its process refuses to have torch loaded) and two files timed side by side."""
+TINY = {"feature_sizes": (32, 8), "num_classes": 10, "hidden_size": 8, "cluster_sizes": (64,)}
+
+
+def _tiny_spec(preset: str) -> dict:
+    from circlearn.models import preset_config
+
+    return {"name": preset, "scale": "tiny", "preset": preset,
+            "dense": deploy_specs.dense_counterpart(preset),
+            "config": preset_config(preset, **TINY).to_dict(), "gap": None, "gap_source": None}
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """The ``model`` job, in a fresh process, on a tiny compact model: its measurements and
+    the folder of the files it exported and timed."""
     pytest.importorskip("onnxruntime")
-    import torch
+    work = tmp_path_factory.mktemp("deploy-job")
+    spec = _tiny_spec("dbof-video-embedding-circulant")
+    return spec, measure._in_fresh_process("model", [spec, str(work), 2], timeout=900,
+                                           error="x"), work
 
-    from circlearn.deploy.onnx import export_onnx
-    from circlearn.models import ModelConfig, VideoClassifier
 
-    spec = deploy_specs.model_specs(quick=True)[0][0]
-    torch.manual_seed(0)
-    export_onnx(VideoClassifier(ModelConfig.from_dict(spec["config"])), tmp_path / "model.onnx")
+def test_measurements_run_in_fresh_processes(measured):
+    """``python -m circlearn.bench.deploy.measure JOB``: the peak memory of ONNX Runtime
+    alone (its process refuses to have torch loaded) and two files timed side by side (the
+    files of the ``model`` job)."""
+    spec, _, work = measured
     d = sum(spec["config"]["feature_sizes"])
-    assert measure.peak_rss("onnx-fp32", tmp_path / "model.onnx", d) > 0
-    for batch in (1, 3):
-        p50 = measure.pair_latency(tmp_path / "model.onnx", tmp_path / "model.onnx", d, 2, batch)
-        assert set(p50) == {"dense", "compact"} and min(p50.values()) > 0
+    assert measure.peak_rss("onnx-fp32", work / "model.onnx", d) > 0
+    p50 = measure.pair_latency(work / "model.onnx", work / "model.fp16.onnx", d, 2, 3)
+    assert set(p50) == {"dense", "compact"} and min(p50.values()) > 0  # batch 3
     with pytest.raises(RuntimeError, match="peak memory of onnx-fp32"):
-        measure.peak_rss("onnx-fp32", tmp_path / "missing.onnx", d)
+        measure.peak_rss("onnx-fp32", work / "missing.onnx", d)
 
 
 def test_gap_is_shown_under_the_column_of_its_source():
@@ -222,26 +236,28 @@ def test_rewrite_markdown_measures_nothing(tmp_path):
     assert "Measured." in md and report.GAP_NOTE in md and "| 0.861 |  |" in md
 
 
-def test_one_model_measured_at_batch_1_and_32_beside_the_dft_export(tmp_path):
+def test_one_model_measured_at_batch_1_and_32_beside_the_dft_export(measured):
     """The ``model`` job on a tiny compact model: every runtime at both batch sizes, the
-    files (the DFT export among them), the lowered layers; then its row and ratios."""
-    pytest.importorskip("onnxruntime")
-    from circlearn.models import preset_config
+    files (the DFT export among them: it holds DFT nodes, the lowered file none), the lowered
+    layers; then its row and the ratios to a dense row (its measurement scaled: the pairing
+    and the batch-32 ratios are arithmetic on the rows)."""
+    onnx = pytest.importorskip("onnx")
+    from circlearn.deploy.lowering import lowering_plan
+    from circlearn.models import VideoClassifier, preset_config
 
-    tiny = {"feature_sizes": (32, 8), "num_classes": 10, "hidden_size": 8,
-            "cluster_sizes": (64,)}
-    specs = [{"name": p, "scale": "tiny", "preset": p, "dense": deploy_specs.dense_counterpart(p),
-              "config": preset_config(p, **tiny).to_dict(), "gap": None, "gap_source": None}
-             for p in ("dbof-video", "dbof-video-embedding-circulant")]
-    rows = []
-    for spec in specs:
-        work = tmp_path / spec["name"]
-        work.mkdir()
-        m = measure._in_fresh_process("model", [spec, str(work), 2], timeout=900, error="x")
-        assert set(m["p50_ms"]) == set(m["p50_ms_b32"]) == set(measure.RUNTIMES)
-        assert max(m["max_abs_diff_b32"].values()) < 1e-2
-        m["peak_rss_mb"] = dict.fromkeys(measure.RUNTIMES, 100.0)
-        rows.append(report.flatten(spec, m))
+    spec, m, work = measured
+    specs = [_tiny_spec("dbof-video"), spec]
+    assert set(m["p50_ms"]) == set(m["p50_ms_b32"]) == set(measure.RUNTIMES)
+    assert max(m["max_abs_diff_b32"].values()) < 1e-2
+    ops = {k: {n.op_type for n in onnx.load(str(work / measure.FILES[k])).graph.node}
+           for k in ("onnx-fp32", "onnx-fp32-dft")}
+    assert "DFT" in ops["onnx-fp32-dft"] and "DFT" not in ops["onnx-fp32"]
+    dense_model = VideoClassifier(preset_config("dbof-video", **TINY), device="meta")
+    assert lowering_plan(dense_model) == {"layers": {}, "feature_major": []}
+    dense_m = {**m, "lowered": [], "feature_major": [],
+               "p50_ms_b32": {k: 2 * v for k, v in m["p50_ms_b32"].items()}}
+    rows = [report.flatten(s, {**mm, "peak_rss_mb": dict.fromkeys(measure.RUNTIMES, 100.0)})
+            for s, mm in zip(specs, (dense_m, m))]
     assert rows[1]["lowered"] == "pooling.rgb.projection (matmul)"
     assert rows[0]["lowered"] == "none"
     assert rows[1]["feature_major"] == "pooling.rgb"
@@ -249,6 +265,6 @@ def test_one_model_measured_at_batch_1_and_32_beside_the_dft_export(tmp_path):
     rows[1]["pair_p50_ms_b32"] = {"dense": 2.0, "compact": 1.0}
     ratio = report.ratios(rows)[0]
     assert ratio["onnx-fp32_b32_p50_side_by_side_ratio"] == 0.5
-    assert ratio["eager_b32_p50_ms_ratio"] > 0
+    assert ratio["eager_b32_p50_ms_ratio"] == pytest.approx(0.5)
     text = report.markdown_tables(rows, [ratio])
     assert "## Batch-32 latency" in text and "onnx-fp32-dft p50/p95 ms" in text

@@ -207,16 +207,39 @@ def test_lowered_graph_equals_the_model(preset, overrides, lowering, layout):
 
 @pytest.fixture(scope="module")
 def protos():
-    """fp32, fp16 and int8 graphs of a model with every circulant placement, lowered."""
-    from circlearn.deploy.onnx import build_onnx
-
+    """fp32, fp16 and int8 graphs of a model with every circulant placement, lowered (three
+    exports: the int8 graphs are the fp32 ones quantized, :func:`build_onnx_set`)."""
     onnx = pytest.importorskip("onnx")
+    from circlearn.deploy.onnx import build_onnx_set
+
     model = _tiny("dbof", embedding="circulant", fc="circulant",
                   classifier_layer="circulant-plain")
     plan = lowering_plan(model, "matmul")
-    built = {p: build_onnx(model, p, lowering="matmul") for p in ("fp32", "fp16", "int8")}
-    built["int8, matmul-fft"] = build_onnx(model, "int8", lowering="matmul-fft")
+    built = build_onnx_set(model, ("fp32", "fp16", "int8"), lowering="matmul")
+    built["int8, matmul-fft"] = build_onnx_set(model, ("fp32", "int8"),
+                                               lowering="matmul-fft")["int8"]
     return model, plan, built, onnx
+
+
+def test_onnx_set_quantizes_the_fp32_graph_only_when_int8_lowers_alike(monkeypatch):
+    """fp32 and int8 share one export when their lowering plans agree (the layout rule picks
+    feature-major for both with a MatMul-lowered embedding), never when they differ (a dense
+    DBoF is batch-major in fp32, feature-major in int8: ``crossover.LAYOUT_MS``)."""
+    from circlearn.deploy import onnx as deploy_onnx
+
+    calls = []
+    monkeypatch.setattr(deploy_onnx, "build_onnx", lambda m, p, **kw: calls.append(p) or p)
+    monkeypatch.setattr(deploy_onnx, "quantize_int8", lambda proto: f"quantized {proto}")
+    compact = _tiny("dbof-video", embedding="circulant")
+    assert lowering_plan(compact, "matmul", precision="int8") == lowering_plan(compact, "matmul")
+    built = deploy_onnx.build_onnx_set(compact, ("int8", "fp16", "fp32"), lowering="matmul")
+    assert built == {"int8": "quantized fp32", "fp16": "fp16", "fp32": "fp32"}
+    assert calls == ["fp32", "fp16"]
+    calls.clear()
+    dense = _tiny("dbof-video")
+    assert lowering_plan(dense, precision="int8") != lowering_plan(dense)
+    assert deploy_onnx.build_onnx_set(dense, ("fp32", "int8"))["int8"] == "int8"
+    assert calls == ["fp32", "int8"]
 
 
 def _matrix_inits(proto):
@@ -249,8 +272,8 @@ def test_lowered_onnx_has_no_dft_and_keeps_its_matrices_float32(protos):
         atol = {"fp32": 1e-5, "fp16": 2e-3}.get(precision, 2e-2)
         np.testing.assert_allclose(out, ref, atol=atol, rtol=0)
     assert "MatMulInteger" in [node.op_type for node in built["int8"].graph.node]  # dense ones
-    dft = pytest.importorskip("circlearn.deploy.onnx").build_onnx(model, "fp32", lowering="dft")
-    assert "DFT" in [node.op_type for node in dft.graph.node]
+    # the "dft" lowering's file does hold DFT nodes: tests/test_bench_deploy.py, on the
+    # benchmark's files
 
 
 def test_paper_size_embedding_in_onnx_runtime_matches_numpy():

@@ -61,6 +61,7 @@ from circlearn.deploy.graph import DeployGraph, all_frames_model
 from circlearn.models import VideoClassifier
 
 __all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "build_onnx",
+           "build_onnx_set",
            "quantize_int8", "dft_matrix_nodes", "export_onnx", "verify_onnx", "onnx_inputs",
            "file_sha256"]
 
@@ -178,6 +179,27 @@ def build_onnx(model: VideoClassifier, precision: str = "fp32", *, lowering: str
         del node.metadata_props[:]
         node.doc_string = ""
     return quantize_int8(proto) if precision == "int8" else proto
+
+
+def build_onnx_set(model: VideoClassifier, precisions=PRECISIONS, *, lowering: str = "auto",
+                   layout: str = "auto") -> dict:
+    """``{precision: build_onnx(model, precision, lowering=lowering, layout=layout)}``,
+    exporting once for fp32 and int8 when they lower alike: :func:`build_onnx`'s int8 graph
+    is :func:`quantize_int8` of the fp32 graph lowered for int8, so when
+    :func:`~circlearn.deploy.lowering.lowering_plan` is the same for both precisions it is
+    that of the fp32 graph itself (the export is a function of the lowered model)."""
+    from circlearn.deploy.lowering import lowering_plan
+
+    source = all_frames_model(model.cpu().eval())
+    built = {}
+    for precision in sorted(precisions, key=lambda p: p != "fp32"):  # fp32 first
+        if precision == "int8" and "fp32" in built and (
+                lowering_plan(source, lowering, layout, "int8")
+                == lowering_plan(source, lowering, layout, "fp32")):
+            built[precision] = quantize_int8(built["fp32"])
+        else:
+            built[precision] = build_onnx(model, precision, lowering=lowering, layout=layout)
+    return {p: built[p] for p in precisions}
 
 
 def dft_matrix_nodes(proto) -> list[str]:

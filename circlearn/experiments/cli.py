@@ -29,8 +29,8 @@ __all__ = ["configure_parser", "run"]
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=[*EXPERIMENTS, *BEYOND_PAPER],
-                   help="the paper figure to reproduce (or, beyond the paper, fig-structures "
-                        "or fig-scaling)")
+                   help="the paper figure to reproduce (or, beyond the paper, fig-structures, "
+                        "fig-scaling or fig-compress)")
     p.add_argument("--scale", choices=list(SCALES), default="quick")
     p.add_argument("--seeds", type=int, default=None,
                    help="train seeds 0..N-1 (default 3); variants share each seed's data order")

@@ -8,10 +8,11 @@
                      vs compact MoE (the last also drops context gating and L2)
 =================== ========================================================================
 
-Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics):
-``fig-structures`` puts dense, thin dense, circulant (1, 2, 4 factors), Toeplitz and low-rank
-FCs after DBoF and NetVLAD (:mod:`~circlearn.experiments.structures`); ``fig-scaling``, dense
-and circulant FCs on nested shares of the training shards (:mod:`~circlearn.experiments.scaling`).
+Beyond the paper (:data:`BEYOND_PAPER`, same runner, seeds and statistics): ``fig-structures``,
+dense, thin, circulant, Toeplitz, low-rank FCs (:mod:`~circlearn.experiments.structures`);
+``fig-scaling``, dense and circulant FCs on nested shares of the training shards
+(:mod:`~circlearn.experiments.scaling`); ``fig-compress``, a trained dense FC projected and
+fine-tuned against the compact model from scratch (:mod:`~circlearn.experiments.compression`).
 
 **Scales** (:data:`SCALES`): one hyperparameter protocol per scale, the same for every variant
 of a figure, stated in ``results.json`` as ``protocol`` (how each was chosen:
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from circlearn.experiments import scaling, structures
+from circlearn.experiments import compression, scaling, structures
 from circlearn.experiments.adapt import data_sizes
 from circlearn.experiments.stats import BETTER, NO_WORSE
 
@@ -57,13 +58,16 @@ __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "ge
 class Variant:
     """One curve of a figure: a unique ``name``, its base ``preset`` and model ``overrides``;
     ``train_fraction``: train on that nested fraction of the training shards, for as many
-    more epochs as keep the steps equal (:mod:`circlearn.experiments.scaling`)."""
+    more epochs as keep the steps equal (:mod:`circlearn.experiments.scaling`); ``stage``:
+    how a fig-compress variant is obtained, and its epochs
+    (:class:`circlearn.experiments.compression.Stage`)."""
 
     name: str
     preset: str
     label: str
     overrides: dict = field(default_factory=dict)
     train_fraction: Fraction | None = None
+    stage: compression.Stage | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,10 @@ BEYOND_PAPER: dict[str, Experiment] = {
     scaling.NAME: Experiment(
         scaling.NAME, "circulant vs dense FC against the number of training videos",
         scaling.variants(Variant), 10, scaling.claims(NO_WORSE)),
+    compression.NAME: Experiment(
+        compression.NAME, "projected + fine-tuned vs from scratch at equal steps, beyond the "
+                          "paper", compression.variants(Variant), 10,
+        compression.claims(BETTER)),
 }
 
 
@@ -207,6 +215,22 @@ def data_layout(scale: str, data: str | os.PathLike | None = None, log=None):
     return resolve_data(data)
 
 
+def _variant_budget(name: str, variant: Variant, layout, fields: dict) -> str:
+    """The training files of ``variant`` (comma-separated for a subset), setting its epochs
+    in ``fields``: fig-scaling's same steps on a nested subset, fig-compress's E, E + N, N."""
+    train_data = layout.pattern("train")
+    if variant.train_fraction not in (None, 1):
+        train_data = ",".join(map(str, scaling.train_files(layout.files("train"),
+                                                           variant.train_fraction)))
+        fields["num_epochs"] = scaling.scaled_epochs(fields["num_epochs"], variant.train_fraction)
+    if variant.stage is not None:
+        if fields.get("max_steps") is not None:
+            raise ValueError(f"{name} compares equal numbers of epochs; max_steps "
+                             f"{fields['max_steps']} would break that: leave it unset")
+        fields["num_epochs"] = compression.stage_epochs(variant.stage, fields["num_epochs"])
+    return train_data
+
+
 def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
                        seed: int = 0, data: str | None = None, epochs: int | None = None,
                        model_overrides: dict | None = None,
@@ -256,12 +280,7 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
         if widths.max_frames is not None:
             fields["max_frames"] = widths.max_frames
         fields.update(train_overrides or {})
-        train_data = layout.pattern("train")
-        if variant.train_fraction not in (None, 1):  # same steps on a nested subset
-            train_data = ",".join(map(str, scaling.train_files(layout.files("train"),
-                                                               variant.train_fraction)))
-            fields["num_epochs"] = scaling.scaled_epochs(fields["num_epochs"],
-                                                         variant.train_fraction)
+        train_data = _variant_budget(name, variant, layout, fields)
         configs.append(TrainConfig(
             train_data=train_data, eval_data=layout.pattern("validate"),
             run_dir=str(Path(out) / "runs" / variant.name / f"seed{seed}"), model=model,

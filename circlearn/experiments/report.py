@@ -17,9 +17,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from circlearn.experiments import scaling, structures
+from circlearn.experiments import compression, scaling, structures
 from circlearn.experiments.evidence import complete, paired_values, plateau_fields, with_holm
 from circlearn.experiments.stats import ALPHA, BETTER, compare, mean_std
+from circlearn.plotting.compress import plot_compress
 from circlearn.plotting.paper import plot_experiment
 from circlearn.plotting.scaling import PAPER_TRAIN_VIDEOS, paper_differences, plot_scaling, \
     scaling_rows
@@ -239,7 +240,8 @@ def write_report(results: dict, out: Path) -> None:
     """Write ``results.json``, ``table.md`` and ``figure.png`` of ``results`` into ``out``."""
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "table.md").write_text(format_table(results))
-    plot = {structures.NAME: plot_structures, scaling.NAME: plot_scaling}.get(
+    plot = {structures.NAME: plot_structures, scaling.NAME: plot_scaling,
+            compression.NAME: plot_compress}.get(
         results["experiment"], plot_experiment)
     plot(results, out / "figure.png")
 
@@ -251,19 +253,21 @@ def _paper_table(results: dict) -> str:
                                            ("validate Hit@1", "hit_at_one"),
                                            ("test Hit@1", "test_hit_at_one"))
              if any(f"{key}_mean" in v for v in results["variants"])]
-    columns = ["variant", "preset", "trainable params", "model MB (fp32)", "validate GAP",
-               *[name for name, _ in extra], "plateau gain",
+    own = all("epochs" in v for v in results["variants"])  # fig-compress: epochs per variant
+    columns = ["variant", "preset", *(["epochs trained"] if own else []), "trainable params",
+               "model MB (fp32)", "validate GAP", *[name for name, _ in extra], "plateau gain",
                "vs linear baseline (95% CI; Holm)", "training videos/s"]
     rows = []
     for v in results["variants"]:
         vs = v.get("vs_linear_means")
         test = [format_mean_std(v.get(f"{key}_mean"), v.get(f"{key}_std")) for _, key in extra]
-        rows.append([v["label"], f"`{v['preset']}`", f"{v['params']:,}", f"{v['model_mb']:.3f}",
+        rows.append([v["label"], f"`{v['preset']}`", *([str(v["epochs"])] if own else []),
+                     f"{v['params']:,}", f"{v['model_mb']:.3f}",
                      format_mean_std(v["gap_mean"], v["gap_std"]), *test, _plateau(v),
                      f"{vs['diff_mean']:+.3f} {_ci(vs)} {vs['verdict']} "
                      f"(Holm: {vs.get('verdict_holm') or '–'})" if vs else "–",
                      f"{v['videos_per_s']:.0f}"])
-    align = "llrrr" + "r" * len(extra) + "rlr"
+    align = "ll" + "r" * own + "rrr" + "r" * len(extra) + "rlr"
     lines.append(markdown_table(rows, columns, align).rstrip("\n"))
     for split, key in (("validate", "baselines"), ("test", "baselines_test")):
         b = results.get(key)

@@ -2,11 +2,14 @@
 
 :func:`reproduce` checks the source tree (:func:`~circlearn.experiments.provenance.check_tree`),
 resolves a figure's configurations (:mod:`~circlearn.experiments.registry`), trains each run
-with :func:`run_one` (a finished run directory is reused, an unfinished one resumed, when its
-configuration and data match: :mod:`~circlearn.experiments.reuse`), logs the progress
-(:mod:`~circlearn.experiments.progress`), computes or reuses the baselines, and writes the
-report (:mod:`~circlearn.experiments.report`). :func:`run_one` and :func:`compute_baselines`
-are top-level so that worker processes (``jobs > 1``) can run them.
+with :func:`~circlearn.experiments.runs.run_one` (a finished run directory is reused, an
+unfinished one resumed, when its configuration and data match:
+:mod:`~circlearn.experiments.reuse`), logs the progress (:mod:`~circlearn.experiments.progress`),
+computes or reuses the baselines, and writes the report (:mod:`~circlearn.experiments.report`).
+Runs go in two phases: first those trained from their configuration, then those that start
+from another run of the same seed (fig-compress's projections,
+:func:`~circlearn.experiments.compression.compress_one`). The tasks and
+:func:`compute_baselines` are top-level so that worker processes (``jobs > 1``) can run them.
 """
 
 from __future__ import annotations
@@ -20,10 +23,9 @@ from pathlib import Path
 
 import torch
 
-from circlearn.experiments import scaling, structures
+from circlearn.experiments import compression, scaling, structures
 from circlearn.experiments.adapt import data_sizes, settings_text
-from circlearn.experiments.baselines import (LINEAR_PROTOCOL, FittedBaselines, current_protocol,
-                                             read_labels_csv)
+from circlearn.experiments.baselines import LINEAR_PROTOCOL, FittedBaselines, current_protocol
 from circlearn.experiments.evidence import complete, plateau_warnings
 from circlearn.experiments.progress import Progress
 from circlearn.experiments.provenance import (check_tree, data_paths, git_state, provenance,
@@ -31,88 +33,12 @@ from circlearn.experiments.provenance import (check_tree, data_paths, git_state,
 from circlearn.experiments.registry import SCALES, data_layout, experiment_configs, get_experiment
 from circlearn.experiments.report import comparisons, summarize_variant, write_report
 from circlearn.experiments.reuse import finish_run, prepare_run, reuse_entry
+from circlearn.experiments.runs import final_test_gap, final_test_metrics, read_curve, run_one
 from circlearn.training.distributed import current_rank
 
 __all__ = ["reproduce", "read_curve", "final_test_metrics", "final_test_gap", "run_one",
            "compute_baselines",
            "cached_baselines"]
-
-
-def read_curve(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
-        if path.exists() else []
-
-
-def final_test_metrics(cfg, test_pattern: str, labels_csv: str) -> dict[str, float]:
-    """``{"gap", "hit_at_one"}`` of the run's final checkpoint on the test split (labels
-    from ``labels_csv``), cached in ``<run_dir>/test_metrics.json`` per checkpoint step."""
-    from circlearn.training import evaluate, load_model
-    from circlearn.training.evaluation import eval_loader
-
-    run_dir = Path(cfg.run_dir)
-    model, run_cfg, info = load_model(run_dir)
-    cache = run_dir / "test_metrics.json"
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("step") == info["step"] and "hit_at_one" in saved:
-            return {"gap": saved["gap"], "hit_at_one": saved["hit_at_one"]}
-    labels = read_labels_csv(labels_csv)
-
-    def batches():
-        for batch in eval_loader(test_pattern, run_cfg):
-            missing = [v for v in batch.ids if v not in labels]
-            if missing:
-                raise ValueError(f"{labels_csv}: no labels for test videos {missing[:3]}")
-            y = torch.zeros_like(batch.labels)  # (B, C)
-            for i, vid in enumerate(batch.ids):
-                y[i, torch.from_numpy(labels[vid])] = 1.0
-            batch.labels = y
-            yield batch
-
-    result = evaluate(model, batches(), top_k=run_cfg.top_k)
-    out = {"gap": result["gap"], "hit_at_one": result["hit_at_one"]}
-    cache.write_text(json.dumps({"step": info["step"], **out}) + "\n")
-    return out
-
-
-def final_test_gap(cfg, test_pattern: str, labels_csv: str) -> float:
-    """GAP of the run's final checkpoint on the test split (:func:`final_test_metrics`)."""
-    return final_test_metrics(cfg, test_pattern, labels_csv)["gap"]
-
-
-def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
-            threads: int | None = None) -> dict:
-    """Train one run (``cfg``: ``TrainConfig.to_dict()``, resumed or reused when its run
-    directory has one) and read its validate curve and final test GAP.
-
-    ``gap`` and ``hit_at_one`` are the validate metrics of the final step (training always
-    evaluates it, see
-    :mod:`circlearn.training.loop`); a run directory whose last evaluation is of another step
-    raises ``ValueError`` rather than reporting an older model's GAP.
-    """
-    from circlearn.training import TrainConfig, train
-
-    if threads:
-        torch.set_num_threads(threads)
-    config = TrainConfig.from_dict(cfg)
-    tick = time.perf_counter()
-    summary = train(config)
-    rows = read_curve(Path(config.run_dir))
-    if not rows:
-        raise ValueError(f"{config.run_dir}: no evaluation recorded")
-    final = rows[-1]
-    if final["step"] != summary["step"]:
-        raise ValueError(f"{config.run_dir}: the last evaluation in metrics.jsonl is of step "
-                         f"{final['step']}, but training ended at step {summary['step']}; "
-                         f"its GAP is not the final model's")
-    test = final_test_metrics(config, test_pattern, labels_csv) if labels_csv else {}
-    speed = summary["videos_per_s"] or final["videos_per_s"]
-    return {"gap": final["gap"], "test_gap": test.get("gap"),
-            "hit_at_one": final.get("hit_at_one"), "test_hit_at_one": test.get("hit_at_one"),
-            "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
-            "videos_per_s": round(speed, 2), "steps": final["step"],
-            "seconds": round(time.perf_counter() - tick, 1)}
 
 
 def compute_baselines(layout) -> dict:
@@ -283,15 +209,17 @@ def _train(exp, tasks, layout, out, data_hash, base, *, compute, labels_csv, thr
         runs[variant.name].append({"seed": seed, **run})
         progress.run_done(variant.name, seed, run, i in reused)
 
-    if jobs == 1:
-        if compute:
-            base = _keep_baselines(out, compute_baselines(layout), data_hash, log)
-        for i, (_, _, cfg) in enumerate(tasks):
-            record(i, run_one(cfg.to_dict(), test_pattern, labels_csv))
-    else:
-        base = _in_workers(tasks, layout, out, data_hash, record, compute=compute,
-                           test_pattern=test_pattern, labels_csv=labels_csv, threads=threads,
-                           jobs=jobs, log=log) or base
+    work = _work(tasks, test_pattern, labels_csv, threads)
+    for k, phase in enumerate(_phases(tasks)):  # phase 1 starts from phase 0's runs
+        if jobs == 1:
+            if compute and k == 0:
+                base = _keep_baselines(out, compute_baselines(layout), data_hash, log)
+            for i in phase:
+                fn, args = work[i]
+                record(i, fn(*args))
+        else:
+            base = _in_workers({i: work[i] for i in phase}, layout, out, data_hash, record,
+                               compute=compute and k == 0, jobs=jobs, log=log) or base
     if base is not None and "data_sha256" not in base:  # recorded in dataset.json
         _keep_baselines(out, base, data_hash, log)
     for v in runs.values():
@@ -299,10 +227,35 @@ def _train(exp, tasks, layout, out, data_hash, base, *, compute, labels_csv, thr
     return runs, base, [reused[i] for i in sorted(reused)]
 
 
-def _in_workers(tasks, layout, out, data_hash, record, *, compute, test_pattern, labels_csv,
-                threads, jobs, log) -> dict | None:
-    """Train ``tasks`` in ``jobs`` worker processes, calling ``record(index, run)`` as each
-    finishes; return the baselines when ``compute`` (one more task), else ``None``."""
+def _phases(tasks) -> list[list[int]]:
+    """Task indices in the order they may run: first every run trained from its
+    configuration, then the runs that start from another run of the same seed (fig-compress's
+    projected and fine-tuned ones, :class:`~circlearn.experiments.compression.Stage`)."""
+    later = [i for i, (_, v, _) in enumerate(tasks) if v.stage is not None and v.stage.source]
+    first = [i for i in range(len(tasks)) if i not in set(later)]
+    return [p for p in (first, later) if p]
+
+
+def _work(tasks, test_pattern, labels_csv, threads) -> dict[int, tuple]:
+    """Per task index, ``(function, arguments)``: :func:`run_one`, or for a run that starts
+    from another (its ``stage.source``) :func:`~circlearn.experiments.compression.compress_one`
+    given that run's directory."""
+    dirs = {(seed, v.name): cfg.run_dir for seed, v, cfg in tasks}
+    work = {}
+    for i, (seed, v, cfg) in enumerate(tasks):
+        if v.stage is not None and v.stage.source:
+            epochs = 0 if v.stage.kind == "projected" else cfg.num_epochs
+            work[i] = (compression.compress_one, (cfg.to_dict(), dirs[seed, v.stage.source],
+                                                  epochs, test_pattern, labels_csv, threads or 0))
+        else:
+            work[i] = (run_one, (cfg.to_dict(), test_pattern, labels_csv, threads or 0))
+    return work
+
+
+def _in_workers(work, layout, out, data_hash, record, *, compute, jobs, log) -> dict | None:
+    """Run ``work`` (index → ``(function, arguments)``) in ``jobs`` worker processes, calling
+    ``record(index, run)`` as each finishes; return the baselines when ``compute`` (one more
+    task), else ``None``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -310,8 +263,7 @@ def _in_workers(tasks, layout, out, data_hash, record, *, compute, test_pattern,
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         pending = pool.submit(compute_baselines, layout) if compute else None
-        futures = {pool.submit(run_one, cfg.to_dict(), test_pattern, labels_csv, threads or 0): i
-                   for i, (_, _, cfg) in enumerate(tasks)}
+        futures = {pool.submit(fn, *args): i for i, (fn, args) in work.items()}
         for future in as_completed(futures):
             result = future.result()
             if pending is not None and pending.done():
@@ -337,6 +289,8 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
             info.update(structures.variant_details(variant.name, cfg.model))
             if latency is not None:
                 info["latency_ms_batch1"] = latency(cfg.model, cfg.max_frames)
+        if variant.stage is not None:  # fig-compress: stage, source, epochs trained
+            info.update(compression.variant_details(variant.stage, configs[0].num_epochs))
         if variant.train_fraction is not None:  # fig-scaling: the subset's size
             info.update(scaling.variant_details(variant.train_fraction, cfg.train_data))
             info["epochs"] = cfg.num_epochs
@@ -360,6 +314,11 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
     if exp.name == scaling.NAME:
         protocol += (f"; each training fraction f runs {epochs}/f epochs, the same steps "
                      f"as {epochs} epochs over all the data")
+    if exp.name == compression.NAME:
+        n = compression.fine_tune_epochs(epochs)
+        protocol += (f"; fine-tuning after the projection: N = ceil({epochs}/4) = {n} epochs "
+                     f"with the same settings, learning-rate schedule restarted; from scratch: "
+                     f"{epochs} + {n} = {epochs + n} epochs (the same steps)")
     test = layout.pattern("test") if labels_csv is not None else None
     return {
         "experiment": exp.name, "title": exp.title, "scale": scale,

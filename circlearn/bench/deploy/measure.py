@@ -74,13 +74,13 @@ def _export(model, workdir: Path) -> float:
     """Write the TorchScript and the three ONNX files of ``model``; returns the seconds taken."""
     import onnx
 
-    from circlearn.deploy.onnx import build_onnx
+    from circlearn.deploy.onnx import build_onnx, build_onnx_set
     from circlearn.deploy.torchscript import export_torchscript
 
     tick = time.perf_counter()
     export_torchscript(model, workdir / FILES["torchscript"], max_batch=2, max_frames=FRAMES)
-    for precision in ("fp32", "int8", "fp16"):  # each with its own layout rule
-        onnx.save(build_onnx(model, precision), str(workdir / FILES[f"onnx-{precision}"]))
+    for precision, proto in build_onnx_set(model, ("fp32", "int8", "fp16")).items():
+        onnx.save(proto, str(workdir / FILES[f"onnx-{precision}"]))  # each its layout rule
     onnx.save(build_onnx(model, "fp32", lowering="dft", layout="batch-major"),
               str(workdir / FILES["onnx-fp32-dft"]))
     return time.perf_counter() - tick

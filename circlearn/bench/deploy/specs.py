@@ -74,11 +74,18 @@ def _paper_gap(preset: str) -> float | None:
 
 
 def _stored_results(stored: Path, scale: str) -> list[dict]:
+    """The stored results of ``scale``, the paper's figures first, then those beyond it in
+    their registry order (a model stored by several figures is named after the first: the
+    paper's, not fig-compress's projection of it), unknown experiments last."""
+    from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS
+
     found = sorted((stored / scale).glob("*/results.json"))
     if not found:  # the older layout: <stored>/<experiment>/results.json
         found = [p for p in sorted(stored.glob("*/results.json"))
                  if json.loads(p.read_text()).get("scale") == scale]
-    return [json.loads(p.read_text()) for p in found]
+    order = {name: i for i, name in enumerate([*EXPERIMENTS, *BEYOND_PAPER])}
+    results = [json.loads(p.read_text()) for p in found]
+    return sorted(results, key=lambda r: order.get(r.get("experiment"), len(order)))
 
 
 def _quick_specs() -> list[dict]:
