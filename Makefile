@@ -1,6 +1,7 @@
 # circlearn: two commands do all set-up on a fresh machine.
 #   make test   create .venv if needed, install (CPU torch pin first), run every test and notebook
 #   make demo   same install, then the main job: the paper's fig-embeddings experiment, quick scale
+#   make docs-check  every page of the built book (docs/_build/html) opened in Chromium
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ CONSTRAINTS := .ci/constraints.txt
 STAMP := $(VENV)/.circlearn-installed
 export MPLBACKEND ?= Agg
 
-.PHONY: install test unit notebooks demo lab bench lint clean-notebooks check-notebooks-clean
+.PHONY: install test unit notebooks docs-check demo lab bench lint clean-notebooks check-notebooks-clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,7 @@ $(PY):
 # Install the CPU torch pin only when no torch is present (a CUDA build a user installed stays).
 $(STAMP): $(PY) pyproject.toml $(CONSTRAINTS)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,real-data,deploy]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,ts-data,real-data,deploy,docs]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +40,12 @@ notebooks: $(STAMP)
 		-q -p no:cacheprovider --durations=10
 
 test: unit notebooks check-notebooks-clean
+
+# The browser check (docs/check_site.py): every page of the built book in Debian's Chromium
+# over a loopback server; fails on requests to other hosts, console errors, HTTP errors, empty
+# images, untypeset math and broken links. Without Chromium it says so and passes, unless CI=true.
+docs-check: $(STAMP)
+	$(PY) docs/check_site.py docs/_build/html
 
 # The cleaner's flags mirror [tool.nbstripout] in pyproject.toml (nbstripout does not read it;
 # tests/test_notebook_hygiene.py checks the two agree).
