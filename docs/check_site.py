@@ -2,11 +2,13 @@
 
 Usage::
 
-    python docs/check_site.py docs/_build/html [--chromium /usr/bin/chromium] [--timeout 30]
+    python docs/check_site.py docs/_build/html [--chromium PATH] [--timeout 30] [--max-seconds 600]
 
 The folder is served by a loopback HTTP server (127.0.0.1, an ephemeral port, in a thread), and
 each ``*.html`` file in it (those under ``_static/``, the theme's and MathJax's own assets,
-excepted) is opened in Chromium driven by Playwright. A page fails on:
+excepted) is opened in Chromium driven by Playwright, then probed in the page by
+``check_site.js``. A page that sends the browser elsewhere (a meta refresh) is checked where it
+lands. A page fails on:
 
 - a request to any other origin: routing blocks it, so it is never sent, and reports it;
 - a console error or uncaught exception, a failed request, or an HTTP status >= 400;
@@ -20,7 +22,8 @@ excepted) is opened in Chromium driven by Playwright. A page fails on:
 
 Exit status: 0 when every page is clean; 1 when problems were found, each printed as
 ``page: kind: detail``; 2 when the check cannot run (no such folder, no page in it, a browser
-that fails to start, or Chromium or Playwright absent while ``CI=true`` or ``CI=1``). Outside CI, with
+that fails to start, a check still running after ``--max-seconds``, or Chromium or Playwright
+absent while ``CI=true`` or ``CI=1``). Outside CI, with
 Chromium or Playwright absent, it says so and exits 0.
 """
 
@@ -65,11 +68,19 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A threaded server that does not print a traceback when the browser drops a connection
+    (a page left while its files still download); the browser reports real failures."""
+
+    def handle_error(self, request, client_address):
+        pass
+
+
 @contextlib.contextmanager
 def serve(root: Path):
     """Serve ``root`` on 127.0.0.1 at an ephemeral port in a daemon thread; yield its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -103,46 +114,8 @@ def resolve_link(root: Path, base_url: str, href: str) -> tuple[str, str] | None
     return rel, unquote(fragment)
 
 
-# Runs in the page after "load": waits for images and MathJax, then reports what it sees.
-_PROBE = r"""
-async (timeoutMs) => {
-  const timeout = (value) => new Promise(r => setTimeout(() => r(value), timeoutMs));
-  const images = Array.from(document.images);
-  images.forEach(img => { img.loading = "eager"; });
-  await Promise.race([timeout(), Promise.all(images.map(img => img.complete ? null :
-    new Promise(r => { img.addEventListener("load", r); img.addEventListener("error", r); })))]);
-  const mj = window.MathJax;
-  let mathjax = "absent";
-  if (mj && mj.startup && mj.startup.promise) {
-    mathjax = await Promise.race([timeout("timed out"),
-      mj.startup.promise.then(() => "done", e => "failed: " + e)]);
-  }
-  const math = Array.from(document.querySelectorAll(".math"));
-  const bare = math.filter(el => !el.querySelector("mjx-container"));
-  const untypeset = bare.map(el => el.textContent.trim().slice(0, 60));
-  const mathErrors = Array.from(document.querySelectorAll("mjx-merror"))
-    .map(el => el.getAttribute("data-mjx-error") || el.textContent.slice(0, 60));
-  const raw = [];
-  const walker = document.createTreeWalker(document.body || document, NodeFilter.SHOW_TEXT);
-  const delimiters = /\$\$|\\\(|\\\[|\\begin\{/;
-  const ignored = "pre, code, kbd, samp, script, style, textarea, mjx-container";
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const el = node.parentElement;
-    const m = delimiters.exec(node.data);
-    if (!m || !el || el.closest(ignored) || bare.includes(el.closest(".math"))) continue;
-    if (!el.checkVisibility()) continue;
-    raw.push(node.data.slice(Math.max(0, m.index - 20), m.index + 40).replace(/\s+/g, " "));
-  }
-  const brokenImages = images.filter(img => img.naturalWidth === 0)
-    .map(img => img.getAttribute("src") || img.currentSrc);
-  const links = Array.from(document.querySelectorAll("a[href]"))
-    .map(a => [a.getAttribute("href"), a.href]);
-  const ids = Array.from(document.querySelectorAll("[id]"), el => el.id)
-    .concat(Array.from(document.querySelectorAll("a[name]"), a => a.name));
-  return {mathjax, hasMath: math.length > 0, untypeset, mathErrors, raw, brokenImages,
-          links, ids};
-}
-"""
+#: The in-page probe (a JavaScript async function of one argument, the timeout in ms).
+PROBE = Path(__file__).with_name("check_site.js").read_text()
 
 
 class _PageWatch:
@@ -238,14 +211,29 @@ def _probe_problems(page: str, seen: dict) -> list[Problem]:
     return found
 
 
+def _probe(tab, timeout_s: float, tries: int = 3) -> dict:
+    """Run the probe in ``tab``. A page that navigates on its own (a meta refresh, a script
+    setting ``location``) is probed where it lands."""
+    for attempt in range(tries):
+        try:
+            return tab.evaluate(PROBE, timeout_s * 1000)
+        except Exception as exc:
+            if "context was destroyed" not in str(exc) or attempt == tries - 1:
+                raise
+            tab.wait_for_load_state("load")
+    raise AssertionError("unreachable: the last try re-raises")
+
+
 def _open(tab, watch: _PageWatch, page: str, timeout_s: float) -> tuple[dict | None, list]:
     """Open one page in ``tab``, let it settle, and return what the probe saw and the problems
-    found."""
+    found. The probe's ``moved`` is true when the page sent the browser elsewhere."""
     watch.reset()
     seen, found = None, []
+    url = f"{watch.base_url}/{page}"
     try:
-        tab.goto(f"{watch.base_url}/{page}", wait_until="load")
-        seen = tab.evaluate(_PROBE, timeout_s * 1000)
+        tab.goto(url, wait_until="load")
+        seen = _probe(tab, timeout_s)
+        seen["moved"] = urldefrag(tab.url)[0] != url
         watch.settle(tab, min(timeout_s, 5))
         found = _probe_problems(page, seen)
     except Exception as exc:  # a page that cannot be opened or probed is itself the problem
@@ -257,10 +245,10 @@ def check_links(root: Path, base_url: str, seen: dict[str, dict]) -> list[Proble
     """Internal links whose file is missing, or whose fragment is no id on the target page.
 
     ``seen`` maps each opened page to its probe result (its ``links`` and ``ids``). Fragments
-    into files that were not opened (not HTML, or assets) are not checked; an empty fragment
-    and ``#top`` always resolve, as in browsers.
+    into files that were not opened (not HTML, or assets) or that send the browser elsewhere
+    are not checked; an empty fragment and ``#top`` always resolve, as in browsers.
     """
-    ids = {page: set(result["ids"]) for page, result in seen.items()}
+    ids = {page: set(result["ids"]) for page, result in seen.items() if not result["moved"]}
     found = []
     for page, result in sorted(seen.items()):
         for href, absolute in dict.fromkeys(map(tuple, result["links"])):
@@ -276,6 +264,12 @@ def check_links(root: Path, base_url: str, seen: dict[str, dict]) -> list[Proble
     return found
 
 
+def _close(tab) -> None:
+    """Close a tab without waiting for route handlers still in flight (they can hang it)."""
+    tab.unroute_all(behavior="ignoreErrors")
+    tab.close(run_before_unload=False)
+
+
 def check_site(root: Path, browser, timeout_s: float = 30.0) -> tuple[list[str], list[Problem]]:
     """Open every page of the site in ``root`` with a Playwright ``browser``; return the pages
     opened and the problems found (sorted by page)."""
@@ -286,19 +280,20 @@ def check_site(root: Path, browser, timeout_s: float = 30.0) -> tuple[list[str],
     with serve(root) as base_url:
         context = browser.new_context(service_workers="block")
         context.set_default_timeout(timeout_s * 1000)
+        tab = context.new_page()
+        watch = _PageWatch(tab, base_url)
         try:
-            tab = context.new_page()
-            watch = _PageWatch(tab, base_url)
             for page in pages:
                 seen, found = _open(tab, watch, page, timeout_s)
                 problems += found
                 if seen is None:  # a fresh tab, so that a stuck page cannot spoil the next
-                    tab.close()
+                    _close(tab)
                     tab = context.new_page()
                     watch = _PageWatch(tab, base_url)
                 else:
                     results[page] = seen
         finally:
+            _close(tab)
             context.close()
         problems += check_links(root, base_url, results)
     return pages, sorted(problems)
@@ -320,6 +315,18 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
+def _watchdog(seconds: float) -> threading.Timer:
+    """Exit with status 2 once ``seconds`` have passed: a hung browser must not hang CI."""
+    def expire():
+        print(f"docs check FAILED: still running after {seconds:.0f} s", file=sys.stderr,
+              flush=True)
+        os._exit(2)
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("site", type=Path, help="the built HTML folder, e.g. docs/_build/html")
@@ -327,7 +334,29 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"the Chromium executable (default {DEFAULT_CHROMIUM})")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds allowed for each page to load and typeset (default 30)")
+    parser.add_argument("--max-seconds", type=float, default=600.0,
+                        help="fail (status 2) if the whole check runs longer (default 600)")
     return parser.parse_args(argv)
+
+
+class _LaunchError(RuntimeError):
+    """Chromium is there but did not start."""
+
+
+def _run(site: Path, chromium: str, timeout_s: float) -> tuple[list[str], list[Problem]]:
+    """Launch Chromium with Playwright and check the site (see :func:`check_site`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=shutil.which(chromium) or chromium,
+                                         args=CHROMIUM_ARGS)
+        except Exception as exc:
+            raise _LaunchError("\n".join(str(exc).splitlines()[:5])) from exc
+        try:
+            return check_site(site, browser, timeout_s)
+        finally:
+            browser.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,21 +372,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"docs check skipped: {reason}; outside CI this is not an error")
         return 0
-    from playwright.sync_api import sync_playwright
-
     start = time.perf_counter()
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=shutil.which(args.chromium)
-                                         or args.chromium, args=CHROMIUM_ARGS)
-        except Exception as exc:
-            first = "\n".join(str(exc).splitlines()[:5])
-            print(f"docs check FAILED: Chromium did not start: {first}", file=sys.stderr)
-            return 2
-        try:
-            pages, problems = check_site(args.site, browser, args.timeout)
-        finally:
-            browser.close()
+    watchdog = _watchdog(args.max_seconds)
+    try:
+        pages, problems = _run(args.site, args.chromium, args.timeout)
+    except _LaunchError as exc:
+        print(f"docs check FAILED: Chromium did not start: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        watchdog.cancel()
     elapsed = time.perf_counter() - start
     for problem in problems:
         print(problem)

@@ -72,9 +72,13 @@ GOOD = {
         '<a href="page.html#part">part</a> <a href="sub/">sub</a> <a href="#intro">up</a>'
         ' <a href="#top">top</a> <a href="https://example.org/elsewhere">out</a>'
         ' <a href="mailto:someone@example.org">mail</a> <a href="_images/dot.png">png</a>'
+        ' <a href="go.html#anywhere">on</a>'
         '<pre>echo $$ \\( kept in code</pre><p>prices in $5 and $6</p>'),
     "page.html": _page('<section id="part"><a href="index.html">home</a></section>'),
     "sub/index.html": _page('<a href="../index.html#intro">back</a>'),
+    # A page that sends the reader on is checked where it lands; anchors into it are not.
+    "go.html": _page('<a href="page.html">on</a>',
+                     '<meta http-equiv="refresh" content="0; url=page.html">'),
     # Assets are not pages: a broken file under _static/ is not opened.
     "_static/demo.html": _page('<img src="nothing.png">'),
 }
@@ -134,7 +138,8 @@ def test_links_resolve_to_files_and_fragments(tmp_path):
 
 def test_pages_leave_assets_out(tmp_path):
     _site(tmp_path, GOOD)
-    assert check_site.html_pages(tmp_path) == ["index.html", "page.html", "sub/index.html"]
+    assert check_site.html_pages(tmp_path) == ["go.html", "index.html", "page.html",
+                                               "sub/index.html"]
 
 
 def _cli(*args: str, ci: str | None = None) -> subprocess.CompletedProcess:
@@ -177,8 +182,8 @@ def browser():
 @needs_browser
 def test_a_clean_site_passes(tmp_path, browser):
     pages, problems = check_site.check_site(_site(tmp_path, GOOD), browser, timeout_s=20)
-    assert pages == ["index.html", "page.html", "sub/index.html"]
-    assert problems == []
+    assert pages == ["go.html", "index.html", "page.html", "sub/index.html"]
+    assert problems == [], "\n".join(map(str, problems))
 
 
 @needs_browser
@@ -211,9 +216,15 @@ def test_the_command_line_reports_a_deliberate_failure(tmp_path):
     _site(tmp_path / "good", GOOD)
     _site(tmp_path / "bad", {"index.html": _page('<img src="_images/gone.png">' + MATH)})
     passed = _cli(str(tmp_path / "good"))
-    assert passed.returncode == 0 and "docs check OK: 3 page(s)" in passed.stdout, passed.stdout
+    assert passed.returncode == 0 and "docs check OK: 4 page(s)" in passed.stdout, passed.stdout
     failed = _cli(str(tmp_path / "bad"))
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "index.html: image with naturalWidth 0: _images/gone.png" in failed.stdout
     assert "index.html: math left untypeset" in failed.stdout
     assert "FAILED" in failed.stdout
+
+
+@needs_browser
+def test_a_browser_that_does_not_start_is_an_error(tmp_path):
+    result = _cli(str(_site(tmp_path, GOOD)), "--chromium", "/bin/false")
+    assert result.returncode == 2 and "Chromium did not start" in result.stderr
