@@ -13,18 +13,16 @@ lands. A page fails on:
 - a request to any other origin: routing blocks it, so it is never sent, and reports it;
 - a console error or uncaught exception, a failed request, or an HTTP status >= 400;
 - an image whose ``naturalWidth`` is 0 once it has loaded or failed;
-- math left untypeset: a ``.math`` element with no ``mjx-container`` inside once MathJax's
+- math left untypeset: a ``.math`` element with no ``mjx-container`` once MathJax's
   ``startup.promise`` has settled (MathJax missing, broken or unfinished), a MathJax error
-  (``mjx-merror``), or a raw ``$$``, ``\\(``, ``\\[`` or ``\\begin{`` in the visible text outside
-  code;
+  (``mjx-merror``), or a raw ``$$``, ``\\(``, ``\\[`` or ``\\begin{`` in visible text outside code;
 - an internal link (same origin) to a file that does not exist, or whose ``#fragment`` names
   no ``id`` (nor ``<a name>``) on the target page as the browser built it.
 
 Exit status: 0 when every page is clean; 1 when problems were found, each printed as
 ``page: kind: detail``; 2 when the check cannot run (no such folder, no page in it, a browser
 that fails to start, a check still running after ``--max-seconds``, or Chromium or Playwright
-absent while ``CI=true`` or ``CI=1``). Outside CI, with
-Chromium or Playwright absent, it says so and exits 0.
+absent while ``CI=true``). Outside CI, with either absent, it says so and exits 0.
 """
 
 from __future__ import annotations
@@ -140,6 +138,10 @@ class _PageWatch:
     def _local(self, url: str) -> bool:
         return url == self.base_url or url.startswith(self.base_url + "/")
 
+    def _short(self, url: str) -> str:
+        """A local URL as its path from the site's root (the port changes from run to run)."""
+        return url.removeprefix(self.base_url + "/") if self._local(url) else url
+
     def _route(self, route):
         url = route.request.url
         if self._local(url):
@@ -149,13 +151,15 @@ class _PageWatch:
             route.abort("blockedbyclient")
 
     def _web_socket(self, ws):
-        # Not connected to any server: the socket is answered by nobody and closed.
-        self.blocked.append(ws.url)
-        ws.close()
+        if self._local("http" + ws.url.removeprefix("ws")):
+            ws.connect_to_server()
+        else:  # never connected: closed here, answered by nobody
+            self.blocked.append(ws.url)
+            ws.close()
 
     def _response(self, response):
         if response.status >= 400:
-            self.events.append(("HTTP status", f"{response.status} for {response.url}",
+            self.events.append(("HTTP status", f"{response.status} for {self._short(response.url)}",
                                 response.url))
 
     def _request_failed(self, request):
@@ -163,8 +167,8 @@ class _PageWatch:
         # reported once, as such.
         answered = {url for kind, _, url in self.events if kind == "HTTP status"}
         if request.url not in self.blocked and request.url not in answered:
-            self.events.append(("failed request", f"{request.url} ({request.failure})",
-                                request.url))
+            self.events.append(("failed request",
+                                f"{self._short(request.url)} ({request.failure})", request.url))
 
     def _console(self, msg):
         if msg.type == "error":
@@ -214,14 +218,14 @@ def _probe_problems(page: str, seen: dict) -> list[Problem]:
 def _probe(tab, timeout_s: float, tries: int = 3) -> dict:
     """Run the probe in ``tab``. A page that navigates on its own (a meta refresh, a script
     setting ``location``) is probed where it lands."""
-    for attempt in range(tries):
+    for _ in range(tries - 1):
         try:
             return tab.evaluate(PROBE, timeout_s * 1000)
         except Exception as exc:
-            if "context was destroyed" not in str(exc) or attempt == tries - 1:
+            if "context was destroyed" not in str(exc):
                 raise
             tab.wait_for_load_state("load")
-    raise AssertionError("unreachable: the last try re-raises")
+    return tab.evaluate(PROBE, timeout_s * 1000)
 
 
 def _open(tab, watch: _PageWatch, page: str, timeout_s: float) -> tuple[dict | None, list]:

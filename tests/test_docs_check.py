@@ -87,7 +87,7 @@ BROKEN = {
     "missing image": ({"index.html": _page('<img src="_images/gone.png">')},
                       "image with naturalWidth 0", "_images/gone.png"),
     "missing stylesheet": ({"index.html": _page("", '<link rel="stylesheet" href="gone.css">')},
-                           "HTTP status", "404 for"),
+                           "HTTP status", "404 for gone.css"),
     "math without MathJax": ({"index.html": _page(MATH)},
                              "math left untypeset", "MathJax: absent"),
     "MathJax file missing": ({"index.html": _page(MATH, MATHJAX_TAG)},
@@ -100,6 +100,9 @@ BROKEN = {
     "image from another host": (
         {"index.html": _page('<img src="https://example.invalid/y.png">')},
         "request to another host (blocked)", "https://example.invalid/y.png"),
+    "WebSocket to another host": (
+        {"index.html": _page('<script>new WebSocket("ws://example.invalid/feed")</script>')},
+        "request to another host (blocked)", "ws://example.invalid/feed"),
     "link to a missing page": ({"index.html": _page('<a href="nowhere.html">x</a>')},
                                "broken link", "missing nowhere.html"),
     "anchor missing on another page": (
