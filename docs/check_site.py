@@ -60,15 +60,15 @@ class Problem:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files without logging each request to stderr."""
+    """Serves files without a line on stderr for each request."""
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         pass
 
 
 class _QuietServer(http.server.ThreadingHTTPServer):
-    """A threaded server that does not print a traceback when the browser drops a connection
-    (a page left while its files still download); the browser reports real failures."""
+    """No traceback when the browser drops a connection (a page left while its files still
+    download): the browser itself reports the failures that matter."""
 
     def handle_error(self, request, client_address):
         pass
@@ -180,13 +180,15 @@ class _PageWatch:
         self.events.clear()
         self.pending.clear()
 
-    def settle(self, tab, limit_s: float, grace_s: float = 0.1) -> None:
+    def settle(self, tab, limit_s: float, grace_s: float = 0.1) -> list[str]:
         """Wait until no request is in flight (after a grace for late starters), at most
-        ``limit_s``: fonts and images that typesetting asks for arrive after "load"."""
+        ``limit_s``: fonts and images that typesetting asks for arrive after "load". Returns
+        the requests still in flight at the limit, as paths from the site's root."""
         deadline = time.monotonic() + limit_s
         tab.wait_for_timeout(grace_s * 1000)
         while self.pending and time.monotonic() < deadline:
             tab.wait_for_timeout(20)
+        return sorted(self._short(request.url) for request in self.pending)
 
     def problems(self, page: str) -> list[Problem]:
         """External requests, then events; a console "Failed to load resource" line is dropped
@@ -231,15 +233,18 @@ def _probe(tab, timeout_s: float, tries: int = 3) -> dict:
 def _open(tab, watch: _PageWatch, page: str, timeout_s: float) -> tuple[dict | None, list]:
     """Open one page in ``tab``, let it settle, and return what the probe saw and the problems
     found. The probe's ``moved`` is true when the page sent the browser elsewhere."""
-    watch.reset()
     seen, found = None, []
     url = f"{watch.base_url}/{page}"
     try:
+        # Leave the last page first, so that loads our leaving cancels are not blamed on this one.
+        tab.goto("about:blank")
+        watch.reset()
         tab.goto(url, wait_until="load")
         seen = _probe(tab, timeout_s)
         seen["moved"] = urldefrag(tab.url)[0] != url
-        watch.settle(tab, min(timeout_s, 5))
-        found = _probe_problems(page, seen)
+        limit_s = min(timeout_s, 5)
+        found = [Problem(page, "request still pending", f"{path} after {limit_s:g} s")
+                 for path in watch.settle(tab, limit_s)] + _probe_problems(page, seen)
     except Exception as exc:  # a page that cannot be opened or probed is itself the problem
         found = [Problem(page, "page did not load", str(exc).splitlines()[0])]
     return seen, watch.problems(page) + found
@@ -315,10 +320,6 @@ def find_browser(chromium: str) -> str | None:
     return None
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
 def _watchdog(seconds: float) -> threading.Timer:
     """Exit with status 2 once ``seconds`` have passed: a hung browser must not hang CI."""
     def expire():
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     reason = find_browser(args.chromium)
     if reason is not None:
-        if _in_ci():
+        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
             print(f"docs check FAILED: cannot run under CI=true: {reason}", file=sys.stderr)
             return 2
         print(f"docs check skipped: {reason}; outside CI this is not an error")
