@@ -26,7 +26,7 @@ import importlib
 import os
 import sys
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "full_parser", "main"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("circlearn.training.cli",
@@ -49,7 +49,9 @@ def _command_module(name: str):
     return importlib.import_module(module_name)
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None, *, every: bool = False) -> argparse.ArgumentParser:
+    """The ``circlearn`` parser; only the command named in ``argv`` (or, with ``every``, each
+    command) gets its options, so that parsing imports one command module."""
     parser = argparse.ArgumentParser(
         prog="circlearn",
         description="Compact video classification with circulant matrices.",
@@ -62,11 +64,21 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if name == wanted:
+        if every or name == wanted:
             module = _command_module(name)
             configure = getattr(module, f"configure_{name}_parser", None) or module.configure_parser
             configure(p)
     return parser
+
+
+def full_parser() -> argparse.ArgumentParser:
+    """The ``circlearn`` parser with every command and its options configured (it imports every
+    command module): what the book's command-line reference renders.
+
+    >>> sorted(full_parser()._subparsers._group_actions[0].choices) == sorted(COMMANDS)
+    True
+    """
+    return build_parser(every=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["MARKER", "SERIES", "MANAGED", "SOURCES", "footer", "apply"]
+__all__ = ["MARKER", "SERIES", "MANAGED", "SOURCES", "BOOK_START", "BOOK", "footer", "apply"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -40,7 +40,8 @@ SERIES = {
 # Notebooks whose footer this script owns: the whole series.
 MANAGED = tuple(SERIES)
 
-# Concept → the circlearn source file that implements it, per notebook.
+# Concept → the circlearn source file that implements it, per notebook. Files, not folders: the
+# book turns each into a download link (a package's __init__.py holds its overview).
 SOURCES = {
     "00_setup_and_map": [("the model diagram", "circlearn/plotting/model.py"),
                          ("presets and model configs", "circlearn/models/presets.py")],
@@ -81,15 +82,16 @@ SOURCES = {
                                            "circlearn/models/presets.py")],
     "08_training_compact_models": [("presets, ModelConfig, count_parameters, size_report",
                                     "circlearn/models/presets.py"),
-                                   ("train, TrainConfig, load_model, evaluate", "circlearn/training/"),
-                                   ("GAP, Hit@1, PERR, mAP", "circlearn/metrics/"),
+                                   ("train, TrainConfig, load_model, evaluate",
+                                    "circlearn/training/__init__.py"),
+                                   ("GAP, Hit@1, PERR, mAP", "circlearn/metrics/__init__.py"),
                                    ("class prior, linear on video-level means",
                                     "circlearn/experiments/baselines.py"),
                                    ("paired intervals and verdicts", "circlearn/experiments/stats.py"),
                                    ("nearest_block_circulant, rectangular_matrix",
                                     "circlearn/reference/rectangular.py")],
     "09_reproducing_paper_figures": [("EXPERIMENTS, SCALES, the experiment runner",
-                                      "circlearn/experiments/"),
+                                      "circlearn/experiments/__init__.py"),
                                      ("paired intervals and verdicts", "circlearn/experiments/stats.py"),
                                      ("class prior, linear on video-level means",
                                       "circlearn/experiments/baselines.py"),
@@ -104,6 +106,34 @@ SOURCES = {
                           ("one branch per stream, the width rule, --set",
                            "circlearn/experiments/adapt.py"),
                           ("paired intervals, verdicts, Holm", "circlearn/experiments/stats.py")],
+}
+
+
+# The book's pages (docs/, built by `make docs`) that go on from each notebook, after its start
+# page. The links are relative, so they work in Jupyter and in the built book alike.
+BOOK_START = ("the book", "docs/index.md")
+BOOK = {
+    "00_setup_and_map": [("command line", "docs/cli.md"), ("API reference", "docs/api/index.md")],
+    "01_circulant_matrices": [("circlearn.reference", "docs/api/reference.md")],
+    "02_fft_diagonalisation": [("circlearn.reference", "docs/api/reference.md"),
+                               ("Benchmarks", "docs/benchmarks.md")],
+    "03_diagonal_circulant_products": [("circlearn.reference", "docs/api/reference.md"),
+                                       ("circlearn.nn", "docs/api/nn.md")],
+    "04_torch_circulant_layers": [("circlearn.nn", "docs/api/nn.md"),
+                                  ("Benchmarks", "docs/benchmarks.md")],
+    "05_speed_and_memory": [("Benchmarks", "docs/benchmarks.md"),
+                            ("circlearn.bench", "docs/api/bench.md")],
+    "06_youtube8m_features": [("circlearn.data", "docs/api/data.md"),
+                              ("Bring your own data", "docs/your_data.md")],
+    "07_aggregation_dbof_netvlad_netfv": [("circlearn.nn", "docs/api/nn.md"),
+                                          ("circlearn.models", "docs/api/models.md")],
+    "08_training_compact_models": [("command line", "docs/cli.md"),
+                                   ("circlearn.training", "docs/api/training.md"),
+                                   ("Deploy", "docs/deploy.md")],
+    "09_reproducing_paper_figures": [("Experiments and stored results", "docs/experiments.md"),
+                                     ("circlearn.experiments", "docs/api/experiments.md")],
+    "10_real_sequences": [("Bring your own data", "docs/your_data.md"),
+                          ("Experiments and stored results", "docs/experiments.md")],
 }
 
 
@@ -123,6 +153,9 @@ def footer(stem: str) -> str:
         lines.append("**Where this lives in circlearn.** " + " · ".join(
             f"{what}: [`{path}`](../{path})" for what, path in sources))
         lines.append("")
+    lines.append("**In the book** (`make docs`): " + " · ".join(
+        f"[{what}](../{path})" for what, path in [BOOK_START, *BOOK.get(stem, [])]))
+    lines.append("")
     nav = []
     if i > 0:
         nav.append("← previous: " + _link(order[i - 1]))

@@ -1,4 +1,4 @@
-"""ONNX export (circlearn.deploy): graph parity, precisions, CLI, errors, README example.
+"""ONNX export (circlearn.deploy): graph parity, precisions, CLI, errors, the Deploy page's example.
 
 Exports take ~10 s each on the 2-core CPU (torch.export + decompositions), so the models are
 shared module fixtures: three exported tiny models cover the three poolings' kinds of
@@ -287,12 +287,13 @@ def test_cli_exports_each_precision_within_its_gap_tolerance(trained, capsys):
     assert "FLOAT16" in kinds["fp16"] and "INT8" in kinds["int8"]
 
 
-def test_readme_onnx_example_runs_with_numpy_and_onnxruntime_alone(trained, capsys):
+def test_deploy_page_onnx_example_runs_with_numpy_and_onnxruntime_alone(trained, capsys):
+    """The example of the book's Deploy page (docs/deploy.md), run as written."""
     path = trained / "export" / "model.onnx"
     if not path.is_file():
         _export(capsys, trained)
-    readme = (ROOT / "README.md").read_text()
-    snippet = re.search(r"<!-- onnx-example -->\s*```python\n(.*?)```", readme, re.S).group(1)
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    snippet = re.search(r"<!-- onnx-example -->\s*```python\n(.*?)```", page, re.S).group(1)
     assert len(snippet.strip().splitlines()) <= 10
     code = snippet.replace("runs/dbof/export/model.onnx", str(path))
     code += "\nimport sys\nassert 'torch' not in sys.modules and 'circlearn' not in sys.modules\n"

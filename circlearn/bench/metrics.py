@@ -7,6 +7,7 @@ and the reference's tie shuffling cannot make the two differ (checked on the poo
 Batches are generated on the fly from ``default_rng([seed, batch])``; generation is not timed.
 
 Measured:
+
 - ``literal``: :class:`circlearn.metrics.literal.LiteralEvaluationMetrics` over the **full**
   set, once, timed batch by batch, interleaved with a ``fast`` pass on the same batches;
 - ``fast``: :class:`circlearn.metrics.EvaluationMetrics`, the interleaved pass plus further

@@ -67,7 +67,8 @@ __all__ = ["OPSET", "PRECISIONS", "DEFAULT_FILES", "ATOL", "require_deploy", "bu
 OPSET = 20
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
-#: largest |ONNX Runtime − torch| on probabilities accepted per precision (int8: not checked).
+#: largest absolute difference between ONNX Runtime's and torch's probabilities accepted per
+#: precision (int8: not checked).
 ATOL = {"fp32": 1e-4, "fp16": 1e-2, "int8": None}
 
 

@@ -2,21 +2,22 @@ r"""``fig-structures``: circulant against other structures at the same budget.
 
 The FC after pooling (DBoF and NetVLAD, both streams) is replaced by, per pooling:
 
-================== ===========================================================================
-variant            FC after pooling
-================== ===========================================================================
-``dense``          ``nn.Linear`` (the reference)
-``thin``           a dense FC with a smaller ``hidden_size`` ``h`` so that its weights match the
-                   circulant FC's count: ``h = max(1, round(P_circ / Σ_s in_s))`` (``h = 2``
-                   whenever ``in_s >= hidden``: the circulant FC has ``2 · in_s`` weights). The
-                   classifier then reads ``h`` features per stream instead of ``hidden_size``.
+==================== =========================================================================
+variant              FC after pooling
+==================== =========================================================================
+``dense``            ``nn.Linear`` (the reference)
+``thin``             a dense FC with a smaller ``hidden_size`` ``h`` so that its weights match
+                     the circulant FC's count: ``h = max(1, round(P_circ / Σ_s in_s))``
+                     (``h = 2`` whenever ``in_s >= hidden``: the circulant FC has ``2 · in_s``
+                     weights). The classifier then reads ``h`` features per stream instead of
+                     ``hidden_size``.
 ``circulant-k1/2/4`` ``CirculantLinear`` with a learned diagonal and 1, 2, 4 factors
-``toeplitz``       ``ToeplitzLinear`` (``in + out − 1`` weights)
+``toeplitz``         ``ToeplitzLinear`` (``in + out − 1`` weights)
 ``low-rank-x1/4/16`` ``LowRankLinear`` with ``m`` = 1, 4, 16 times the circulant FC's count:
-                   one rank for every stream, ``r = max(1, round(m · P_circ / Σ_s (in_s +
-                   out)))``, capped per layer at ``min(in, out)`` (so the budget is met within
-                   half a rank's worth of weights: ``Σ_s (in_s + out) / 2``)
-================== ===========================================================================
+                     one rank for every stream, ``r = max(1, round(m · P_circ / Σ_s (in_s +
+                     out)))``, capped per layer at ``min(in, out)`` (so the budget is met
+                     within half a rank's worth of weights: ``Σ_s (in_s + out) / 2``)
+==================== =========================================================================
 
 ``P_circ`` is the trainable parameter count of the one-factor circulant FCs of both streams
 (``2 · in_s`` each). At the paper's DBoF shapes (8192 → 512 and 4096 → 512) the equal-budget

@@ -3,19 +3,22 @@
 Layer kinds (``embedding``, ``fc``, ``classifier_layer``) — the three places the paper
 compresses can each be dense or circulant independently:
 
-=================== ====================================================================
-``"dense"``          ``nn.Linear``
-``"circulant"``      ``CirculantLinear(diagonal="learned")``, the paper's "DC"/general layer
-``"circulant-sign"`` ``CirculantLinear(diagonal="sign")``, fixed ±1 diagonal ("CD", Cheng et al.)
-``"circulant-plain"`` ``CirculantLinear(diagonal=None)``, the paper's compact MoE layers
-``"circulant-sign-output"`` ``CirculantLinear(diagonal="sign-output")``, the authors' placement of
-                     the fixed signs (after the circulant; a plain circulant once BN follows)
-``"toeplitz"``       ``ToeplitzLinear`` (``in + out - 1`` weights)
-``"low-rank"``       ``LowRankLinear`` of rank ``rank`` (``rank · (in + out)`` weights)
-=================== ====================================================================
+=========================== ===========================================================
+``"dense"``                 ``nn.Linear``
+``"circulant"``             ``CirculantLinear(diagonal="learned")``, the paper's "DC"/general
+                            layer
+``"circulant-sign"``        ``CirculantLinear(diagonal="sign")``, fixed ±1 diagonal ("CD",
+                            Cheng et al.)
+``"circulant-plain"``       ``CirculantLinear(diagonal=None)``, the paper's compact MoE layers
+``"circulant-sign-output"`` ``CirculantLinear(diagonal="sign-output")``, the authors'
+                            placement of the fixed signs (after the circulant; a plain
+                            circulant once BN follows)
+``"toeplitz"``              ``ToeplitzLinear`` (``in + out - 1`` weights)
+``"low-rank"``              ``LowRankLinear`` of rank ``rank`` (``rank · (in + out)`` weights)
+=========================== ===========================================================
 
 The structured kinds are initialised like the kind they replace: their represented weight's
-entries get the standard deviation of the dense rule for that place (:mod:`.layers`).
+entries get the standard deviation of the dense rule for that place (:mod:`circlearn.models.layers`).
 
 Streams: the input frame vector is the concatenation of ``feature_names`` with
 ``feature_sizes`` (in order); the whole vector is L2-normalized per frame, then split.

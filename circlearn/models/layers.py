@@ -1,4 +1,4 @@
-"""The layer-kind factory: a layer-kind name (see :mod:`.config`) → a linear module.
+"""The layer-kind factory: a layer-kind name (see :mod:`circlearn.models.config`) → a linear module.
 
 :func:`make_linear` is the one place that maps a kind (``ModelConfig.embedding``, ``fc``,
 ``classifier_layer``) to a module (dense, circulant, Toeplitz or low-rank); a new kind is a new

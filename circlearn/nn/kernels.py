@@ -179,7 +179,9 @@ def spatial_backward(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
 def frequency_backward_torch(G: torch.Tensor, Z: torch.Tensor, S_conj: torch.Tensor,
                              acc: torch.Tensor, scale: bool,
                              acc_sum: torch.Tensor | None = None) -> None:
-    """Readable twin of :func:`frequency_backward` (same arguments, same in-place updates)::
+    """Readable twin of :func:`frequency_backward`.
+
+    Same arguments, same in-place updates::
 
         acc += Σ_r G · conj(Z);   acc_sum += Σ_r G;   G *= S_conj (if scale)
     """
@@ -192,7 +194,9 @@ def frequency_backward_torch(G: torch.Tensor, Z: torch.Tensor, S_conj: torch.Ten
 
 def spatial_backward_torch(gz: torch.Tensor, x: torch.Tensor, d: torch.Tensor,
                            gx: torch.Tensor | None, acc: torch.Tensor | None) -> None:
-    """Readable twin of :func:`spatial_backward` (same arguments, same in-place updates)::
+    """Readable twin of :func:`spatial_backward`.
+
+    Same arguments, same in-place updates::
 
         gx = Σ_b gz[:, b] ⊙ d[b];   acc += Σ_r gz[r] ⊙ x[r]
     """

@@ -9,7 +9,7 @@ Functions:
 
 - :func:`show_matrices`: heatmaps side by side on a symmetric colour scale (shared or per panel);
 - :func:`plot_spectrum`: ``fft(c)`` beside ``numpy.linalg.eigvals(circulant(c))``;
-- :func:`plot_fft_error`: max |FFT product - dense product| against ``n``, per dtype;
+- :func:`plot_fft_error`: ``max |FFT product - dense product|`` against ``n``, per dtype;
 - :func:`plot_approximation`: relative Frobenius error against the number of factors ``k``.
 """
 

@@ -1,0 +1,79 @@
+"""The README is a front page: short, its links lead into the book, its example runs as written,
+and its results table says what the stored results say."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+RESULTS = ROOT / "data_samples" / "results"
+#: the data column of the results table → the stored fig-embeddings folder it reads
+SOURCES = {"**synthetic**, medium (3 seeds)": RESULTS / "medium" / "fig-embeddings",
+           "**real**: spoken digits (5 seeds)": RESULTS / "real" / "spoken-digits" / "fig-embeddings",
+           "**real**: JapaneseVowels (5 seeds)": RESULTS / "real" / "japanese-vowels" / "fig-embeddings"}
+
+
+def test_readme_is_a_front_page():
+    assert len(README.splitlines()) <= 150
+    for words in ("make test", "make demo", "make docs", "docs/_build/html/index.html"):
+        assert words in README, words
+    make = (ROOT / "Makefile").read_text()
+    assert re.search(r"^DOCS_OUT := docs/_build/html$", make, re.M), "the README names this folder"
+
+
+def test_readme_links_resolve_to_book_pages():
+    links = re.findall(r"\]\((?!https?:|#)([^)#\s]+)", README)
+    pages = [link for link in links if link.startswith("docs/")]
+    assert {"docs/experiments.md", "docs/your_data.md", "docs/deploy.md", "docs/benchmarks.md",
+            "docs/cli.md", "docs/api/index.md"} <= set(pages)
+    for link in links:
+        assert (ROOT / link).is_file(), f"README links to a missing file: {link}"
+    for page in pages:
+        assert page.endswith(".md") and "_build" not in page and "/_" not in page, page
+
+
+def test_readme_example_runs_as_written():
+    snippet = re.search(r"## A first example\s*```python\n(.*?)```", README, re.S).group(1)
+    assert len(snippet.strip().splitlines()) <= 10
+    tree = ast.parse(snippet)
+    *body, last = tree.body
+    scope: dict = {}
+    exec(compile(ast.Module(body=body, type_ignores=[]), "README", "exec"), scope)
+    # the numbers its comments quote
+    assert scope["ref"].circulant_matvec([1., 2., 3.], [1., 0., 0.]).tolist() == [1., 2., 3.]
+    assert scope["count_parameters"](scope["layer"]) == 16_384 and scope["y"].shape == (32, 512)
+    assert eval(compile(ast.Expression(last.value), "README", "eval"), scope) == 59_494_504
+    assert scope["count_parameters"](scope["from_preset"]("dbof")) == 65_761_384
+
+
+def _results_rows(text: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| **synthetic**") or line.startswith("| **real**")]
+    assert rows, "no results table"
+    return rows
+
+
+def _stored_row(table: str, start: str) -> list[str]:
+    line = next(x for x in table.splitlines() if x.startswith(f"| {start} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/experiments.md"])
+def test_results_table_is_the_stored_results(page):
+    rows = _results_rows((ROOT / page).read_text())
+    assert len(rows) == 9 and {r[0] for r in rows} == set(SOURCES)
+    for data, pooling, dense, compact, diff, verdict, _paper in rows:
+        table = (SOURCES[data] / "table.md").read_text()
+        validate = table.split("Comparisons on validate", 1)[1].split("\n\n", 2)[1]
+        gap = _stored_row(table, "variant").index("validate GAP")
+        assert _stored_row(table, f"{pooling} dense")[gap] == dense, (data, pooling)
+        assert _stored_row(table, f"{pooling} compact")[gap] == compact, (data, pooling)
+        claim = _stored_row(validate, f"{pooling} compact vs {pooling} dense")
+        mean, interval = diff.replace("−", "-").split(" ", 1)
+        assert claim[2:4] == [mean, interval], (data, pooling)
+        assert claim[6] == claim[7] == f"**{verdict}**", (data, pooling)
