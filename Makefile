@@ -2,6 +2,7 @@
 #   make test   create .venv if needed, install (CPU torch pin first), run every test and notebook
 #   make demo   same install, then the main job: the paper's fig-embeddings experiment, quick scale
 #   make docs   same install, then the book (docs/) as static HTML in docs/_build/html
+#   make docs-check  the book built, then every page of it opened in Chromium
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +13,8 @@ CONSTRAINTS := .ci/constraints.txt
 STAMP := $(VENV)/.circlearn-installed
 export MPLBACKEND ?= Agg
 
-.PHONY: install test unit notebooks docs demo lab bench lint clean-notebooks check-notebooks-clean
+.PHONY: install test unit notebooks docs docs-check demo lab bench lint clean-notebooks \
+	check-notebooks-clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +54,12 @@ docs: $(STAMP)
 	rm -rf docs/_build
 	$(PY) -m sphinx -W --keep-going -q -b html -c docs . $(DOCS_OUT)
 	CIRCLEARN_BOOK=$(DOCS_OUT) $(PY) -m pytest tests/test_book.py -q -p no:cacheprovider
+
+# The browser check (docs/check_site.py): every page of the built book in Debian's Chromium
+# over a loopback server; fails on requests to other hosts, console errors, HTTP errors, empty
+# images, untypeset math and broken links. Without Chromium it says so and passes, unless CI=true.
+docs-check: docs
+	$(PY) docs/check_site.py $(DOCS_OUT)
 
 # The cleaner's flags mirror [tool.nbstripout] in pyproject.toml (nbstripout does not read it;
 # tests/test_notebook_hygiene.py checks the two agree).
