@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from circlearn.cli import main
-from circlearn.data.arrays import (PACKAGED, convert_npz, packaged_file, read_npz,
-                                   sequences_from_arrays, stratified_split)
+from circlearn.data.arrays import (
+    PACKAGED,
+    convert_npz,
+    packaged_file,
+    read_npz,
+    sequences_from_arrays,
+    stratified_split,
+)
 from circlearn.data.layout import resolve_data
 from circlearn.data.yt8m import read_frame_examples
 

@@ -8,9 +8,8 @@ import torch
 from conftest import TOL
 from torch import nn
 
-from circlearn.nn.blocks import BN_EPS, BN_MOMENTUM
+from circlearn.nn.blocks import BN_EPS, BN_MOMENTUM, l2_normalize
 from circlearn.nn.circulant import CirculantLinear
-from circlearn.nn.blocks import l2_normalize
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 F, K, B, T = 12, 6, 4, 7

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from circlearn.data import samples
+from circlearn.deploy.torchscript import export_torchscript
 from circlearn.models import preset_config
 from circlearn.training import TrainConfig, TrainingDiverged, evaluate, load_model, train
 from circlearn.training.checkpoint import CheckpointManager, load_checkpoint
 from circlearn.training.evaluation import eval_loader
-from circlearn.deploy.torchscript import export_torchscript
 from circlearn.training.predict import predict_top_k, read_predictions, write_predictions
 
 FRAME = samples.path("yt8m") / "frame"

@@ -4,8 +4,8 @@ Modules: ``tfrecord`` (framing, CRC-32C), ``protowire`` (Example/SequenceExample
 ``yt8m`` (schemas, readers/writers, (de)quantisation), ``files`` (patterns, record indexes),
 ``datasets`` (sharded, resumable loaders), ``batch`` (the batch format and its model inputs),
 ``frames`` (frame preparation and sampling, shared by the loaders and the models; it loads
-torch, the record readers do not), ``augmentation`` (half videos), ``synth`` (synthetic YouTube-8M, presets and the
-dataset cache; its generative models in ``synth_models``),
+torch, the record readers do not), ``augmentation`` (half videos), ``synth`` (synthetic
+YouTube-8M, presets and the dataset cache; its generative models in ``synth_models``),
 ``samples`` (the bundled ``data_samples/``), ``inspect`` and ``cli`` (``circlearn data``).
 """
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-
 from .yt8m import MAX_QUANTIZED_VALUE, MIN_QUANTIZED_VALUE, quantize, video_mean
 
 __all__ = ["V1", "V2", "CHUNK", "log_uniform_lengths", "gumbel_top_k", "quantize32"]

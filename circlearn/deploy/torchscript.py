@@ -37,8 +37,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from circlearn.models import VideoClassifier
 from circlearn.data.frames import frame_draws
+from circlearn.models import VideoClassifier
 
 __all__ = ["SampledEvaluation", "export_torchscript", "deployable"]
 

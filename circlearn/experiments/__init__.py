@@ -25,8 +25,15 @@ variant, baselines, the figure's claims as paired comparisons with verdicts, pro
 - :mod:`~circlearn.experiments.cli`: the command line (only :mod:`circlearn.cli` imports it).
 """
 
-from circlearn.experiments.registry import (BEYOND_PAPER, EXPERIMENTS, SCALES, Experiment,
-                                            Variant, data_layout, experiment_configs)
+from circlearn.experiments.registry import (
+                                            BEYOND_PAPER,
+                                            EXPERIMENTS,
+                                            SCALES,
+                                            Experiment,
+                                            Variant,
+                                            data_layout,
+                                            experiment_configs,
+)
 from circlearn.experiments.runner import reproduce
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "reproduce",

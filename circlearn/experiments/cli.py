@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from circlearn import experiments
-from circlearn.config import add_alias_option
 from circlearn.bench.models import batch1_latency_ms
+from circlearn.config import add_alias_option
 from circlearn.experiments import BEYOND_PAPER, EXPERIMENTS, SCALES
 from circlearn.experiments.adapt import parse_settings
 from circlearn.experiments.report import format_table

@@ -33,10 +33,10 @@ split's GAP.
 
 **Claims**: "fine-tuned better than scratch" (``b better than a``, b − a > 0) per pooling and
 kind: four comparisons, one Holm family per split and direction, as every figure. The
-projected and fine-tuned models have the scratch model's size. The plateau rule applies to every curve; a projected model has one
-evaluation and a fine-tuned one ``N``, fewer than the rule's 4, so they show no plateau gain
-(✗). :func:`compress_one` is the runner's task for the projected and fine-tuned variants,
-run after the dense runs they start from.
+projected and fine-tuned models have the scratch model's size. The plateau rule applies to
+every curve; a projected model has one evaluation and a fine-tuned one ``N``, fewer than the
+rule's 4, so they show no plateau gain (✗). :func:`compress_one` is the runner's task for the
+projected and fine-tuned variants, run after the dense runs they start from.
 """
 
 from __future__ import annotations

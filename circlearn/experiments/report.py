@@ -22,8 +22,7 @@ from circlearn.experiments.evidence import complete, paired_values, plateau_fiel
 from circlearn.experiments.stats import ALPHA, BETTER, compare, mean_std
 from circlearn.plotting.compress import plot_compress
 from circlearn.plotting.paper import plot_experiment
-from circlearn.plotting.scaling import PAPER_TRAIN_VIDEOS, paper_differences, plot_scaling, \
-    scaling_rows
+from circlearn.plotting.scaling import PAPER_TRAIN_VIDEOS, paper_differences, plot_scaling, scaling_rows
 from circlearn.plotting.structures import plot_structures
 
 __all__ = ["summarize_variant", "comparisons", "markdown_table",
@@ -362,8 +361,8 @@ def _scaling_table(results: dict) -> str:
                                             "dense GAP", "circulant GAP", "difference",
                                             "95% CI", "verdict (margin 0.01)", "Holm verdict"],
                                      align="lrrrrrlll").rstrip("\n"), ""]
-    lines.append("The paper (YouTube-8M, about {:,} training videos, figure B's last epoch): "
-                 .format(PAPER_TRAIN_VIDEOS)
+    lines.append(f"The paper (YouTube-8M, about {PAPER_TRAIN_VIDEOS:,} training videos, "
+                 f"figure B's last epoch): "
                  + ", ".join(f"{p} {d:+.3f}" for p, d in paper.items()) + ".")
     b = results.get("baselines")
     if b:

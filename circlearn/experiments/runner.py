@@ -28,8 +28,7 @@ from circlearn.experiments.adapt import data_sizes, settings_text
 from circlearn.experiments.baselines import LINEAR_PROTOCOL, FittedBaselines, current_protocol
 from circlearn.experiments.evidence import complete, plateau_warnings
 from circlearn.experiments.progress import Progress
-from circlearn.experiments.provenance import (check_tree, data_paths, git_state, provenance,
-                                              repository_root)
+from circlearn.experiments.provenance import check_tree, data_paths, git_state, provenance, repository_root
 from circlearn.experiments.registry import SCALES, data_layout, experiment_configs, get_experiment
 from circlearn.experiments.report import comparisons, summarize_variant, write_report
 from circlearn.experiments.reuse import finish_run, prepare_run, reuse_entry

@@ -16,8 +16,8 @@ the budget, not the data. The plateau rule applies per variant as everywhere
 
 Its comparisons are "circulant is no worse than dense" per pooling and size (Holm over all
 of them on a split); its table gives each size's difference, interval and both verdicts
-(:func:`circlearn.plotting.scaling.scaling_rows`), its figure the difference against training videos on a log axis,
-with the paper's difference marked at the paper's training-set size
+(:func:`circlearn.plotting.scaling.scaling_rows`), its figure the difference against training
+videos on a log axis, with the paper's difference marked at the paper's training-set size
 (:func:`circlearn.plotting.scaling.plot_scaling`).
 """
 

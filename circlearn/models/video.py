@@ -33,11 +33,11 @@ import math
 import torch
 from torch import nn
 
+from circlearn.data.frames import frame_draws, gather_frames, indices_from_draws, prepare_frames
 from circlearn.models.config import ModelConfig
 from circlearn.models.layers import make_linear
 from circlearn.nn.blocks import batch_norm, check_num_frames
 from circlearn.nn.gating import ContextGating, LogisticClassifier, MixtureOfExperts
-from circlearn.data.frames import frame_draws, gather_frames, indices_from_draws, prepare_frames
 from circlearn.nn.pooling import DBoF, NetFV, NetVLAD
 
 __all__ = ["VideoClassifier"]

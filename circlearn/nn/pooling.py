@@ -43,8 +43,8 @@ from circlearn.nn.blocks import (
     check_num_frames,
     dense_linear,
     exporting,
+    l2_normalize,
 )
-from circlearn.nn.blocks import l2_normalize
 
 __all__ = ["frame_mask", "used_frames", "DBoF", "NetVLAD", "NetFV"]
 

@@ -16,21 +16,6 @@ Weights follow ``torch.nn.Linear``: shape ``(out, in)``, ``y = x @ W.T`` on row 
 public name is importable from here, e.g. ``from circlearn.reference import circulant``.
 """
 
-from circlearn.reference.square import (
-    circulant,
-    circulant_inverse,
-    circulant_matvec,
-    circulant_product,
-    diag_circulant,
-    diag_circulant_chain,
-    diag_circulant_matvec,
-    eigenvalues,
-    nearest_circulant,
-    paper_circulant_matvec,
-    solve,
-    transpose_vector,
-    wrapped_diagonal_means,
-)
 from circlearn.reference.low_rank import (
     low_rank_matrix,
     low_rank_matvec,
@@ -45,6 +30,21 @@ from circlearn.reference.rectangular import (
     rectangular_matvec,
     sign_output_matrix,
     sign_output_matvec,
+)
+from circlearn.reference.square import (
+    circulant,
+    circulant_inverse,
+    circulant_matvec,
+    circulant_product,
+    diag_circulant,
+    diag_circulant_chain,
+    diag_circulant_matvec,
+    eigenvalues,
+    nearest_circulant,
+    paper_circulant_matvec,
+    solve,
+    transpose_vector,
+    wrapped_diagonal_means,
 )
 from circlearn.reference.toeplitz import (
     nearest_toeplitz,
