@@ -77,3 +77,22 @@ def test_results_table_is_the_stored_results(page):
         mean, interval = diff.replace("−", "-").split(" ", 1)
         assert claim[2:4] == [mean, interval], (data, pooling)
         assert claim[6] == claim[7] == f"**{verdict}**", (data, pooling)
+
+
+def _stored_numbers() -> set[str]:
+    """Every three-decimal number the experiments printed into their stored ``table.md``."""
+    found = set()
+    for table in RESULTS.rglob("table.md"):
+        found |= set(re.findall(r"\d+\.\d{3}", table.read_text()))
+    return found
+
+
+def test_stored_results_prose_quotes_stored_numbers():
+    """The prose of the book's "Stored results" quotes GAPs, differences and intervals: each is
+    a number some stored ``table.md`` prints (a mistyped or stale number fails)."""
+    page = (ROOT / "docs" / "experiments.md").read_text()
+    prose = page.split("## Stored results", 1)[1].split("### At a glance", 1)[0]
+    quoted = re.findall(r"\d+\.\d{3}", prose)
+    assert len(quoted) >= 20, "the section quotes the stored numbers"
+    missing = sorted(set(quoted) - _stored_numbers())
+    assert not missing, f"numbers no stored table prints: {missing}"
