@@ -34,6 +34,7 @@ extensions = [
 root_doc = "docs/index"
 include_patterns = ["docs/**", "notebooks/*.ipynb"]
 exclude_patterns = [*outside_folders(ROOT, ("docs", "notebooks")), "docs/_build", "docs/_ext", "docs/_root",
+                    "docs/_static",
                     "**/.ipynb_checkpoints"]
 
 # Notebooks: stored outputs only.
@@ -53,7 +54,8 @@ autodoc_class_signature = "separated"
 
 html_theme = "sphinx_book_theme"
 html_title = "circlearn"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["book.css"]  # result tables keep each number on one line
 html_extra_path = ["_root"]  # index.html at the top of the site, pointing to docs/index.html
 # Without a default mode the theme logs a console error on every page.
 html_context = {"default_mode": "auto"}
