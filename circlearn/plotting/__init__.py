@@ -6,6 +6,7 @@ digitized curves), ``circlearn.plotting.structures`` (fig-structures: GAP agains
 parameters), ``circlearn.plotting.compress`` (fig-compress), ``circlearn.plotting.pareto``
 (size against GAP and latency with the Pareto front), ``circlearn.plotting.algebra``
 (circulant algebra lessons), ``circlearn.plotting.perf`` (speed and memory) and
-``circlearn.plotting.data`` (YouTube-8M features and label statistics). matplotlib is
-imported by the submodules only.
+``circlearn.plotting.data`` (YouTube-8M features and label statistics);
+``circlearn.plotting.files`` writes the figures' PNG files (palette images, small enough to
+store). matplotlib is imported by the submodules only.
 """

@@ -10,6 +10,8 @@ linear-on-means baselines.
 
 from __future__ import annotations
 
+from .files import save_png
+
 __all__ = ["STAGE_STYLES", "plot_compress"]
 
 #: Stage → (legend text, colour, x offset within a structure's group).
@@ -67,6 +69,6 @@ def plot_compress(results: dict, path=None):
                                             else ""), fontsize=10)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_png(fig, path, dpi=100)
         plt.close(fig)
     return fig

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from .files import save_png
+
 __all__ = ["plot_deploy"]
 
 _MARKERS = {"paper": "o", "quick": "s", "medium": "D"}
@@ -68,6 +70,6 @@ def plot_deploy(rows: list[dict], path: str | os.PathLike | None = None):
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        save_png(fig, path, dpi=110)
         plt.close(fig)
     return fig

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from .files import save_png
+
 __all__ = ["difference_rows", "plot_differences", "paired_curves", "plot_paired_curves"]
 
 
@@ -78,7 +80,7 @@ def plot_differences(panels: Mapping[str, Sequence[Mapping]], margin: float | No
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     if path is not None:
-        fig.savefig(path, dpi=110)
+        save_png(fig, path, dpi=110)
     return fig
 
 

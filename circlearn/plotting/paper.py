@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+from .files import save_png
+
 __all__ = ["PAPER_CURVES", "PAPER_TITLES", "plot_curves", "plot_experiment", "variant_style",
            "BASELINE_STYLES"]
 
@@ -138,6 +140,6 @@ def plot_experiment(results: dict, path: str | os.PathLike | None = None, paper:
     fig.suptitle(PAPER_TITLES.get(name, name), fontsize=11)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_png(fig, path, dpi=100)
         plt.close(fig)
     return fig

@@ -27,6 +27,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .files import save_png
+
 __all__ = ["FIGURES", "pareto_front", "place_labels", "boxes_overlap", "scale_points",
            "paper_points", "latency_points", "plot_pareto"]
 
@@ -237,6 +239,6 @@ def plot_pareto(panels: Sequence[dict], path: str | os.PathLike | None = None, *
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles),
                fontsize=8, frameon=False)
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_png(fig, path, dpi=100)
         plt.close(fig)
     return fig, labels

@@ -10,6 +10,8 @@ training-set size; the "no worse" margin (−0.01) and zero are horizontal lines
 
 from __future__ import annotations
 
+from .files import save_png
+
 __all__ = ["POOLING_COLORS", "PAPER_TRAIN_VIDEOS", "paper_differences", "scaling_rows",
            "plot_scaling"]
 
@@ -82,6 +84,6 @@ def plot_scaling(results: dict, path=None, split_key: str = "comparisons"):
               frameon=False)  # below the axis: it hides no line
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_png(fig, path, dpi=100)
         plt.close(fig)
     return fig

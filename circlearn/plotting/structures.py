@@ -9,6 +9,8 @@ horizontal lines.
 
 from __future__ import annotations
 
+from .files import save_png
+
 __all__ = ["KIND_COLORS", "plot_structures"]
 
 #: Line colour of each FC kind (a variant's ``kind`` in ``results.json``), in drawing order.
@@ -55,6 +57,6 @@ def plot_structures(results: dict, path=None):
                  + (" (synthetic data)" if results.get("synthetic") else ""), fontsize=11)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_png(fig, path, dpi=100)
         plt.close(fig)
     return fig
