@@ -274,3 +274,22 @@ def test_medium_fig_layers_embedding_is_rectangular_with_several_blocks(tmp_path
     embeddings = experiment_configs("fig-embeddings", "medium", tmp_path, layout=layout)
     assert {c.model.cluster_sizes for c in embeddings if c.model.pooling == "dbof"} == {
         (1024, 512)}
+
+
+def test_table_names_a_figures_own_widths():
+    """A figure whose models use other widths than the scale's (medium fig-layers' 2048 DBoF
+    clusters) says so under the sizes line; the stored table says it too."""
+    import json
+
+    from circlearn.data import samples
+    from circlearn.experiments.report import format_table
+
+    stored = samples.path("results") / "medium" / "fig-layers"
+    results = json.loads((stored / "results.json").read_text())
+    assert results["sizes"]["clusters"]["dbof"] == [1024, 512]
+    line = next(x for x in format_table(results).splitlines() if x.startswith("This figure's own"))
+    assert "dbof 2048 (dbof-video, dbof-video-fc-circulant" in line
+    assert line in (stored / "table.md").read_text()
+    for v in results["variants"]:
+        v["model"]["cluster_sizes"] = [1024, 512]
+    assert "This figure's own" not in format_table(results)

@@ -199,6 +199,22 @@ def _hit_sections(results: dict, labels: dict[str, str]) -> list[str]:
     return lines
 
 
+def _own_widths_line(results: dict) -> str | None:
+    """The widths a figure's models use where they differ from the sizes line's (a figure's
+    own cluster count, such as ``SCALES[scale]["figure_clusters"]``), read from the models."""
+    scale_widths = (results.get("sizes") or {}).get("clusters") or {}
+    own = {}
+    for v in results["variants"]:
+        model = v.get("model") or {}
+        pooling, widths = model.get("pooling"), model.get("cluster_sizes")
+        if pooling in scale_widths and widths and list(widths) != list(scale_widths[pooling]):
+            own.setdefault(f"{pooling} {'/'.join(map(str, widths))}", []).append(v["name"])
+    if not own:
+        return None
+    return ("This figure's own widths (its models, in `results.json`): "
+            + "; ".join(f"{w} ({', '.join(names)})" for w, names in own.items()) + ".")
+
+
 def table_header(results: dict) -> list[str]:
     """The first lines of a results table: title, seeds, the synthetic-data note, protocol,
     the sizes and their rule, the stopping rule, the primary split."""
@@ -211,6 +227,8 @@ def table_header(results: dict) -> list[str]:
         lines += [f"Protocol: {results['protocol']}", ""]
     if results.get("sizes"):
         lines += [_sizes_line(results["sizes"]), ""]
+    if _own_widths_line(results):
+        lines += [_own_widths_line(results), ""]
     if _stopping_line(results):
         lines += [_stopping_line(results), ""]
     if results.get("primary_split"):
