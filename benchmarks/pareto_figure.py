@@ -29,7 +29,7 @@ from circlearn.plotting.pareto import (latency_points, paper_points, pareto_fron
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "data_samples" / "results"
-DEPLOY = ROOT / "benchmarks" / "results" / "deploy-intel-r--xeon-r--processor-2cores.json"
+DEPLOY = ROOT / "benchmarks" / "results" / "deploy-amd-epyc-2cores.json"
 SIZE = "fp32 MB of the trainable parameters (log)"
 
 

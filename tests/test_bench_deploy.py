@@ -268,3 +268,24 @@ def test_one_model_measured_at_batch_1_and_32_beside_the_dft_export(measured):
     assert ratio["eager_b32_p50_ms_ratio"] == pytest.approx(0.5)
     text = report.markdown_tables(rows, [ratio])
     assert "## Batch-32 latency" in text and "onnx-fp32-dft p50/p95 ms" in text
+
+
+def test_paper_table_shows_the_paper_rows_and_the_side_by_side_ratios():
+    def row(model, scale, dense, ms):
+        r = {"model": model, "scale": scale, "dense": dense, "parameters": 1234567,
+             "fp32_MB": 4.94, "int8_MB": 1.25, "onnx-fp32_b32_p50_ms": 10 * ms}
+        r.update({f"{rt}_p50_ms": ms for rt in ("eager", "torchscript", "onnx-fp32",
+                                                "onnx-fp16", "onnx-int8")})
+        return r
+
+    payload = {"rows": [row("dbof", "paper", "dbof", 60.0),
+                        row("dbof-fc-circulant", "paper", "dbof", 30.04),
+                        row("dbof (quick)", "quick", "dbof", 1.0)],
+               "ratios": [{"compact": "dbof-fc-circulant", "dense": "dbof",
+                           "onnx-fp32_p50_side_by_side_ratio": 0.4981}]}
+    lines = report.paper_table(payload).splitlines()
+    assert len(lines) == 4 and "quick" not in "\n".join(lines)  # header, rule, two paper rows
+    dense, compact = ([c.strip() for c in x.strip("|").split("|")] for x in lines[2:])
+    assert dense[:4] == ["`dbof`", "1,234,567", "4.9 / 1.2", "60.0"] and dense[-1] == "(dense)"
+    assert compact[3] == "30.0" and compact[8] == "–"  # no DFT export measured
+    assert compact[9] == "300.4" and compact[-1] == "0.50× / – (vs `dbof`)"

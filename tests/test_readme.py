@@ -96,3 +96,47 @@ def test_stored_results_prose_quotes_stored_numbers():
     assert len(quoted) >= 20, "the section quotes the stored numbers"
     missing = sorted(set(quoted) - _stored_numbers())
     assert not missing, f"numbers no stored table prints: {missing}"
+
+
+BENCH = ROOT / "benchmarks" / "results"
+DEPLOY_JSON = BENCH / "deploy-amd-epyc-2cores.json"
+DEPLOY_PAGE = ROOT / "docs" / "deploy.md"
+
+
+def _deploy_sections() -> str:
+    """The Deploy page's measured sections: the deploy table and the ONNX lowering."""
+    page = DEPLOY_PAGE.read_text()
+    return page.split("## Deploy table", 1)[1].split("## ExecuTorch", 1)[0]
+
+
+def test_deploy_page_table_is_the_stored_benchmark():
+    """The book's paper-size deploy table is the stored benchmark's, rendered by
+    ``paper_table`` (a hand edit, or a rerun whose page was not updated, fails)."""
+    import json
+
+    from circlearn.bench.deploy.report import paper_table
+
+    page = DEPLOY_PAGE.read_text()
+    table = page.split("<!-- deploy-table -->\n", 1)[1].split("<!-- /deploy-table -->", 1)[0]
+    assert table.strip() == paper_table(json.loads(DEPLOY_JSON.read_text())).strip()
+
+
+def _matches(quoted: str, stored: set[str]) -> bool:
+    """``quoted`` is a stored number, or one rounded to ``quoted``'s decimals."""
+    decimals = len(quoted.split(".")[1])
+    return quoted in stored or any(len(s.split(".")[1]) > decimals and
+                                   f"{float(s):.{decimals}f}" == quoted for s in stored)
+
+
+def test_deploy_page_prose_quotes_stored_numbers():
+    """Every latency (ms), ratio (×) and file size (MB) in the Deploy page's measured sections
+    is one that a stored deploy or crossover table prints (or its rounding)."""
+    text = "\n".join(p.read_text() for p in (DEPLOY_JSON.with_suffix(".md"),
+                                             *BENCH.glob("onnx_crossover-*.md")))
+    stored = set(re.findall(r"\d+\.\d+", text))
+    prose = re.sub(r"<!-- deploy-table -->.*?<!-- /deploy-table -->", "", _deploy_sections(),
+                   flags=re.S)
+    quoted = re.findall(r"(\d+\.\d+) ?(?:ms|×|MB)", prose)
+    assert len(quoted) >= 10, "the sections quote the measurements"
+    missing = sorted({q for q in quoted if not _matches(q, stored)})
+    assert not missing, f"numbers no stored deploy or crossover table prints: {missing}"

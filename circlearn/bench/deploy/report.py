@@ -25,7 +25,7 @@ from circlearn.bench.deploy.measure import BATCHES, FRAMES, RUNTIMES
 from circlearn.bench.deploy.specs import dense_rows, model_specs
 
 __all__ = ["COLUMNS", "GAP_COLUMNS", "flatten", "ratios", "gap_cells", "markdown_tables",
-           "write", "refresh_gaps", "rewrite_markdown"]
+           "paper_table", "write", "refresh_gaps", "rewrite_markdown"]
 
 #: The columns of the summary table.
 COLUMNS = ["model", "parameters", "fp32_MB", "int8_MB", "onnx-fp32_p50_ms", "eager_p50_ms"]
@@ -155,6 +155,38 @@ def markdown_tables(rows: list[dict], ratio_rows: list[dict]) -> str:
                       "difference to torch eager", "", markdown_table(mem),
                       "## Compact / dense (same scale, measured side by side)", "",
                       markdown_table(rat)])
+
+
+def _p50(row: dict, runtime: str, tag: str = "") -> str:
+    value = row.get(f"{runtime}{tag}_p50_ms")
+    return "–" if value is None else f"{value:.1f}"
+
+
+def paper_table(payload: dict) -> str:
+    """The paper-size rows of a stored deploy table (its ``.json`` ``payload``) as the book's
+    Deploy page shows them: parameters, fp32 / int8 file MB, batch-1 p50 (ms) per runtime
+    and of the same model with every circulant layer as ``DFT`` nodes, batch-32 ONNX Runtime
+    fp32 p50, and each compact model's ONNX Runtime fp32 p50 over its dense model's, timed
+    side by side, at batch 1 and 32."""
+    from circlearn.experiments.report import markdown_table
+
+    pairs = {r["compact"]: r for r in payload.get("ratios", [])}
+    cells = []
+    for r in (r for r in payload["rows"] if r["scale"] == "paper"):
+        q = pairs.get(r["model"])
+        side = "(dense)" if q is None else " / ".join(
+            f"{q[k]:.2f}×" if k in q else "–" for k in (
+                "onnx-fp32_p50_side_by_side_ratio", "onnx-fp32_b32_p50_side_by_side_ratio"))
+        cells.append([f"`{r['model']}`", f"{r['parameters']:,}",
+                      f"{r['fp32_MB']:.1f} / {r['int8_MB']:.1f}",
+                      *(_p50(r, rt) for rt in ("eager", "torchscript", "onnx-fp32", "onnx-fp16",
+                                               "onnx-int8", "onnx-fp32-dft")),
+                      _p50(r, "onnx-fp32", "_b32"),
+                      side if q is None else f"{side} (vs `{q['dense']}`)"])
+    return markdown_table(cells, [
+        "preset (paper size)", "params", "MB fp32 / int8", "eager", "TorchScript", "ORT fp32",
+        "ORT fp16", "ORT int8", "ORT fp32, `DFT` export", "batch 32: ORT fp32",
+        "ORT fp32 compact / dense side by side, batch 1 / 32"], align="lrrrrrrrrrl")
 
 
 def _notes(notes: list[str]) -> str:
