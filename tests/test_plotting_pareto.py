@@ -88,3 +88,15 @@ def test_figure_from_the_stored_results_has_every_label_and_no_overlap(tmp_path)
         extents = [t.get_window_extent(renderer).extents for t in texts]
         for a, b in itertools.combinations(extents, 2):
             assert not boxes_overlap(a, b)
+
+
+def test_latency_points_label_a_named_variant_by_its_own_name():
+    from circlearn.plotting.pareto import latency_points
+
+    rows = [{"model": m, "preset": p, "scale": s, "fp32_MB": 1.0, "onnx-fp32_p50_ms": 2.0}
+            for m, p, s in (("dbof-video-moe-circulant", "dbof-video-moe-circulant", "paper"),
+                            ("dbof-video-all-circulant", "dbof-video-moe-circulant", "paper"),
+                            ("dbof-video (quick)", "dbof-video", "quick"))]
+    labels = {"dbof-video-moe-circulant": "video only: Compact MoE"}
+    points = latency_points({"rows": rows}, labels)
+    assert [p["label"] for p in points] == ["video only: Compact MoE", "dbof-video-all-circulant"]
