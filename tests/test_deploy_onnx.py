@@ -287,6 +287,22 @@ def test_cli_exports_each_precision_within_its_gap_tolerance(trained, capsys):
     assert "FLOAT16" in kinds["fp16"] and "INT8" in kinds["int8"]
 
 
+def test_cli_lowering_choice_writes_dft_nodes_or_none(trained, capsys, tmp_path):
+    """``--lowering dft`` keeps ONNX ``DFT`` nodes (the smallest file); the default lowers
+    this model's circulant layers to MatMuls (no ``DFT`` node); TorchScript refuses it."""
+    files = {}
+    for lowering in ("auto", "dft"):
+        files[lowering] = tmp_path / f"{lowering}.onnx"
+        out = _export(capsys, trained, "--lowering", lowering, "--output", str(files[lowering]))
+        assert "GAP ONNX" in out
+    ops = {k: {n.op_type for n in onnx.load(str(f)).graph.node} for k, f in files.items()}
+    assert "DFT" in ops["dft"] and "DFT" not in ops["auto"] and "MatMul" in ops["auto"]
+    with pytest.raises(ValueError, match="apply to --format onnx only"):
+        from circlearn.deploy.export import export_run
+
+        export_run(trained, fmt="torchscript", lowering="dft")
+
+
 def test_deploy_page_onnx_example_runs_with_numpy_and_onnxruntime_alone(trained, capsys):
     """The example of the book's Deploy page (docs/deploy.md), run as written."""
     path = trained / "export" / "model.onnx"

@@ -29,12 +29,21 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def _add_export_options(g) -> None:
     """The export-only options (artifact path and form); new export options go here."""
     from circlearn.deploy.export import FORMATS, PRECISIONS
+    from circlearn.deploy.lowering import LAYOUTS, LOWERINGS
 
     g.add_argument("--format", dest="format", choices=FORMATS, default="torchscript",
                    help="torchscript (default) or onnx (needs the 'deploy' extra)")
     g.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="onnx: fp32 (default), fp16 (float16 weights and activations) or int8 "
                         "(dynamic quantization of the dense weights)")
+    g.add_argument("--lowering", choices=LOWERINGS, default="auto",
+                   help="onnx: how circulant layers are written: auto (default: per layer size, "
+                        "from the measured crossover), matmul (three MatMuls, fastest, largest "
+                        "file), matmul-fft (the four-step FFT as MatMuls) or dft (ONNX DFT "
+                        "nodes: smallest file, slow in ONNX Runtime)")
+    g.add_argument("--layout", choices=LAYOUTS, default="auto",
+                   help="onnx: the order DBoF pools frames in (default auto: per form and "
+                        "precision, from the measured crossover)")
     g.add_argument("--output", default=None,
                    help="artifact path (default TRAIN_DIR/export/model.torchscript.pt, "
                         "model.onnx, model.fp16.onnx or model.int8.onnx)")
@@ -56,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         result = export_run(args.run_dir, fmt=args.format, precision=args.precision,
                             output=args.output, checkpoint=args.checkpoint,
                             eval_data=args.eval_data, verify_videos=args.verify_videos,
-                            vocabulary=args.vocabulary, max_batch=args.max_batch)
+                            vocabulary=args.vocabulary, max_batch=args.max_batch,
+                            lowering=args.lowering, layout=args.layout)
     except ModuleNotFoundError as exc:  # the optional deploy extra
         raise ValueError(str(exc)) from None
     print(format_report(result))

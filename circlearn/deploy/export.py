@@ -103,8 +103,11 @@ def verify_torchscript(path, model, batches, top_k: int = 20) -> dict:
 def export_run(train_dir: str | os.PathLike, *, fmt: str = "torchscript", precision: str = "fp32",
                output: str | os.PathLike | None = None, checkpoint: str | None = None,
                eval_data: str | None = None, verify_videos: int = 1000,
-               vocabulary: str | os.PathLike | None = None, max_batch: int = 512) -> dict:
-    """Export the model of ``train_dir`` (see the module docstring); returns the report dict."""
+               vocabulary: str | os.PathLike | None = None, max_batch: int = 512,
+               lowering: str = "auto", layout: str = "auto") -> dict:
+    """Export the model of ``train_dir`` (see the module docstring); returns the report dict.
+    ``lowering`` and ``layout``: how an ONNX file writes circulant layers and DBoF pooling
+    (:func:`circlearn.deploy.onnx.build_onnx`); TorchScript takes only the defaults."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     if precision not in PRECISIONS:
@@ -112,8 +115,15 @@ def export_run(train_dir: str | os.PathLike, *, fmt: str = "torchscript", precis
     if fmt == "torchscript" and precision != "fp32":
         raise ValueError(f"--precision {precision} needs --format onnx (TorchScript exports "
                          f"fp32 only)")
+    if fmt == "torchscript" and (lowering, layout) != ("auto", "auto"):
+        raise ValueError("--lowering and --layout apply to --format onnx only")
     if fmt == "onnx":
+        from circlearn.deploy.lowering import LAYOUTS, LOWERINGS
         from circlearn.deploy.onnx import require_deploy
+
+        if lowering not in LOWERINGS or layout not in LAYOUTS:
+            raise ValueError(f"--lowering must be one of {', '.join(LOWERINGS)} and --layout one "
+                             f"of {', '.join(LAYOUTS)}, got {lowering!r} and {layout!r}")
 
         require_deploy()  # before loading anything: a missing extra is the first error
     from circlearn.training.evaluation import load_model
@@ -142,7 +152,8 @@ def export_run(train_dir: str | os.PathLike, *, fmt: str = "torchscript", precis
             raise FileNotFoundError(f"vocabulary file {vocab} not found")
         meta = {"vocabulary_sha256": file_sha256(vocab), "checkpoint_step": info["step"],
                 "preset": config.preset or ""}
-        result = export_onnx(model, out, precision=precision, batches=batches, metadata=meta)
+        result = export_onnx(model, out, precision=precision, batches=batches, metadata=meta,
+                             lowering=lowering, layout=layout)
         result["vocabulary"] = str(vocab) if vocab is not None else None
     result["checkpoint"] = info["path"]
     return result

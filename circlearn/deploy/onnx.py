@@ -336,8 +336,9 @@ def verify_onnx(path_or_bytes, model: VideoClassifier, batches: Iterable, precis
 
 def export_onnx(model: VideoClassifier, path: str | os.PathLike, *, precision: str = "fp32",
                 batches: Iterable | None = None, metadata: dict | None = None,
-                atol: float | None = None) -> dict:
-    """Build, check (``onnx.checker``), verify on ``batches`` and write ``path`` atomically.
+                atol: float | None = None, lowering: str = "auto", layout: str = "auto") -> dict:
+    """Build (``lowering``, ``layout``: as :func:`build_onnx`), check (``onnx.checker``),
+    verify on ``batches`` and write ``path`` atomically.
 
     ``batches``: evaluation :class:`~circlearn.data.batch.Batch` es (a re-iterable; ``None``
     skips the verification, for benchmarks of untrained models). ``metadata``: extra
@@ -349,7 +350,7 @@ def export_onnx(model: VideoClassifier, path: str | os.PathLike, *, precision: s
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output directory {path.parent} does not exist")
-    proto = build_onnx(model, precision)
+    proto = build_onnx(model, precision, lowering=lowering, layout=layout)
     onnx.helper.set_model_props(proto, _metadata(model, precision, metadata))
     proto.doc_string = (f"circlearn {model.config.pooling or 'video-level'} model, {precision}, "
                         f"eval_sampling=all; see circlearn/deploy/onnx.py")
