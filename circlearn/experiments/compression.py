@@ -17,25 +17,18 @@ variant                          what it is
 ``<pooling>-scratch-<kind>``     the compact model trained from scratch for ``E + N`` epochs
 ================================ ============================================================
 
-The projected and fine-tuned runs are what ``circlearn compress --fc KIND
---fine-tune-epochs N`` writes from the dense run (:func:`circlearn.training.compress.compress_run`:
-the projection, its batch-norm re-estimation, and fine-tuning with the dense run's own
-training settings, its learning-rate schedule starting again at step 0). Scratch gets as
-many optimizer steps as dense training plus fine-tuning (the same data, batch and schedule),
-so the comparison asks whether the dense model's training is worth more as a starting point
-than the same steps spent on the compact model itself.
+The projected and fine-tuned runs are what ``circlearn compress --fc KIND --fine-tune-epochs
+N`` writes from the dense run (:func:`circlearn.training.compress.compress_run`). Scratch gets
+as many steps as dense training plus fine-tuning: is the dense model's training worth more as
+a starting point than the same steps spent on the compact model itself?
 
 **Fine-tuning epochs**: ``N = ceil(E / 4)`` (:func:`fine_tune_epochs`; quick ``E = 10`` and
-medium ``E = 12`` both give ``N = 3``). The rule is fixed before any run: a quarter of the
-dense budget is a short fine-tune next to the training it reuses, yet several epochs, so
-the fine-tuned model sees every training video more than once. It was not chosen on any
-split's GAP.
+medium ``E = 12`` both give ``N = 3``), fixed before any run, not chosen on any GAP: a
+quarter of the dense budget is short next to the training it reuses, yet several epochs.
 
-**Fine-tuning rate**: the figure's base rate, the schedule starting again (what ``circlearn
-compress`` does by default). Chosen on the calibration draw, not on the reported one
-(``benchmarks/fine_tune_lr.py``, stored in ``benchmarks/results/fine_tune_lr-medium.md``):
-restarting at the base rate fine-tuned both poolings' projections better than a tenth or a
-thirtieth of it, since the projection alone lands near the class prior.
+**Fine-tuning rate**: the base rate, schedule restarted (``circlearn compress``'s default),
+chosen on the calibration draw over a tenth and a thirtieth of it
+(``benchmarks/fine_tune_lr.py``; ``benchmarks/results/fine_tune_lr-medium.md``).
 
 **Claims**: "fine-tuned better than scratch" (``b better than a``, b − a > 0) per pooling and
 kind: four comparisons, one Holm family per split and direction, as every figure. The
