@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from circlearn.experiments.report import markdown_table
+from circlearn.experiments.runs import read_curve
 from circlearn.training.compress import CompressConfig, compress_run
 
 
@@ -42,8 +43,7 @@ def _run(dense: Path, kind: str, rate: str, epochs: int, out: Path) -> dict:
     if report["fine_tune_epochs"] != epochs:
         raise ValueError(f"{run_dir} was fine-tuned for {report['fine_tune_epochs']} epochs, "
                          f"not {epochs}: give another --out")
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    curve = [r["gap"] for r in rows if "gap" in r]
+    curve = [r["gap"] for r in read_curve(run_dir) if "gap" in r]
     return {"dense_run": dense.parent.name, "kind": kind, "rate": float(rate),
             "dense_gap": report["gap"]["dense"], "projected_gap": report["gap"]["projected"],
             "curve": curve, "fine_tuned_gap": report["gap"]["fine_tuned"],

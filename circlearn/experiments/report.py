@@ -227,8 +227,8 @@ def table_header(results: dict) -> list[str]:
         lines += [f"Protocol: {results['protocol']}", ""]
     if results.get("sizes"):
         lines += [_sizes_line(results["sizes"]), ""]
-    if _own_widths_line(results):
-        lines += [_own_widths_line(results), ""]
+    if own := _own_widths_line(results):
+        lines += [own, ""]
     if _stopping_line(results):
         lines += [_stopping_line(results), ""]
     if results.get("primary_split"):

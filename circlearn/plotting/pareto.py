@@ -158,8 +158,8 @@ def paper_points() -> list[dict]:
 
 def latency_points(deploy: dict, labels: dict[str, str]) -> list[dict]:
     """The paper-size rows of a ``circlearn bench deploy`` JSON: ONNX fp32 file MB against
-    ONNX Runtime fp32 batch-1 p50 latency (ms); ``labels``: preset → variant label. A model
-    that is not a preset itself (a named variant built on one) keeps its own name."""
+    ONNX Runtime fp32 batch-1 p50 latency (ms); ``labels``: model name → variant label (a
+    preset's row is named after the preset); a model without a label keeps its own name."""
     return [{"label": labels.get(r["model"], r["model"]), "x": r["fp32_MB"],
              "y": r["onnx-fp32_p50_ms"], "figure": "bench deploy"}
             for r in deploy["rows"] if r["scale"] == "paper"]
