@@ -51,6 +51,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help="runs trained at the same time in worker processes (default: 2 at "
                         "medium, else 1); results do not depend on it")
+    p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                   help="train only these variants of the experiment and compare only the "
+                        "claims between them (default: all; the names are in its table)")
     p.add_argument("--allow-dirty", action="store_true",
                    help="write under data_samples/results/ from a checkout with uncommitted "
                         "changes (refused otherwise); results.json records the diff's SHA-256")
@@ -61,7 +64,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.name}-{args.scale}")
     model_overrides, train_overrides = parse_settings(
-        args.settings, experiments.registry.get_experiment(args.name).variants)
+        args.settings, experiments.registry.get_experiment(args.name, args.variants).variants)
     train_overrides.update({k: v for k, v in (("device", args.device),
                                               ("num_workers", args.num_workers))
                             if v is not None})
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         args.name, args.scale, out, seeds=args.seeds, data=args.data, epochs=args.epochs,
         model_overrides=model_overrides, train_overrides=train_overrides, threads=args.threads,
         jobs=args.jobs,
-        latency=batch1_latency_ms, allow_dirty=args.allow_dirty,
+        latency=batch1_latency_ms, allow_dirty=args.allow_dirty, variants=args.variants,
         command=getattr(args, "command_line", None) or ["circlearn", *sys.argv[1:]],
         log=lambda m: print(m, flush=True))
     print()

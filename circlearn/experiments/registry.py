@@ -42,7 +42,8 @@ scale's own data it gives the widths listed above).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -51,7 +52,7 @@ from circlearn.experiments.adapt import data_sizes
 from circlearn.experiments.stats import BETTER, NO_WORSE
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "get_experiment",
-           "experiment_configs", "data_layout"]
+           "select_variants", "experiment_configs", "data_layout"]
 
 
 @dataclass(frozen=True)
@@ -129,13 +130,39 @@ BEYOND_PAPER: dict[str, Experiment] = {
 }
 
 
-def get_experiment(name: str) -> Experiment:
-    """The experiment called ``name`` (:data:`EXPERIMENTS` or :data:`BEYOND_PAPER`)."""
+def get_experiment(name: str, variants: Sequence[str] | None = None) -> Experiment:
+    """The experiment called ``name`` (:data:`EXPERIMENTS` or :data:`BEYOND_PAPER`);
+    ``variants``: only these (:func:`select_variants`)."""
     found = EXPERIMENTS.get(name) or BEYOND_PAPER.get(name)
     if found is None:
         raise ValueError(f"unknown experiment {name!r}; valid: "
                          f"{', '.join([*EXPERIMENTS, *BEYOND_PAPER])}")
-    return found
+    return found if variants is None else select_variants(found, variants)
+
+
+def select_variants(exp: Experiment, names: Sequence[str]) -> Experiment:
+    """``exp`` with only the variants called ``names`` (kept in the experiment's order) and
+    the claims between two kept variants: a cheaper figure that drops curves, its other
+    runs and comparisons unchanged (Holm's family shrinks to the claims kept).
+
+    >>> exp = get_experiment("fig-embeddings", ["netvlad", "dbof", "dbof-fc-circulant"])
+    >>> [v.name for v in exp.variants], [c[:2] for c in exp.claims]
+    (['dbof', 'dbof-fc-circulant', 'netvlad'], [('dbof', 'dbof-fc-circulant')])
+    """
+    known = [v.name for v in exp.variants]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        what = f"has no variant {', '.join(map(repr, unknown))}" if unknown else \
+            "needs at least one variant"
+        raise ValueError(f"{exp.name} {what}; valid: {', '.join(known)}")
+    keep = [v for v in exp.variants if v.name in set(names)]
+    missing = [f"{v.name} needs {v.stage.source}" for v in keep
+               if v.stage is not None and v.stage.source and v.stage.source not in names]
+    if missing:
+        raise ValueError(f"{exp.name}: a selected variant starts from one left out: "
+                         f"{'; '.join(missing)}")
+    claims = tuple(c for c in exp.claims if c[0] in names and c[1] in names)
+    return replace(exp, variants=tuple(keep), claims=claims)
 
 
 #: Per scale: data, model overrides (clusters per pooling; audio gets half;
@@ -234,7 +261,8 @@ def _variant_budget(name: str, variant: Variant, layout, fields: dict) -> str:
 def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/experiment", *,
                        seed: int = 0, data: str | None = None, epochs: int | None = None,
                        model_overrides: dict | None = None,
-                       train_overrides: dict | None = None, layout=None) -> list:
+                       train_overrides: dict | None = None, layout=None,
+                       variants: Sequence[str] | None = None) -> list:
     """The :class:`~circlearn.training.TrainConfig` of every variant for one ``seed``
     (``run_dir`` = ``out/runs/<variant>/seed<seed>``).
 
@@ -242,12 +270,13 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
     and the fixed-sign diagonals (``sign_seed = 1000·seed``); variants with the same seed read
     the same data order, so their differences are paired. The evaluation sampler stays fixed
     (``eval_seed = 0``). ``model_overrides``' ``cluster_sizes`` has one width per stream of
-    the data; a variant that keeps fewer streams takes the first ones.
+    the data; a variant that keeps fewer streams takes the first ones. ``variants``: only
+    these (:func:`select_variants`).
     """
     from circlearn.models import preset_config
     from circlearn.training import TrainConfig
 
-    exp = get_experiment(name)
+    exp = get_experiment(name, variants)
     layout = layout or data_layout(scale, data)
     spec = SCALES[scale]
     clusters = {**spec["clusters"], **spec.get("figure_clusters", {}).get(name, {})} \

@@ -7,8 +7,10 @@ line) when either fails:
 
 - the run's ``config.json`` equals the configuration asked for, field by field, model
   included, except :data:`IGNORED_FIELDS` (where the run lives, the data folders, whose
-  bytes the next check covers, and logging; the training files' names still count, so a
-  run on a subset of the shards is never taken for one on all of them);
+  bytes the next check covers, logging, and the preset's name, whose model and training
+  fields are compared one by one: fig-structures' one-factor circulant FC is fig-embeddings'
+  ``dbof-fc-circulant``; the training files' names still count, so a run on a subset of the
+  shards is never taken for one on all of them);
 - the SHA-256 of the experiment's data (every split's records and the test labels, see
   :func:`circlearn.experiments.provenance.data_sha256`) equals the one recorded in the run's
   ``experiment.json`` (:data:`RECORD`) when it began. A run without that record (trained
@@ -37,7 +39,7 @@ RECORD = "experiment.json"
 
 #: ``TrainConfig`` fields that may differ in a reused run: none changes its numbers.
 IGNORED_FIELDS = frozenset({"run_dir", "train_data", "eval_data", "progress", "log_every_steps",
-                            "tensorboard", "num_workers"})
+                            "tensorboard", "num_workers", "preset"})
 
 
 @dataclass

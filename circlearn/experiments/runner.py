@@ -100,7 +100,7 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
               model_overrides: dict | None = None, train_overrides: dict | None = None,
               baselines: bool = True, threads: int | None = None, jobs: int | None = None,
               latency=None, allow_dirty: bool = False, command: Sequence[str] | None = None,
-              log=print) -> dict:
+              variants: Sequence[str] | None = None, log=print) -> dict:
     """Train every variant with seeds ``0 … seeds−1``; write ``results.json``, ``table.md``
     and ``figure.png`` into ``out``; return the results dict.
 
@@ -117,6 +117,9 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
     checkout with uncommitted changes raises ``ValueError`` before anything runs, unless
     ``allow_dirty`` (then ``provenance`` records ``dirty`` and the diff's ``diff_sha256``).
     ``command``: the command line recorded in ``provenance`` (the CLI passes its argv).
+    ``variants``: train only these variants, compare only the claims between them
+    (:func:`~circlearn.experiments.registry.select_variants`; ``protocol`` names the ones left
+    out).
 
     ``threads``: torch CPU threads per run (default: the scale's; restored after).
     ``jobs``: runs trained at the same time in worker processes (default: the scale's; the
@@ -137,23 +140,25 @@ def reproduce(name: str, scale: str = "quick", out: str | Path = "runs/experimen
         return _reproduce(name, scale, Path(out), seeds=seeds, data=data, epochs=epochs,
                           model_overrides=model_overrides, train_overrides=train_overrides,
                           baselines=baselines, threads=threads, jobs=jobs, latency=latency,
-                          allow_dirty=allow_dirty, command=command, log=log)
+                          allow_dirty=allow_dirty, command=command, variants=variants,
+                          log=log)
     finally:
         torch.set_num_threads(previous)
 
 
 def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_overrides,
-               baselines, threads, jobs, latency, allow_dirty, command, log) -> dict:
+               baselines, threads, jobs, latency, allow_dirty, command, variants, log) -> dict:
     root = repository_root()
     code = check_tree(root, out, allow_dirty)  # refuses before any work
-    exp = get_experiment(name)
+    exp = get_experiment(name, variants)
     layout = data_layout(scale, data, log=log)
     n_seeds = SCALES[scale]["seeds"] if seeds is None else seeds
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
     per_seed = [experiment_configs(name, scale, out, seed=s, epochs=epochs, layout=layout,
                                    model_overrides=model_overrides,
-                                   train_overrides=train_overrides) for s in range(n_seeds)]
+                                   train_overrides=train_overrides, variants=variants)
+                for s in range(n_seeds)]
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(seed, variant, cfg) for seed, configs in enumerate(per_seed)
              for variant, cfg in zip(exp.variants, configs)]
@@ -318,6 +323,9 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
         protocol += (f"; fine-tuning after the projection: N = ceil({epochs}/4) = {n} epochs "
                      f"with the same settings, learning-rate schedule restarted; from scratch: "
                      f"{epochs} + {n} = {epochs + n} epochs (the same steps)")
+    left_out = [v.name for v in get_experiment(exp.name).variants if v not in exp.variants]
+    if left_out:
+        protocol += f"; variants left out (--variants): {', '.join(left_out)}"
     test = layout.pattern("test") if labels_csv is not None else None
     return {
         "experiment": exp.name, "title": exp.title, "scale": scale,
@@ -333,6 +341,7 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
         if base else None,
         "baselines_hit_at_one": base.get("validate_hit_at_one") if base else None,
         "baselines_hit_at_one_test": base.get("test_hit_at_one") if base else None,
+        "variants_left_out": left_out,
         "sizes": data_sizes(SCALES[scale], layout).given(given["model"], given["train"]).to_dict(),
         "overrides": given,
         "comparisons": comparisons(exp.claims, variants),

@@ -30,6 +30,9 @@ Initialization: every FC's represented weight entries have standard deviation
 1/hidden)`` (the paper's); Toeplitz ``t ~ N(0, 1/hidden)``; low rank ``U, V ~ N(0, s²)`` with
 ``rank · s⁴ = 1/hidden``. Batch norm follows every FC.
 
+The medium figure leaves out ``circulant-k2`` and ``low-rank-x4`` (``--variants``), each between
+two kept variants of its kind, to fit its budget (``benchmarks/fig_structures_cost.py``).
+
 Its table is :func:`circlearn.experiments.report.format_table`, its figure
 :func:`circlearn.plotting.structures.plot_structures`; the batch-1 latency of each variant is
 measured by the function that :func:`~circlearn.experiments.reproduce` is given (the command
