@@ -79,7 +79,35 @@ def test_tiny_end_to_end(tiny, tmp_path):
     table = (out / "table.md").read_text()
     assert "| dbof | 32 | 4 |" in table and "Circulant FC − dense FC on test" in table
     assert f"netvlad {paper_differences()['netvlad']:+.3f}" in table
+    slopes = scaling.trend(results)
+    assert set(slopes) == {"dbof", "netvlad"} and all(t["seeds"] == 2 for t in slopes.values())
+    assert f"dbof {slopes['dbof']['slope']:+.4f} [{slopes['dbof']['ci95'][0]:+.4f}" in table
     assert (out / "figure.png").stat().st_size > 10_000
     saved = json.loads((out / "results.json").read_text())
     assert saved["data"]["train"] == "frame/train*.tfrecord"
     assert by["dbof-25pct"]["epochs"] == 4 and by["dbof-100pct"]["epochs"] == 1
+
+
+def test_trend_is_the_mean_per_seed_slope_per_doubling():
+    """d_s(n) = a_s + b_s · log2 n: the trend is the mean of b_s, with its t-interval over seeds."""
+    import numpy as np
+
+    from circlearn.experiments.stats import t_quantile
+
+    slopes_by_seed = [0.010, 0.004, -0.002]
+    variants = []
+    for f in scaling.FRACTIONS:
+        n = int(2000 * f)
+        for preset in ("netvlad", "netvlad-fc-circulant"):
+            runs = [{"seed": s, "gap": 0.6, "test_gap": 0.5} if preset == "netvlad" else
+                    {"seed": s, "gap": 0.6 - 0.05 + b * np.log2(n) + 0.001 * s,
+                     "test_gap": 0.5 - 0.01} for s, b in enumerate(slopes_by_seed)]
+            variants.append({"name": scaling.variant_name(preset, f), "train_videos": n,
+                             "runs": runs})
+    t = scaling.trend({"variants": variants})
+    assert set(t) == {"netvlad"} and t["netvlad"]["seeds"] == 3
+    assert t["netvlad"]["slope"] == pytest.approx(np.mean(slopes_by_seed))
+    half = t_quantile(0.975, 2) * np.std(slopes_by_seed, ddof=1) / np.sqrt(3)
+    assert t["netvlad"]["ci95"] == pytest.approx([0.004 - half, 0.004 + half])
+    assert scaling.trend({"variants": variants}, "test_gap")["netvlad"]["slope"] == \
+        pytest.approx(0.0, abs=1e-12)  # a constant test difference: no trend

@@ -126,8 +126,9 @@ def markdown_table(rows: Sequence[Mapping | Sequence], columns: Sequence[str] | 
     return "\n".join(lines) + "\n"
 
 
-def _ci(c: dict) -> str:
-    return "–" if c["ci95"] is None else f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
+def _ci(c: dict, digits: int = 3) -> str:
+    lo, hi = c["ci95"] or (None, None)
+    return "–" if lo is None else f"[{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 def _p(p: float | None) -> str:
@@ -379,6 +380,12 @@ def _scaling_table(results: dict) -> str:
                                             "dense GAP", "circulant GAP", "difference",
                                             "95% CI", "verdict (margin 0.01)", "Holm verdict"],
                                      align="lrrrrrlll").rstrip("\n"), ""]
+            slopes = scaling.trend(results, "gap" if key == "comparisons" else "test_gap")
+            lines += ["Trend per doubling of the training videos (each seed's least-squares "
+                      "slope of the difference against log2 videos; mean over seeds, 95% "
+                      "t-interval): " + ", ".join(
+                          f"{p} {t['slope']:+.4f} {_ci({'ci95': t['ci95']}, 4)}"
+                          for p, t in slopes.items()) + ".", ""]
     lines.append(f"The paper (YouTube-8M, about {PAPER_TRAIN_VIDEOS:,} training videos, "
                  f"figure B's last epoch): "
                  + ", ".join(f"{p} {d:+.3f}" for p, d in paper.items()) + ".")

@@ -16,18 +16,19 @@ the budget, not the data. The plateau rule applies per variant as everywhere
 
 Its comparisons are "circulant is no worse than dense" per pooling and size (Holm over all
 of them on a split); its table gives each size's difference, interval and both verdicts
-(:func:`circlearn.plotting.scaling.scaling_rows`), its figure the difference against training
-videos on a log axis, with the paper's difference marked at the paper's training-set size
-(:func:`circlearn.plotting.scaling.plot_scaling`).
+(:func:`circlearn.plotting.scaling.scaling_rows`) and the trend (:func:`trend`), its figure
+the difference against training videos on a log axis, with the paper's difference marked at
+the paper's training-set size (:func:`circlearn.plotting.scaling.plot_scaling`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 
 __all__ = ["NAME", "POOLINGS", "FRACTIONS", "variant_name", "train_files", "scaled_epochs",
-           "variants", "claims", "variant_details"]
+           "variants", "claims", "variant_details", "trend"]
 
 #: The experiment's name in :data:`circlearn.experiments.BEYOND_PAPER`.
 NAME = "fig-scaling"
@@ -103,3 +104,47 @@ def variant_details(fraction: Fraction, train_data: str) -> dict:
     files = resolve_files(train_data)
     return {"train_fraction": float(fraction), "train_files": len(files),
             "train_videos": len(RecordIndex.build(files))}
+
+
+def trend(results: dict, gap: str = "gap") -> dict[str, dict]:
+    """Per pooling, how the difference moves per doubling of the training videos:
+    ``{"slope": mean, "ci95": [lo, hi] | None, "seeds": n}``.
+
+    For each seed, the least-squares slope of its paired difference ``d_s(n)`` (circulant −
+    dense, ``gap`` = ``"gap"`` or ``"test_gap"``) against ``log2 n`` over the sizes; the slopes
+    of the seeds are then averaged, with a Student-t 95 % interval over seeds (the seeds are
+    independent; the sizes of one seed share its data order). A positive slope: the gap
+    closes as data grows. It describes the sizes trained, not beyond them.
+
+    >>> runs = lambda gaps: [{"seed": s, "gap": g} for s, g in enumerate(gaps)]
+    >>> vs = [{"name": variant_name(p, f), "train_videos": int(1000 * f), "runs": runs(
+    ...     [0.5 - (p != "dbof") * (0.04 - 0.01 * i + 0.002 * s) for s in range(3)])}
+    ...       for i, f in enumerate(FRACTIONS) for p in ("dbof", "dbof-fc-circulant")]
+    >>> t = trend({"variants": vs})["dbof"]
+    >>> round(t["slope"], 6), t["ci95"] is not None and abs(t["ci95"][1] - t["ci95"][0]) < 1e-9
+    (0.01, True)
+    """
+    import numpy as np
+
+    from circlearn.experiments.stats import paired_t_interval
+
+    by_name = {v["name"]: v for v in results["variants"]}
+    out = {}
+    for pool in POOLINGS:
+        points: dict[int, list[tuple[float, float]]] = {}  # seed -> [(log2 n, d)]
+        for f in FRACTIONS:
+            dense = by_name.get(variant_name(pool, f))
+            compact = by_name.get(variant_name(pool + "-fc-circulant", f))
+            if dense is None or compact is None:
+                continue
+            a = {r["seed"]: r[gap] for r in dense["runs"] if r.get(gap) is not None}
+            b = {r["seed"]: r[gap] for r in compact["runs"] if r.get(gap) is not None}
+            for seed in sorted(a.keys() & b.keys()):
+                points.setdefault(seed, []).append((math.log2(dense["train_videos"]),
+                                                    b[seed] - a[seed]))
+        slopes = [float(np.polyfit(*zip(*pts), 1)[0]) for pts in points.values()
+                  if len({x for x, _ in pts}) >= 2]
+        if slopes:
+            mean, ci = paired_t_interval([0.0] * len(slopes), slopes)
+            out[pool] = {"slope": mean, "ci95": ci, "seeds": len(slopes)}
+    return out
