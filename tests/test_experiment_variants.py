@@ -38,6 +38,9 @@ def test_selection_errors_name_the_problem():
              if v.stage is not None and v.stage.source][0]
     with pytest.raises(ValueError, match=f"{tuned.name} needs {tuned.stage.source}"):
         get_experiment("fig-compress", [tuned.name])
+    with pytest.raises(ValueError, match="dbof-scratch-toeplitz needs dbof$"):
+        get_experiment("fig-compress", ["dbof-scratch-toeplitz"])
+    assert len(get_experiment("fig-compress", ["dbof", "dbof-scratch-toeplitz"]).variants) == 2
 
 
 def test_fig_structures_dense_and_one_factor_runs_are_fig_embeddings_runs(tmp_path):
@@ -53,12 +56,30 @@ def test_fig_structures_dense_and_one_factor_runs_are_fig_embeddings_runs(tmp_pa
         assert config_differences(theirs[p], ours[f"{p}-circulant-k1"]) == ["model.fc"]
 
 
+def test_a_fig_embeddings_run_copied_into_fig_structures_is_reused(tmp_path):
+    """End to end: the copied runs are taken as they are (no step trained), not retrained."""
+    import shutil
+
+    kw = dict(seeds=1, epochs=1, model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN,
+              baselines=False, log=lambda m: None)
+    emb = reproduce("fig-embeddings", "quick", tmp_path / "e",
+                    variants=["dbof", "dbof-fc-circulant"], **kw)
+    for theirs, ours in (("dbof", "dbof-dense"), ("dbof-fc-circulant", "dbof-circulant-k1")):
+        shutil.copytree(tmp_path / "e" / "runs" / theirs, tmp_path / "s" / "runs" / ours)
+    r = reproduce("fig-structures", "quick", tmp_path / "s",
+                  variants=["dbof-dense", "dbof-circulant-k1"], **kw)
+    assert [(e["variant"], e["copied"], e["experiment"]) for e in r["provenance"]["reused"]] \
+        == [("dbof-dense", True, "fig-embeddings"), ("dbof-circulant-k1", True, "fig-embeddings")]
+    assert [v["runs"][0]["gap"] for v in r["variants"]] == \
+        [v["runs"][0]["gap"] for v in emb["variants"]]
+
+
 def test_a_selected_experiment_runs_end_to_end(tmp_path):
     names = ["dbof-dense", "dbof-thin", "dbof-toeplitz"]
     r = reproduce("fig-structures", "quick", tmp_path, seeds=2, epochs=1, variants=names,
                   model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, baselines=False,
                   log=lambda m: None)
-    assert [v["name"] for v in r["variants"]] == names
+    assert [v["name"] for v in r["variants"]] == names and r["epochs"] == 1
     assert [(c["a"], c["b"]) for c in r["comparisons"]] == [
         ("dbof-dense", "dbof-thin"), ("dbof-dense", "dbof-toeplitz")]
     assert len(r["variants_left_out"]) == 15 and "netvlad-dense" in r["variants_left_out"]

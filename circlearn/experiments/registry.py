@@ -156,10 +156,11 @@ def select_variants(exp: Experiment, names: Sequence[str]) -> Experiment:
             "needs at least one variant"
         raise ValueError(f"{exp.name} {what}; valid: {', '.join(known)}")
     keep = [v for v in exp.variants if v.name in set(names)]
-    missing = [f"{v.name} needs {v.stage.source}" for v in keep
-               if v.stage is not None and v.stage.source and v.stage.source not in names]
-    if missing:
-        raise ValueError(f"{exp.name}: a selected variant starts from one left out: "
+    dense = {v.preset: v.name for v in exp.variants if v.stage and v.stage.kind == "dense"}
+    missing = [f"{v.name} needs {need}" for v in keep if v.stage is not None
+               for need in [v.stage.source or dense.get(v.preset)] if need not in (None, *names)]
+    if missing:  # fig-compress: a projection's source, or the dense model a panel is drawn by
+        raise ValueError(f"{exp.name}: a selected variant needs one left out: "
                          f"{'; '.join(missing)}")
     claims = tuple(c for c in exp.claims if c[0] in names and c[1] in names)
     return replace(exp, variants=tuple(keep), claims=claims)

@@ -170,13 +170,15 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
     runs, base, prov["reused"] = _train(
         exp, tasks, layout, out, prov["data_sha256"], base, compute=baselines and base is None,
         labels_csv=labels_csv, threads=threads, jobs=jobs, progress=progress, log=log)
-    variants = _variants(name, exp, per_seed[0], runs, base, latency)
+    all_data_epochs = epochs or SCALES[scale]["epochs"] or exp.epochs  # whatever is selected
+    variants = _variants(name, exp, per_seed[0], runs, base, latency, all_data_epochs)
     timing = progress.finish()
     prov["load_average"] = timing["load_average"]
     _check_head(root, code, prov, log)
     given = {"model": dict(model_overrides or {}), "train": dict(train_overrides or {})}
     results = complete(_results(exp, scale, n_seeds, layout, per_seed[0][0], labels_csv, base,
-                                variants, prov, timing["wall_seconds"], jobs, given))
+                                variants, prov, timing["wall_seconds"], jobs, given,
+                                all_data_epochs))
     for line in plateau_warnings(results):  # written all the same, marked ✗ in table.md
         log(line)
     if current_rank() == 0:  # under torchrun, rank 0 writes
@@ -278,7 +280,7 @@ def _in_workers(work, layout, out, data_hash, record, *, compute, jobs, log) -> 
     return base
 
 
-def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
+def _variants(name, exp, configs, runs, base, latency, epochs) -> list[dict]:
     """Each variant's ``results.json`` entry: its model, sizes (fig-structures: FC details and
     batch-1 latency) and the aggregates of its runs."""
     from circlearn.models import VideoClassifier, count_parameters
@@ -294,7 +296,7 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
             if latency is not None:
                 info["latency_ms_batch1"] = latency(cfg.model, cfg.max_frames)
         if variant.stage is not None:  # fig-compress: stage, source, epochs trained
-            info.update(compression.variant_details(variant.stage, configs[0].num_epochs))
+            info.update(compression.variant_details(variant.stage, epochs))
         if variant.train_fraction is not None:  # fig-scaling: the subset's size
             info.update(scaling.variant_details(variant.train_fraction, cfg.train_data))
             info["epochs"] = cfg.num_epochs
@@ -304,7 +306,7 @@ def _variants(name, exp, configs, runs, base, latency) -> list[dict]:
 
 
 def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, prov,
-             wall_seconds, jobs, given) -> dict:
+             wall_seconds, jobs, given, epochs) -> dict:
     """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes;
     ``sizes``: the width rule's result on these data; ``overrides``: the model and training
     fields given for every variant, e.g. by ``--set``)."""
@@ -312,7 +314,6 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
     if given["model"] or given["train"]:
         protocol += (f"; set for every variant (--set): "
                      f"{settings_text(given['model'], given['train'])}")
-    epochs = round(first.num_epochs * (exp.variants[0].train_fraction or 1))  # all the data
     if epochs != usual:
         protocol += f"; this run: {epochs} epochs instead of {usual} (--epochs)"
     if exp.name == scaling.NAME:

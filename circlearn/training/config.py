@@ -23,11 +23,12 @@ from circlearn.training.objective import CLIP_MODES
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "incompatible_fields", "loader_config", "DEVICES"]
 
 #: Fields that may change when a run resumes (they do not change the optimisation path,
-#: except ``num_epochs``/``max_steps``, which only move the end).
+#: except ``num_epochs``/``max_steps``, which only move the end; ``preset`` is a name: the
+#: model it built is compared field by field).
 RESUMABLE_FIELDS = frozenset({
     "num_epochs", "max_steps", "eval_data", "eval_batch_size", "eval_every_steps",
     "checkpoint_every_steps", "keep_checkpoints", "num_workers", "device", "log_every_steps",
-    "progress", "compile", "run_dir", "tensorboard",
+    "progress", "compile", "run_dir", "tensorboard", "preset",
 })
 
 
