@@ -198,3 +198,23 @@ def test_progress_estimates_the_time_left_from_trained_runs():
     timing = progress.finish()
     assert timing["wall_seconds"] == 11.0 and set(timing["load_average"]) == {
         "start", "middle", "end"}
+
+
+@pytest.mark.parametrize("step,record,run,total", [
+    (None, {}, {"steps": 10, "seconds": 10.0, "seconds_before": 0.0}, 10.0),  # fresh
+    (5, {}, {"steps": 10, "seconds": 30.0, "seconds_before": 20.0}, 30.0),  # killed, resumed
+    (5, {"seconds": 7.0}, {"steps": 10, "seconds": 10.0, "seconds_before": 0.0}, 17.0),  # old
+    (10, {"seconds": 30.0}, {"steps": 10, "seconds": 31.0, "seconds_before": 30.5}, 30.0),
+    (10, {}, {"steps": 10, "seconds": 25.0, "seconds_before": 24.9}, 25.0),  # parent killed
+])
+def test_a_runs_seconds_span_every_session(tmp_path, step, record, run, total):
+    import json
+
+    from circlearn.experiments.reuse import RECORD, RunState, finish_run
+
+    (tmp_path / RECORD).write_text(json.dumps(record))
+    reused = finish_run(RunState(tmp_path, step), run)
+    assert reused == (step == run["steps"]) and run["seconds"] == total
+    assert "seconds_before" not in run  # not a results.json field
+    saved = json.loads((tmp_path / RECORD).read_text())
+    assert saved.get("seconds") == (record.get("seconds") if reused else total)

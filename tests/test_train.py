@@ -96,6 +96,26 @@ def _run_with_interruptions(run_dir, stops) -> None:
     train(tiny_config(run_dir))
 
 
+def test_checkpoints_keep_the_wall_time_of_every_session(tmp_path):
+    """A kill loses no session's time: the resumed run's summary starts from the
+    checkpoint's elapsed seconds, which grow across sessions."""
+    import time
+
+    def slow_kill(step):
+        time.sleep(0.05)
+        if step == 7:
+            raise KeyboardInterrupt("simulated kill")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path), on_step=slow_kill)
+    first = load_checkpoint(tmp_path / "checkpoints" / "step-000000006.pt")["elapsed_seconds"]
+    assert first >= 6 * 0.05  # six slowed steps before the checkpoint
+    summary = train(tiny_config(tmp_path), on_step=lambda step: time.sleep(0.05))
+    assert summary["elapsed_before_seconds"] == first
+    last = load_checkpoint(tmp_path / "checkpoints" / "step-000000020.pt")["elapsed_seconds"]
+    assert last >= first + 14 * 0.05  # steps 7 to 20 in the second session
+
+
 @pytest.mark.parametrize("stops", [[7], [4, 13]], ids=["kill-after-step-7", "kill-twice"])
 def test_killed_and_resumed_run_equals_uninterrupted(finished_run, tmp_path, stops):
     # Checkpoints every 3 steps and at every evaluation (every 4): a kill at step 7 resumes

@@ -148,11 +148,14 @@ def prepare_run(cfg: dict, data_hash: str, *, log=print, writer: bool = True) ->
 def finish_run(state: RunState, run: dict, *, writer: bool = True) -> bool:
     """After training: whether the run was reused (it trained no step). ``run["seconds"]``
     becomes the run's training time over every session (the record keeps the total; a
-    reused run's loading is not counted)."""
+    reused run's loading is not counted). ``run["seconds"]`` already spans the earlier
+    sessions when its checkpoint kept their time (``run["seconds_before"] > 0``, removed
+    here); a run resumed from a checkpoint without it adds the record's seconds."""
     reused = state.step is not None and run["steps"] == state.step
     record = _read(state.run_dir / RECORD) or {}
-    total = record.get("seconds", run["seconds"]) if reused else \
-        round(record.get("seconds", 0.0) + run["seconds"], 1)
+    spans_all = run.pop("seconds_before", 0.0) > 0
+    total = record.get("seconds", run["seconds"]) if reused else run["seconds"] if spans_all \
+        else round(record.get("seconds", 0.0) + run["seconds"], 1)
     if writer and not reused:
         record["seconds"] = total
         (state.run_dir / RECORD).write_text(json.dumps(record, indent=1) + "\n")

@@ -74,7 +74,9 @@ def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
     ``gap`` and ``hit_at_one`` are the validate metrics of the final step (training always
     evaluates it, see
     :mod:`circlearn.training.loop`); a run directory whose last evaluation is of another step
-    raises ``ValueError`` rather than reporting an older model's GAP.
+    raises ``ValueError`` rather than reporting an older model's GAP. ``seconds``: the run's
+    wall time over every session its checkpoint knows of (``seconds_before`` of them before
+    this call).
     """
     from circlearn.training import TrainConfig, train
 
@@ -97,7 +99,8 @@ def run_one(cfg: dict, test_pattern: str | None, labels_csv: str | None,
             "hit_at_one": final.get("hit_at_one"), "test_hit_at_one": test.get("hit_at_one"),
             "curve": [{"epoch": r["epoch"], "gap": r["gap"]} for r in rows],
             "videos_per_s": round(speed, 2), "steps": final["step"],
-            "seconds": round(time.perf_counter() - tick, 1)}
+            "seconds": round(summary["elapsed_before_seconds"] + time.perf_counter() - tick, 1),
+            "seconds_before": summary["elapsed_before_seconds"]}
 
 
 def checkpoint_metrics(run_dir, pattern: str) -> dict[str, float]:

@@ -35,7 +35,9 @@ best GAP and the running training-loss sum. Rows of ``metrics.jsonl`` that the c
 not cover (later steps, or its own step when it was saved before that step's evaluation) are
 dropped and TensorBoard purges later events, so a run killed at any moment and resumed
 writes the same metrics as an uninterrupted run (evaluation is deterministic). Resuming a
-finished run trains and evaluates nothing more.
+finished run trains and evaluates nothing more. Each checkpoint also keeps the run's wall
+seconds so far over every session (``elapsed_seconds``), so the time of a killed session is
+not lost; the summary's ``elapsed_before_seconds`` is the resumed checkpoint's.
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ class _Trainer:
         self.pending = [0.0, 0]  # training-loss sum and steps since the last evaluation
         self.resumed_from = None
         self.saved_step = None
+        self.elapsed_before, self.started = 0.0, time.perf_counter()  # wall, earlier sessions
         if resume is not None:
             self._restore(load_checkpoint(resume))
             self.resumed_from, self.saved_step = str(resume), self.step
@@ -194,7 +197,8 @@ class _Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "step": self.step, "examples": self.examples, "loader": self.loader.state_dict(),
                 "rng": rng, "best_gap": self.best_gap, "pending": list(self.pending),
-                "world_size": self.ctx.world_size, "config": self.cfg.to_dict()}
+                "world_size": self.ctx.world_size, "config": self.cfg.to_dict(),
+                "elapsed_seconds": self.elapsed_before + time.perf_counter() - self.started}
 
     def _restore(self, state: dict) -> None:
         if state.get("world_size", 1) != self.ctx.world_size:
@@ -208,6 +212,7 @@ class _Trainer:
         self.step, self.examples = int(state["step"]), int(state["examples"])
         self.best_gap = float(state["best_gap"])
         self.pending = [float(state["pending"][0]), int(state["pending"][1])]
+        self.elapsed_before = float(state.get("elapsed_seconds", 0.0))  # older: not kept
 
     def _save(self, best: bool = False) -> None:
         state = self._state()  # collective: every rank takes part
@@ -335,7 +340,8 @@ class _Trainer:
         rate = self.session_examples / self.train_seconds if self.train_seconds else 0.0
         return {"run_dir": str(self.run_dir), "step": self.step, "examples": self.examples,
                 "epoch": self.examples / self.videos_per_epoch, "best_gap": self.best_gap,
-                "last": self.last_row, "videos_per_s": rate, "train_seconds": self.train_seconds}
+                "last": self.last_row, "videos_per_s": rate, "train_seconds": self.train_seconds,
+                "elapsed_before_seconds": self.elapsed_before}
 
     def _done(self) -> bool:
         return self.cfg.max_steps is not None and self.step >= self.cfg.max_steps
