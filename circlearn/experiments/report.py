@@ -383,9 +383,9 @@ def _scaling_table(results: dict) -> str:
             slopes = scaling.trend(results, "gap" if key == "comparisons" else "test_gap")
             lines += ["Trend per doubling of the training videos (each seed's least-squares "
                       "slope of the difference against log2 videos; mean over seeds, 95% "
-                      "t-interval): " + ", ".join(
+                      "t-interval, not adjusted): " + ", ".join(
                           f"{p} {t['slope']:+.4f} {_ci({'ci95': t['ci95']}, 4)}"
-                          for p, t in slopes.items()) + ".", ""]
+                          for p, t in slopes.items()) + ".", ""] if slopes else []
     lines.append(f"The paper (YouTube-8M, about {PAPER_TRAIN_VIDEOS:,} training videos, "
                  f"figure B's last epoch): "
                  + ", ".join(f"{p} {d:+.3f}" for p, d in paper.items()) + ".")

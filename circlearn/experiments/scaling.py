@@ -1,6 +1,6 @@
 r"""``fig-scaling``: does the compact − dense difference shrink as the training set grows?
 
-The paper trained on about 6 million videos; a synthetic or user set has far fewer. This
+The paper trained on about 3.9 million videos; a synthetic or user set has far fewer. This
 experiment trains DBoF and NetVLAD, each with a dense and a circulant FC after pooling, on
 **nested** subsets of the training split: the first quarter, half and all of its shards in
 sorted order (16 shards: 4, 8 and 16), so every smaller set is contained in every larger

@@ -35,9 +35,8 @@ best GAP and the running training-loss sum. Rows of ``metrics.jsonl`` that the c
 not cover (later steps, or its own step when it was saved before that step's evaluation) are
 dropped and TensorBoard purges later events, so a run killed at any moment and resumed
 writes the same metrics as an uninterrupted run (evaluation is deterministic). Resuming a
-finished run trains and evaluates nothing more. Each checkpoint also keeps the run's wall
-seconds so far over every session (``elapsed_seconds``), so the time of a killed session is
-not lost; the summary's ``elapsed_before_seconds`` is the resumed checkpoint's.
+finished run trains and evaluates nothing more. Checkpoints keep the run's wall seconds over
+every session (``elapsed_seconds``; the summary's ``elapsed_before_seconds``: the resumed one's).
 """
 
 from __future__ import annotations
