@@ -71,6 +71,20 @@ def test_scale_points_keep_one_data_draw_and_one_point_per_model(tmp_path):
     assert scale_points(tmp_path, "quick")[0] == []
 
 
+def test_a_figure_trained_on_other_data_is_left_out_with_a_note(tmp_path):
+    import json
+
+    stored = json.loads((ROOT / "data_samples" / "results" / "medium" / "fig-embeddings"
+                         / "results.json").read_text())
+    other = {**stored, "provenance": {**stored["provenance"], "data_sha256": "0" * 64}}
+    for fig, results in (("fig-embeddings", stored), ("fig-layers", other)):
+        (tmp_path / "medium" / fig).mkdir(parents=True)
+        (tmp_path / "medium" / fig / "results.json").write_text(json.dumps(results))
+    points, notes = scale_points(tmp_path, "medium")
+    assert "fig-layers: other data (another draw), left out" in notes
+    assert {p["figure"] for p in points} == {"fig-embeddings"} and len(points) == 6
+
+
 def test_figure_from_the_stored_results_has_every_label_and_no_overlap(tmp_path):
     pytest.importorskip("matplotlib")
     script = _script()
