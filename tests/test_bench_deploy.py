@@ -155,6 +155,17 @@ def test_refresh_gaps_takes_the_stored_results_and_refuses_unknown_rows(tmp_path
         report.refresh_gaps(path)
     assert path.read_text() == before
 
+    # a variant an experiment now leaves out: removed on request, with its ratio, and named
+    quick["parameters"] = n
+    ratio = {"compact": "dbof-nonexistent (quick)", "dense": "dbof (quick)"}
+    path.write_text(json.dumps({**payload, "rows": [quick, unknown], "ratios": [ratio]}))
+    assert main(["--refresh-gaps", str(path), "--drop-missing"]) == 0
+    new = json.loads(path.read_text())
+    assert [r["model"] for r in new["rows"]] == ["dbof (quick)"] and new["ratios"] == []
+    assert new["notes"].endswith("Rows without a stored result removed: "
+                                 "dbof-nonexistent (quick).")
+    assert "| dbof-nonexistent" not in path.with_suffix(".md").read_text()  # no table row
+
 
 def test_stored_results_follow_the_argument_or_the_working_directory(tmp_path, monkeypatch):
     from circlearn.models import preset_config

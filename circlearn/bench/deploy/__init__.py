@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="measure nothing: take the GAP column of this stored deploy table "
                         "(benchmarks/results/deploy-<machine>.json) from the stored experiment "
                         "results, after data_samples/results/ changed")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="with --refresh-gaps: remove the rows no stored result has (an "
+                        "experiment now leaves that variant out) instead of refusing")
     p.add_argument("--rewrite-markdown", metavar="JSON", default=None,
                    help="measure nothing: render the .md of this stored deploy table again "
                         "from its .json (after the tables' layout or labels changed)")
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.refresh_gaps:
         from circlearn.bench.deploy.report import refresh_gaps
 
-        changed = refresh_gaps(args.refresh_gaps, args.experiment_results)
+        changed = refresh_gaps(args.refresh_gaps, args.experiment_results,
+                               drop_missing=args.drop_missing)
         print(f"[deploy] {changed} GAP value(s) changed in "
               f"{args.refresh_gaps} (and its .md, .png)")
         return 0

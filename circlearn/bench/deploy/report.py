@@ -219,19 +219,20 @@ def write(rows: list[dict], notes: list[str], out_dir=None) -> Path:
     return md_path
 
 
-def _refreshed(rows: list[dict], experiment_results) -> tuple[int, list[str]]:
-    """Set each circlearn row's GAP from the stored results; the count changed, the problems."""
+def _refreshed(rows: list[dict], experiment_results) -> tuple[int, list[str], list[str]]:
+    """Set each circlearn row's GAP from the stored results; the count changed, the problems,
+    and the rows whose model no stored result has."""
     specs: dict[str, dict] = {}  # every stored variant; a name stored twice: the first, as run()
     for spec in model_specs(dedupe=False, experiment_results=experiment_results)[0]:
         if spec["scale"] != "paper":
             specs.setdefault(spec["name"], spec)
-    changed, problems = 0, []
+    changed, problems, missing = 0, [], []
     for row in rows:
         if row["scale"] == "paper":
             continue
         spec = specs.get(row["model"])
         if spec is None:
-            problems.append(f"{row['model']}: no stored experiment result has this model")
+            missing.append(row["model"])
             continue
         if spec["params"] != row["parameters"]:
             problems.append(f"{row['model']}: the stored result's model has "
@@ -240,10 +241,11 @@ def _refreshed(rows: list[dict], experiment_results) -> tuple[int, list[str]]:
             continue
         changed += row["gap"] != spec["gap"]
         row["gap"], row["gap_source"] = spec["gap"], spec["gap_source"]
-    return changed, problems
+    return changed, problems, missing
 
 
-def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = None) -> int:
+def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = None, *,
+                 drop_missing: bool = False) -> int:
     """Take the GAP column of a stored deploy table from today's stored experiment results.
 
     The measurements (sizes, latencies, memory) use random weights and do not depend on
@@ -252,8 +254,10 @@ def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = 
     name (``"<variant> (<scale>)"``, as :func:`circlearn.bench.deploy.specs.model_specs`
     names it; a table measured before the deduplication also has rows for the second name of
     a model stored twice) and its parameter count (the ``params`` the experiment stored); the
-    paper rows keep the paper's GAP. A row without a stored result, or whose stored model has
-    another parameter count, is an error (nothing is written): rerun the benchmark then.
+    paper rows keep the paper's GAP. A row whose stored model has another parameter count is
+    an error (nothing is written): rerun the benchmark then. So is a row without a stored
+    result, unless ``drop_missing`` (a stored experiment now leaves that variant out): the row
+    and its side-by-side ratio are removed, and the notes name them.
     Rewrites the ``.json``, ``.md`` and ``.png`` beside ``json_path``, adds a sentence saying
     so to the notes, and returns the number of GAPs that changed. ``experiment_results``: as
     in :func:`~circlearn.bench.deploy.specs.model_specs`.
@@ -263,13 +267,19 @@ def refresh_gaps(json_path: Path | str, experiment_results: Path | str | None = 
     path = Path(json_path)
     payload = json.loads(path.read_text())
     rows = payload["rows"]
-    changed, problems = _refreshed(rows, experiment_results)
+    changed, problems, missing = _refreshed(rows, experiment_results)
+    if missing and not drop_missing:
+        problems += [f"{m}: no stored experiment result has this model" for m in missing]
     if problems:
         raise ValueError(f"{path}: cannot refresh the GAP column, rerun `circlearn bench "
                          f"deploy`: " + "; ".join(problems))
     payload["notes"] = (payload["notes"].rstrip() + f" GAP column refreshed on "
                         f"{time.strftime('%Y-%m-%d')} from the stored experiment results "
-                        f"(sizes, latencies and memory unchanged: random weights).")
+                        f"(sizes, latencies and memory unchanged: random weights)." + (
+                            f" Rows without a stored result removed: {', '.join(missing)}."
+                            if missing else ""))
+    payload["rows"] = rows = [r for r in rows if r["model"] not in missing]
+    payload["ratios"] = [r for r in payload.get("ratios", []) if r["compact"] not in missing]
     path.write_text(json.dumps(payload, indent=2) + "\n")
     rewrite_markdown(path)
     plot_deploy(rows, path.with_suffix(".png"))
