@@ -59,8 +59,9 @@ def _script():
 
 def test_scale_points_keep_one_data_draw_and_one_point_per_model(tmp_path):
     points, notes = scale_points(ROOT / "data_samples" / "results", "medium")
-    assert any("fig-structures: other data" in n for n in notes)  # calibration draw
-    assert {p["figure"] for p in points} <= {"fig-embeddings", "fig-layers", "fig-compress"}
+    assert notes == []  # every stored medium figure is the fresh draw
+    assert {p["figure"] for p in points} == {"fig-embeddings", "fig-layers", "fig-compress",
+                                             "fig-structures"}
     quick, _ = scale_points(ROOT / "data_samples" / "results", "quick")
     labels = [p["label"] for p in quick]
     assert labels.count("DBoF dense") == 1 and "dbof dense" not in labels  # one per model
