@@ -27,10 +27,9 @@ import json
 import statistics
 from pathlib import Path
 
-import scipy.stats
-
 from circlearn.experiments import structures
 from circlearn.experiments.report import markdown_table
+from circlearn.experiments.stats import t_quantile
 
 POOLINGS = structures.POOLINGS
 SUFFIXES = [suffix for suffix, *_ in structures.KINDS]
@@ -79,7 +78,7 @@ def report(embeddings: dict, structures_: dict, drop: list[str]) -> str:
     tests = len(POOLINGS) * (len(kept) - 1)  # each kind against dense, per pooling
     rows = [[str(n), f"{figure_hours(cost, n, SUFFIXES, reusable):.2f}",
              f"{figure_hours(cost, n, kept, reusable):.2f}",
-             f"{scipy.stats.t.ppf(1 - 0.05 / (2 * tests), n - 1):.1f}"] for n in (3, 4, 5)]
+             f"{t_quantile(1 - 0.05 / (2 * tests), n - 1):.1f}"] for n in (3, 4, 5)]
     lines.append(markdown_table(rows, ["seeds", f"all {len(SUFFIXES)} kinds",
                                        f"without {', '.join(drop)}",
                                        f"Holm's first step over {tests} comparisons: t ≥"],

@@ -52,7 +52,7 @@ from circlearn.experiments.adapt import data_sizes
 from circlearn.experiments.stats import BETTER, NO_WORSE
 
 __all__ = ["EXPERIMENTS", "BEYOND_PAPER", "SCALES", "Experiment", "Variant", "get_experiment",
-           "select_variants", "experiment_configs", "data_layout"]
+           "select_variants", "figure_epochs", "experiment_configs", "data_layout"]
 
 
 @dataclass(frozen=True)
@@ -155,15 +155,23 @@ def select_variants(exp: Experiment, names: Sequence[str]) -> Experiment:
         what = f"has no variant {', '.join(map(repr, unknown))}" if unknown else \
             "needs at least one variant"
         raise ValueError(f"{exp.name} {what}; valid: {', '.join(known)}")
-    keep = [v for v in exp.variants if v.name in set(names)]
+    chosen = set(names)
+    keep = [v for v in exp.variants if v.name in chosen]
     dense = {v.preset: v.name for v in exp.variants if v.stage and v.stage.kind == "dense"}
     missing = [f"{v.name} needs {need}" for v in keep if v.stage is not None
-               for need in [v.stage.source or dense.get(v.preset)] if need not in (None, *names)]
+               for need in [v.stage.source or dense.get(v.preset)] if need not in (None, *chosen)]
     if missing:  # fig-compress: a projection's source, or the dense model a panel is drawn by
         raise ValueError(f"{exp.name}: a selected variant needs one left out: "
                          f"{'; '.join(missing)}")
-    claims = tuple(c for c in exp.claims if c[0] in names and c[1] in names)
+    claims = tuple(c for c in exp.claims if c[0] in chosen and c[1] in chosen)
     return replace(exp, variants=tuple(keep), claims=claims)
+
+
+def figure_epochs(exp: Experiment, scale: str, epochs: int | None = None) -> int:
+    """The epochs of ``exp`` over all the training data: ``epochs`` (``--epochs``), else the
+    scale's, else the figure's; fig-scaling's subsets and fig-compress's stages derive theirs
+    from it (:func:`experiment_configs`)."""
+    return epochs or SCALES[scale]["epochs"] or exp.epochs
 
 
 #: Per scale: data, model overrides (clusters per pooling; audio gets half;
@@ -305,7 +313,7 @@ def experiment_configs(name: str, scale: str = "quick", out: str | Path = "runs/
         overrides.update(model_overrides)
         overrides = structures.resolve_budget(variant.preset, overrides)  # thin / rank budgets
         model = preset_config(variant.preset, **overrides)
-        fields = {**spec["train"], "num_epochs": epochs or spec["epochs"] or exp.epochs,
+        fields = {**spec["train"], "num_epochs": figure_epochs(exp, scale, epochs),
                   "seed": seed}
         if widths.max_frames is not None:
             fields["max_frames"] = widths.max_frames

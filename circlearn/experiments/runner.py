@@ -29,7 +29,13 @@ from circlearn.experiments.baselines import LINEAR_PROTOCOL, FittedBaselines, cu
 from circlearn.experiments.evidence import complete, plateau_warnings
 from circlearn.experiments.progress import Progress
 from circlearn.experiments.provenance import check_tree, data_paths, git_state, provenance, repository_root
-from circlearn.experiments.registry import SCALES, data_layout, experiment_configs, get_experiment
+from circlearn.experiments.registry import (
+    SCALES,
+    data_layout,
+    experiment_configs,
+    figure_epochs,
+    get_experiment,
+)
 from circlearn.experiments.report import comparisons, summarize_variant, write_report
 from circlearn.experiments.reuse import finish_run, prepare_run, reuse_entry
 from circlearn.experiments.runs import final_test_gap, final_test_metrics, read_curve, run_one
@@ -170,7 +176,7 @@ def _reproduce(name, scale, out, *, seeds, data, epochs, model_overrides, train_
     runs, base, prov["reused"] = _train(
         exp, tasks, layout, out, prov["data_sha256"], base, compute=baselines and base is None,
         labels_csv=labels_csv, threads=threads, jobs=jobs, progress=progress, log=log)
-    all_data_epochs = epochs or SCALES[scale]["epochs"] or exp.epochs  # whatever is selected
+    all_data_epochs = figure_epochs(exp, scale, epochs)  # whichever variants are selected
     variants = _variants(name, exp, per_seed[0], runs, base, latency, all_data_epochs)
     timing = progress.finish()
     prov["load_average"] = timing["load_average"]
@@ -310,7 +316,7 @@ def _results(exp, scale, n_seeds, layout, first, labels_csv, base, variants, pro
     """The ``results.json`` dict (format: ``README.md`` §6 and §7 of the design notes;
     ``sizes``: the width rule's result on these data; ``overrides``: the model and training
     fields given for every variant, e.g. by ``--set``)."""
-    protocol, usual = SCALES[scale]["protocol"], SCALES[scale]["epochs"] or exp.epochs
+    protocol, usual = SCALES[scale]["protocol"], figure_epochs(exp, scale)
     if given["model"] or given["train"]:
         protocol += (f"; set for every variant (--set): "
                      f"{settings_text(given['model'], given['train'])}")
